@@ -1,0 +1,34 @@
+# `make train analyze` is the main job; `make test` runs the suite. Both install into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TASKS := parity selection counting
+
+.PHONY: install train analyze test bench clean-venv
+
+install: $(STAMP)
+
+# torch first, pinned, so that no CUDA build is pulled in; Chromium for the report test.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	bash scripts/install-chromium.sh
+	touch $(STAMP)
+
+train: install
+	@for task in $(TASKS); do $(BIN)/interp train $$task || exit 1; done
+
+analyze: install
+	$(BIN)/interp analyze-all
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m interp.bench --out bench.json
+
+clean-venv:
+	rm -rf $(VENV)

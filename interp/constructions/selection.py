@@ -1,0 +1,137 @@
+"""Sanford et al. / Wang et al.: one head whose query is the subset code and whose keys are positions.
+
+Recipe: /work/shared/theory/sparse_selection.md §5.2. Residual layout (d_model = 2d + 1 + 2m, with
+m = ``task.code_width``):
+
+    [ content (d) | is_query | position (m) | subset (m) | mean (d) ]
+
+- W_E copies the task's feature blocks into the same-named residual blocks. With
+  ``positions="learned"`` the position code is the one-hot table W_pos (row i = e_i for data token i,
+  0 for the query); with ``positions="orthonormal"`` the codes arrive in the features and W_pos is 0.
+- The head (``set_attention_head``) scores ``beta * <subset code of the query, position code of the
+  key>``, i.e. ``W_QK = beta * I`` on the subset x position block: ``beta`` for the q selected tokens, 0
+  for the rest and for the query itself. OV copies ``content`` into ``mean``; W_U reads ``mean``.
+
+Expected error (exactly orthonormal codes, Gaussian content, T' data tokens):
+``nMSE(T', beta) = ((T' - q + 1)^2 + q (T' - q)) / (q e^beta + T' - q + 1)^2``, increasing in T', so
+``beta`` is chosen for the longest length to serve and holds at every shorter one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from ..models import ModelConfig
+from ..tasks.base import TaskError, check_int
+from ..tasks.selection import SelectionTask
+from .pieces import ResidualBasis, assemble, block_weights, set_attention_head
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+# The default beta targets error * BATCH_MARGIN in expectation. A batch estimate of nMSE is the
+# expectation times chi^2_{dB} / dB (content is Gaussian and the pattern does not depend on it), so
+# the margin keeps measured nMSE below ``error`` unless d * batch is tiny (P < 1e-6 for d*B >= 16).
+BATCH_MARGIN = 0.25
+# Below this the float32 rounding of the attention-weighted sum dominates the softmax leak.
+MIN_ERROR = 1e-8
+
+
+def expected_nmse(length: int, q: int, beta: float) -> float:
+    """Population nMSE of the construction on ``length`` data tokens with q selected."""
+    rest = length - q + 1  # unselected data tokens plus the query token (value 0)
+    Z = q * math.exp(min(beta, 700.0)) + rest
+    return (rest**2 + q * (length - q)) / Z**2
+
+
+def beta_for(length: int, q: int, error: float) -> float:
+    """The smallest ``beta >= 0`` with ``expected_nmse(length, q, beta) <= error``."""
+    rest = length - q + 1
+    Z = math.sqrt((rest**2 + q * (length - q)) / error)
+    u = (Z - rest) / q
+    return math.log(u) if u > 1 else 0.0
+
+
+def _check(task: Any, error: Any, max_length: Any) -> tuple[SelectionTask, float, int]:
+    if not isinstance(task, SelectionTask):
+        raise TaskError(f"task must be a selection task, got {getattr(task, 'name', type(task).__name__)!r}")
+    if isinstance(error, bool) or not isinstance(error, (int, float)) or not MIN_ERROR <= error < 1:
+        raise TaskError(f"error must be a number in [{MIN_ERROR:g}, 1) (float32 floor), got {error!r}")
+    longest = task.T if task.positions == "learned" else task.code_dim
+    if max_length is None:
+        max_length = longest
+    # A one-hot table has exactly T rows; orthonormal codes serve any length up to code_dim.
+    max_length = check_int("max_length", max_length, task.T, longest)
+    return task, float(error), max_length
+
+
+def selection(
+    task: SelectionTask, error: float = 1e-4, max_length: int | None = None, beta: float | None = None
+) -> "TransformerBridge":
+    """The qSTS construction for ``task`` with expected nMSE <= ``error`` at every length <= ``max_length``.
+
+    ``max_length`` defaults to the longest length the model can serve: ``task.T`` with the one-hot
+    table, ``task.code_dim`` with orthonormal codes. ``beta`` defaults to ``beta_for(max_length, q,
+    error * BATCH_MARGIN)``; an explicit ``beta`` too small for ``error`` raises TaskError.
+    """
+    task, error, max_length = _check(task, error, max_length)
+    q, d, m = task.q, task.d, task.code_width
+    if beta is None:
+        beta = beta_for(max_length, q, error * BATCH_MARGIN)
+    elif isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+        raise TaskError(f"beta must be a number >= 0, got {beta!r}")
+    elif expected_nmse(max_length, q, beta) > error:
+        raise TaskError(
+            f"beta={beta:g} is too small for error={error:g} at max_length={max_length} (q={q}): expected nMSE "
+            f"{expected_nmse(max_length, q, beta):.3g}; need beta >= {beta_for(max_length, q, error):.4g}"
+        )
+    beta = float(beta)
+
+    basis = ResidualBasis()
+    basis.add("content", range(d)).add("is_query").add("position", range(m)).add("subset", range(m))
+    basis.add("mean", range(d))
+    learned = task.positions == "learned"
+    cfg = ModelConfig.for_task(
+        task,
+        n_layers=1,
+        n_heads=1,
+        d_model=basis.d_model,
+        d_head=max(m, d),
+        d_mlp=0,
+        act_fn="relu",
+        normalization_type="none",
+        attention_dir="causal",
+        positional="learned" if learned else "none",
+    )
+
+    # Each feature column of the task goes to the residual direction of the same block and key.
+    feature_label = {}
+    for block, cols in task.blocks.items():
+        for key, col in enumerate(range(cols.start, cols.stop)):
+            feature_label[col] = block if block == "is_query" else f"{block}[{key}]"
+    W_E = basis.rows([{feature_label[col]: 1.0} for col in range(task.d_vocab)])
+    pos_rows = [{f"position[{i}]": 1.0} if learned and i < task.T else {} for i in range(cfg.n_ctx)]
+    head = set_attention_head(
+        basis,
+        match={(f"subset[{j}]", f"position[{j}]"): 1.0 for j in range(m)},
+        copy={(f"content[{i}]", f"mean[{i}]"): 1.0 for i in range(d)},
+        beta=beta,
+    )
+    W_U = basis.rows([{f"mean[{i}]": 1.0} for i in range(d)]).T
+    weights = {"embed.W_E": W_E, "pos_embed.W_pos": basis.rows(pos_rows), "unembed.W_U": W_U}
+    weights.update(block_weights(cfg, 0, [head]))
+    params = {
+        "T": task.T,
+        "d": d,
+        "q": q,
+        "positions": task.positions,
+        "error": error,
+        "max_length": max_length,
+        "beta": beta,
+        "expected_nmse": expected_nmse(max_length, q, beta),
+    }
+    return assemble(cfg, weights, basis, name="selection", params=params)
+
+
+__all__ = ["selection", "expected_nmse", "beta_for", "BATCH_MARGIN", "MIN_ERROR"]

@@ -1,0 +1,185 @@
+"""Models: TransformerLens 4 ``TransformerBridge`` objects booted natively from a plain config.
+
+Every model is a ``TransformerBridge.boot_native`` bridge, so TL hooks (``blocks.{l}.attn.hook_pattern``),
+caches, patching and ``FactoredMatrix`` circuits work unchanged. Three things TL 4's native boot does
+not offer are added here, each visible in the weights and hooks:
+
+- feature inputs: for continuous tasks, ``embed.W_E`` is a ``[d_in, d_model]`` linear input embedding
+  applied to float features ``[batch, pos, d_in]`` (a one-hot row is the same as a token lookup), and
+  its output still passes ``hook_embed``;
+- NoPE: ``positional="none"`` keeps TL's ``W_pos`` but zero and frozen;
+- the frozen-attention control: ``freeze_attention=True`` freezes everything that sets the attention
+  pattern (``W_E``, ``W_pos``, ``W_Q``, ``W_K`` and their biases) at its random initial value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..tasks.base import TaskError, check_choice, check_int
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+    from ..tasks import Task
+
+POSITIONAL = ("learned", "none", "rotary")
+NORMALIZATION = ("none", "LN", "RMS")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a model. Field names follow TransformerLens where TL has the concept."""
+
+    n_layers: int = 1
+    n_heads: int = 1
+    d_model: int = 64
+    d_head: int = 16
+    d_mlp: int = 64  # 0 means attention-only
+    act_fn: str = "relu"
+    normalization_type: str = "none"
+    attention_dir: str = "causal"
+    positional: str = "learned"
+    n_ctx: int = 0  # 0: taken from the task
+    d_vocab: int = 0
+    d_vocab_out: int = 0
+    input_kind: str = "tokens"
+    freeze_attention: bool = False
+    init_mode: str = "gpt2"
+
+    def __post_init__(self) -> None:
+        for name in ("n_layers", "n_heads", "d_model", "d_head"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("d_mlp", "n_ctx", "d_vocab", "d_vocab_out"):
+            check_int(name, getattr(self, name), 0)
+        check_choice("positional", self.positional, POSITIONAL)
+        check_choice("normalization_type", self.normalization_type, NORMALIZATION)
+        check_choice("attention_dir", self.attention_dir, ("causal", "bidirectional"))
+        check_choice("input_kind", self.input_kind, ("tokens", "features"))
+        check_choice("act_fn", self.act_fn, ("relu", "gelu", "gelu_new", "silu"))
+        if self.positional == "rotary" and self.d_head % 2:
+            raise TaskError(f"d_head must be even for rotary positions, got {self.d_head}")
+
+    @classmethod
+    def for_task(cls, task: "Task", **overrides: Any) -> "ModelConfig":
+        """The task's default model with ``overrides``; shapes (vocab, context) come from the task."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise TaskError(f"unknown model parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+        values = {
+            **task.model_defaults(),
+            "n_ctx": task.n_ctx,
+            "d_vocab": task.d_vocab,
+            "d_vocab_out": task.d_vocab_out,
+            "input_kind": task.input_kind,
+            **overrides,
+        }
+        return cls(**values)
+
+    def check_fits(self, task: "Task") -> None:
+        """Raise TaskError if this model cannot run ``task`` (vocabulary, width or context differ)."""
+        if self.input_kind != task.input_kind:
+            raise TaskError(f"the model takes {self.input_kind} but task {task.name} gives {task.input_kind}")
+        if self.d_vocab != task.d_vocab:
+            raise TaskError(f"the model's input width d_vocab={self.d_vocab} differs from the task's {task.d_vocab}")
+        if self.d_vocab_out != task.d_vocab_out:
+            raise TaskError(f"the model's d_vocab_out={self.d_vocab_out} differs from the task's {task.d_vocab_out}")
+        if task.seq_len > self.n_ctx:
+            raise TaskError(f"the task's sequences (length {task.seq_len}) exceed the model's n_ctx={self.n_ctx}")
+
+    def to_bridge_config(self, seed: int | None) -> dict[str, Any]:
+        return dict(
+            n_layers=self.n_layers,
+            n_heads=self.n_heads,
+            d_model=self.d_model,
+            d_head=self.d_head,
+            d_mlp=self.d_mlp if self.d_mlp > 0 else None,
+            attn_only=self.d_mlp == 0,
+            act_fn=self.act_fn,
+            normalization_type=None if self.normalization_type == "none" else self.normalization_type,
+            attention_dir=self.attention_dir,
+            positional_embedding_type="rotary" if self.positional == "rotary" else "standard",
+            n_ctx=self.n_ctx,
+            d_vocab=self.d_vocab,
+            d_vocab_out=self.d_vocab_out,
+            init_mode=self.init_mode,
+            seed=seed,
+            device="cpu",
+        )
+
+
+class FeatureEmbedding(nn.Module):
+    """A linear input embedding ``W_E [d_in, d_model]`` that also accepts token ids.
+
+    Float input ``[batch, pos, d_in]`` is multiplied by ``W_E``; integer input is looked up, which is
+    the same as multiplying a one-hot row.
+    """
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(weight.detach().clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_floating_point():
+            return x @ self.weight
+        return F.embedding(x, self.weight)
+
+
+def _route_features_through_embed(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    # The bridge sends float input as ``inputs_embeds``, which would skip the embedding (and
+    # hook_embed); hand it to the feature embedding instead.
+    if kwargs.get("inputs_embeds") is not None:
+        kwargs["input_ids"] = kwargs.pop("inputs_embeds")
+    return args, kwargs
+
+
+def _pattern_parameters(bridge: "TransformerBridge") -> list[nn.Parameter]:
+    params = [bridge.embed.original_component.weight]
+    if bridge.cfg.positional_embedding_type == "standard":
+        params.append(bridge.pos_embed.original_component.weight)
+    for block in bridge.blocks:
+        for name in ("q", "k"):
+            linear = getattr(block.attn, name).original_component
+            params += [linear.weight, linear.bias]
+    return params
+
+
+def build_model(cfg: ModelConfig, seed: int | None = 0) -> "TransformerBridge":
+    """Boot a native TransformerBridge for ``cfg``; the same cfg and seed give the same weights."""
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.model_bridge import TransformerBridge
+
+    for name in ("n_ctx", "d_vocab", "d_vocab_out"):
+        check_int(name, getattr(cfg, name), 1)
+    bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**cfg.to_bridge_config(seed)))
+    if cfg.input_kind == "features":
+        bridge.embed.set_original_component(FeatureEmbedding(bridge.embed.original_component.weight))
+        bridge.original_model.register_forward_pre_hook(_route_features_through_embed, with_kwargs=True)
+    if cfg.positional == "none":
+        pos = bridge.pos_embed.original_component.weight
+        with torch.no_grad():
+            pos.zero_()
+        pos.requires_grad_(False)
+    if cfg.freeze_attention:
+        for p in _pattern_parameters(bridge):
+            p.requires_grad_(False)
+    bridge.interp_config = cfg
+    return bridge
+
+
+def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+__all__ = ["ModelConfig", "build_model", "FeatureEmbedding", "trainable_parameters", "count_parameters"]

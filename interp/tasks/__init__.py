@@ -1,0 +1,43 @@
+"""Tasks: validated specs with vectorised samplers that know the theory's ground truth."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .base import Batch, Task, TaskError
+from .counting import CountingTask
+from .parity import ParityTask
+from .selection import SelectionTask
+
+TASKS: dict[str, type[Task]] = {
+    "parity": ParityTask,
+    "selection": SelectionTask,
+    "counting": CountingTask,
+}
+
+
+def task_class(name: str) -> type[Task]:
+    if name not in TASKS:
+        raise TaskError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def make_task(name: str, **params: Any) -> Task:
+    """Build task ``name`` with ``params`` (the rest default). Unknown names or keys raise TaskError."""
+    cls = task_class(name)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise TaskError(
+            f"unknown parameter(s) for task {name}: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    if params.get("subset") is not None:
+        if not isinstance(params["subset"], (list, tuple)):
+            raise TaskError(f"subset must be a list of positions, got {params['subset']!r}")
+        params["subset"] = tuple(params["subset"])
+        params.setdefault("k", len(params["subset"]))
+    return cls(**params)
+
+
+__all__ = ["Batch", "CountingTask", "ParityTask", "SelectionTask", "Task", "TaskError", "TASKS", "make_task", "task_class"]

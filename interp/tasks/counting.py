@@ -1,0 +1,147 @@
+"""Contextual counting (Golkar et al. 2024), decoder-only form.
+
+Layout: ``BOS x_1 .. x_L Q_1 .. Q_R``. Token ids: 0 BOS, 1 the bit 0, 2 the bit 1, 3 ``[``, 4 ``]``,
+``5 + r - 1`` the query Q_r (r = 1 .. max_regions). Among the L body positions, 2R distinct ones are
+delimiters (sorted, alternating ``[`` and ``]``); the others are bits drawn Bernoulli(p_one). The
+target at Q_r (position ``L + r``) is the number of 1s strictly inside region r, a class in
+``0 .. max_count``. Attention is causal and there is no positional embedding (NoPE).
+
+The theory's relevant positions for the readout at Q_r are the 1s of region r plus BOS, the "bias"
+token that keeps the count after softmax normalisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .base import Batch, Task, TaskError, check_int, make_generator
+
+BOS, ZERO, ONE, OPEN, CLOSE, FIRST_QUERY = 0, 1, 2, 3, 4, 5
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class CountingTask(Task):
+    """Count the 1s inside each of R delimited regions of a length-L 0/1 sequence."""
+
+    L: int = 40
+    R: int = 3
+    p_one: float = 0.5
+    max_regions: int = 8
+    max_count: int = 40
+    max_len: int = 256
+
+    name: ClassVar[str] = "counting"
+    metric: ClassVar[str] = "accuracy"
+    higher_is_better: ClassVar[bool] = True
+    input_kind: ClassVar[str] = "tokens"
+
+    def __post_init__(self) -> None:
+        check_int("max_regions", self.max_regions, 1)
+        check_int("R", self.R, 1, self.max_regions)
+        check_int("L", self.L, 2 * self.R)  # 2R delimiters must fit in the body
+        check_int("max_count", self.max_count, 1)
+        check_int("max_len", self.max_len, 1 + self.L + self.R)
+        if not isinstance(self.p_one, (int, float)) or not 0.0 <= self.p_one <= 1.0:
+            raise TaskError(f"p_one must be a probability in [0, 1], got {self.p_one!r}")
+
+    @property
+    def n_ctx(self) -> int:
+        # NoPE: the context limit is a capacity, not a trained table, so it leaves room for longer L.
+        return self.max_len
+
+    @property
+    def d_vocab(self) -> int:
+        return FIRST_QUERY + self.max_regions
+
+    @property
+    def d_vocab_out(self) -> int:
+        return self.max_count + 1
+
+    @property
+    def seq_len(self) -> int:
+        return 1 + self.L + self.R
+
+    def model_defaults(self) -> dict[str, Any]:
+        return dict(
+            n_layers=2,
+            n_heads=1,
+            d_model=64,
+            d_head=64,
+            d_mlp=128,
+            attention_dir="causal",
+            positional="none",
+        )
+
+    def train_defaults(self) -> dict[str, Any]:
+        return dict(lr=1e-3, batch_size=128, max_steps=6000, weight_decay=0.01)
+
+    def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
+        batch_size = self.check_batch_size(batch_size)
+        g = make_generator(seed)
+        B, L, R = batch_size, self.L, self.R
+        is_one = torch.rand(B, L, generator=g) < self.p_one
+        delimiters = torch.rand(B, L, generator=g).argsort(dim=1)[:, : 2 * R].sort(dim=1).values
+        is_open = torch.zeros(B, L, dtype=torch.bool).scatter_(1, delimiters[:, 0::2], True)
+        is_close = torch.zeros(B, L, dtype=torch.bool).scatter_(1, delimiters[:, 1::2], True)
+        is_delim = is_open | is_close
+        body = torch.where(is_one, ONE, ZERO)
+        body = torch.where(is_open, OPEN, torch.where(is_close, CLOSE, body))
+
+        opened = is_open.long().cumsum(1)
+        inside = (opened - is_close.long().cumsum(1) == 1) & ~is_delim
+        region = torch.where(inside, opened, 0)  # 1..R inside region r, 0 outside
+        counts = (F.one_hot(region, R + 1) * (is_one & inside)[..., None]).sum(1)[:, 1:]
+
+        queries = torch.arange(FIRST_QUERY, FIRST_QUERY + R).expand(B, R)
+        inputs = torch.cat([torch.full((B, 1), BOS), body, queries], dim=1)
+        P = inputs.shape[1]
+        region_full = torch.cat([torch.zeros(B, 1, dtype=torch.long), region, torch.zeros(B, R, dtype=torch.long)], 1)
+        ones_full = inputs == ONE
+        relevant = (region_full[:, None, :] == torch.arange(1, R + 1)[None, :, None]) & ones_full[:, None, :]
+        relevant[:, :, 0] = True  # BOS, the bias token
+        return Batch(
+            inputs=inputs,
+            targets=counts,
+            readout=torch.arange(1 + L, P),
+            relevant=relevant,
+            info={"region": region_full, "counts": counts},
+        )
+
+    def delimiter_context(self, batch: Batch) -> Tensor:
+        """``[batch, pos, pos]`` bool: for each position, BOS and the delimiters at or before it.
+
+        The ground truth of the layer-0 region detector (attends uniformly to these, so its output
+        1/(N+1) encodes how many delimiters came before).
+        """
+        tokens = batch.inputs
+        P = tokens.shape[1]
+        key_ok = (tokens == OPEN) | (tokens == CLOSE) | (tokens == BOS)
+        causal = torch.ones(P, P, dtype=torch.bool).tril()
+        return causal[None] & key_ok[:, None, :]
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        out = self.readout_logits(logits, batch)
+        targets = batch.targets.masked_fill(batch.targets > self.max_count, IGNORE)
+        return F.cross_entropy(out.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
+
+    def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
+        out = self.readout_logits(logits, batch)
+        correct = out.argmax(-1) == batch.targets
+        return {
+            "accuracy": correct.float().mean().item(),
+            "sequence_accuracy": correct.all(-1).float().mean().item(),
+            "loss": self.loss(logits, batch).item(),
+        }
+
+    def token_labels(self, batch: Batch, index: int = 0) -> list[str]:
+        names = {BOS: "BOS", ZERO: "0", ONE: "1", OPEN: "[", CLOSE: "]"}
+        return [
+            names.get(t, f"Q{t - FIRST_QUERY + 1}") + f"@{i}"
+            for i, t in enumerate(batch.inputs[index].tolist())
+        ]

@@ -1,0 +1,150 @@
+"""Sparse token selection, qSTS, in the single-query form of Wang et al. 2024.
+
+Layout: positions ``0 .. T-1`` are data tokens ``x_i ~ N(0, I_d)``; position T is the query token,
+which carries the selected q-subset y. Target: ``(1/q) sum_{i in y} x_i``, read at the query token.
+Inputs are float features ``[batch, T+1, d_in]``; each row is laid out as
+
+    positions="learned":     [ content x (d) | is_query (1) | subset multi-hot over T (T) ]
+    positions="orthonormal": [ content x (d) | is_query (1) | position code p_i (m) | subset code s (m) ]
+
+With "learned" the model owns a positional table (``W_pos``); with "orthonormal" each example draws
+fresh orthonormal codes p_0..p_{T-1} in R^m (the first T columns of a Haar-random orthogonal matrix,
+m = ``code_dim``), the query carries ``s = sum_{j in y} p_j``, and the model has no positional table.
+Only the orthonormal mode can be evaluated at lengths other than the trained one (up to m).
+
+Metric: nMSE = E||f - target||^2 / (d/q); 1.0 is the error of predicting zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import einops
+import torch
+from torch import Tensor
+
+from .base import Batch, Task, TaskError, check_choice, check_int, make_generator
+
+POSITION_MODES = ("learned", "orthonormal")
+
+
+@dataclass(frozen=True)
+class SelectionTask(Task):
+    """qSTS: average the q selected tokens out of T Gaussian tokens in R^d."""
+
+    T: int = 16
+    d: int = 8
+    q: int = 3
+    positions: str = "learned"
+    code_dim: int = 64
+
+    name: ClassVar[str] = "selection"
+    metric: ClassVar[str] = "nmse"
+    higher_is_better: ClassVar[bool] = False
+    input_kind: ClassVar[str] = "features"
+
+    def __post_init__(self) -> None:
+        check_int("T", self.T, 1)
+        check_int("d", self.d, 1)
+        check_int("q", self.q, 1, self.T)
+        check_choice("positions", self.positions, POSITION_MODES)
+        if self.positions == "orthonormal":
+            check_int("code_dim", self.code_dim, 1)
+            if self.T > self.code_dim:
+                raise TaskError(
+                    f"T must be <= code_dim={self.code_dim} with orthonormal codes, got T={self.T}"
+                )
+
+    # feature blocks: name -> slice of the feature row
+    @property
+    def blocks(self) -> dict[str, slice]:
+        d, m = self.d, self.code_width
+        blocks = {"content": slice(0, d), "is_query": slice(d, d + 1)}
+        if self.positions == "learned":
+            blocks["subset"] = slice(d + 1, d + 1 + m)
+        else:
+            blocks["position"] = slice(d + 1, d + 1 + m)
+            blocks["subset"] = slice(d + 1 + m, d + 1 + 2 * m)
+        return blocks
+
+    @property
+    def code_width(self) -> int:
+        return self.T if self.positions == "learned" else self.code_dim
+
+    @property
+    def n_ctx(self) -> int:
+        return self.T + 1 if self.positions == "learned" else self.code_dim + 1
+
+    @property
+    def seq_len(self) -> int:
+        return self.T + 1
+
+    @property
+    def d_vocab(self) -> int:
+        return max(b.stop for b in self.blocks.values())
+
+    @property
+    def d_vocab_out(self) -> int:
+        return self.d
+
+    def model_defaults(self) -> dict[str, Any]:
+        return dict(
+            n_layers=1,
+            n_heads=1,
+            d_model=64,
+            d_head=32,
+            d_mlp=0,
+            attention_dir="causal",
+            positional="learned" if self.positions == "learned" else "none",
+        )
+
+    def train_defaults(self) -> dict[str, Any]:
+        return dict(lr=3e-3, batch_size=256, max_steps=3000, weight_decay=0.0)
+
+    def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
+        batch_size = self.check_batch_size(batch_size)
+        g = make_generator(seed)
+        B, T, d, q = batch_size, self.T, self.d, self.q
+        x = torch.randn(B, T, d, generator=g)
+        subset = torch.rand(B, T, generator=g).argsort(dim=1)[:, :q]
+        selected = torch.zeros(B, T, dtype=torch.bool).scatter_(1, subset, True)
+        target = (x * selected[..., None]).sum(1) / q
+
+        features = torch.zeros(B, T + 1, self.d_vocab)
+        blocks = self.blocks
+        features[:, :T, blocks["content"]] = x
+        features[:, T, blocks["is_query"]] = 1.0
+        info = {"subset": subset.sort(dim=1).values, "content": x}
+        if self.positions == "learned":
+            features[:, T, blocks["subset"]] = selected.float()
+        else:
+            codes = self.orthonormal_codes(B, g)
+            features[:, :T, blocks["position"]] = codes
+            features[:, T, blocks["subset"]] = einops.einsum(
+                selected.float(), codes, "b t, b t m -> b m"
+            )
+            info["codes"] = codes
+        relevant = torch.zeros(B, 1, T + 1, dtype=torch.bool)
+        relevant[:, 0, :T] = selected
+        return Batch(features, target, torch.tensor([T]), relevant, info)
+
+    def orthonormal_codes(self, batch_size: int, g: torch.Generator) -> Tensor:
+        """``[batch, T, m]``: T orthonormal rows per example, Haar-distributed."""
+        gauss = torch.randn(batch_size, self.code_dim, self.T, generator=g)
+        basis, r = torch.linalg.qr(gauss)
+        # Sign fix makes the QR factor Haar-distributed rather than biased by the QR convention.
+        basis = basis * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]
+        return einops.rearrange(basis, "b m t -> b t m")
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        error = self.readout_logits(logits, batch)[:, 0] - batch.targets
+        return error.pow(2).sum(-1).mean()
+
+    def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
+        mse = self.loss(logits, batch).item()
+        return {"nmse": mse / (self.d / self.q), "mse": mse}
+
+    def token_labels(self, batch: Batch, index: int = 0) -> list[str]:
+        chosen = set(batch.info["subset"][index].tolist())
+        return [f"x{i}*" if i in chosen else f"x{i}" for i in range(self.T)] + ["query"]

@@ -1,0 +1,221 @@
+"""Training: AdamW on fresh batches (online) or a finite training set, held-out evaluation, early stop.
+
+TransformerLens's own trainer is next-token-LM only, so tasks with readout positions get this loop.
+The same task, model config, train config and seed give the same weights bit for bit; a run killed
+mid-way resumes from its last periodic state (``resume.safetensors``) to the same result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import checkpoint
+from ..models import ModelConfig, build_model, trainable_parameters
+from ..tasks import Task
+from ..tasks.base import TaskError, check_int
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+RESUME = "resume.safetensors"
+EVAL_SEED_OFFSET = 1_000_003  # held-out data never shares a stream with training batches
+TRAIN_SET_SEED_OFFSET = 2_000_003
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    warmup_steps: int = 0
+    grad_clip: float = 1.0
+    train_size: int = 0  # 0: a fresh batch every step (online); >0: a finite training set
+    eval_every: int = 100
+    eval_samples: int = 2048
+    target: float | None = None  # stop once the task's metric reaches this on held-out data
+    checkpoint_every: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "batch_size", "eval_every", "eval_samples", "checkpoint_every"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("warmup_steps", "train_size", "seed"):
+            check_int(name, getattr(self, name), 0)
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0 or (name == "lr" and value == 0):
+                raise TaskError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} number, got {value!r}")
+
+    @classmethod
+    def for_task(cls, task: Task, **overrides: Any) -> "TrainConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise TaskError(f"unknown training parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+        return cls(**{**task.train_defaults(), **overrides})
+
+
+def reached(task: Task, value: float, target: float | None) -> bool:
+    if target is None:
+        return False
+    return value >= target if task.higher_is_better else value <= target
+
+
+@torch.no_grad()
+def evaluate(model: "TransformerBridge", task: Task, samples: int = 8192, seed: int = 12345, chunk: int = 4096) -> dict[str, float]:
+    """The task's metrics on ``samples`` fresh examples (weighted mean over chunks)."""
+    check_int("samples", samples, 1)
+    g = torch.Generator().manual_seed(seed)
+    totals: dict[str, float] = {}
+    done = 0
+    while done < samples:
+        n = min(chunk, samples - done)
+        batch = task.sample(n, g)
+        for key, value in task.evaluate(model(batch.inputs), batch).items():
+            totals[key] = totals.get(key, 0.0) + value * n
+        done += n
+    return {key: value / samples for key, value in totals.items()}
+
+
+@dataclass
+class TrainResult:
+    model: "TransformerBridge"
+    metrics: dict[str, Any]
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state = optimizer.state_dict()
+    tensors = {}
+    for index, slot in state["state"].items():
+        for key, value in slot.items():
+            tensors[f"optimizer.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return tensors, {"param_groups": state["param_groups"]}
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            slots.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+
+
+def _run_identity(task: Task, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict[str, Any]:
+    return {
+        "task": {"name": task.name, "params": task.params()},
+        "model": dataclasses.asdict(model_cfg),
+        "train": dataclasses.asdict(train_cfg),
+    }
+
+
+def train(
+    task: Task,
+    model_cfg: ModelConfig | None = None,
+    train_cfg: TrainConfig | None = None,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a model on ``task``; write a checkpoint to ``out`` (if given) and return it."""
+    model_cfg = model_cfg or ModelConfig.for_task(task)
+    train_cfg = train_cfg or TrainConfig.for_task(task)
+    model_cfg.check_fits(task)
+    model = build_model(model_cfg, seed=train_cfg.seed)
+    params = trainable_parameters(model)
+    optimizer = torch.optim.AdamW(
+        params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, betas=(train_cfg.beta1, train_cfg.beta2)
+    )
+    data = torch.Generator().manual_seed(train_cfg.seed)
+    eval_batch = task.sample(train_cfg.eval_samples, train_cfg.seed + EVAL_SEED_OFFSET)
+    train_set = (
+        task.sample(train_cfg.train_size, train_cfg.seed + TRAIN_SET_SEED_OFFSET) if train_cfg.train_size else None
+    )
+    identity = _run_identity(task, model_cfg, train_cfg)
+    history: list[dict[str, float]] = []
+    step = 0
+    out = Path(out) if out is not None else None
+
+    if resume:
+        if out is None or not (out / RESUME).is_file():
+            raise checkpoint.CheckpointError(f"--resume: no {RESUME} in {out}; nothing to resume")
+        tensors = checkpoint.read_tensors(out / RESUME)
+        from safetensors import safe_open
+
+        with safe_open(str(out / RESUME), "pt") as f:
+            meta = json.loads(f.metadata()["state"])
+        if meta["identity"] != identity:
+            raise checkpoint.CheckpointError(
+                f"{out / RESUME} was written by a run with another task, model or training config; "
+                "resume with the same settings or start afresh without --resume"
+            )
+        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+        _load_optimizer(optimizer, tensors, meta)
+        data.set_state(tensors["data_rng"])
+        step, history = meta["step"], meta["history"]
+
+    def save_resume() -> None:
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        opt_tensors, opt_meta = _optimizer_tensors(optimizer)
+        tensors.update(opt_tensors)
+        tensors["data_rng"] = data.get_state()
+        meta = {"identity": identity, "step": step, "history": history, **opt_meta}
+        checkpoint.write_tensors(out / RESUME, tensors, metadata={"state": json.dumps(meta)})
+
+    def lr_at(s: int) -> float:
+        if train_cfg.warmup_steps and s < train_cfg.warmup_steps:
+            return train_cfg.lr * (s + 1) / train_cfg.warmup_steps
+        return train_cfg.lr
+
+    metric = task.metric
+    bar = tqdm(total=train_cfg.max_steps, initial=step, desc=f"train {task.name}", disable=not progress, dynamic_ncols=True)
+    stopped_early = bool(history) and reached(task, history[-1][metric], train_cfg.target)
+    model.train()
+    while step < train_cfg.max_steps and not stopped_early:
+        if train_set is None:
+            batch = task.sample(train_cfg.batch_size, data)
+        else:
+            idx = torch.randint(0, len(train_set), (train_cfg.batch_size,), generator=data)
+            batch = train_set[idx]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step)
+        loss = task.loss(model(batch.inputs), batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if train_cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        if step % train_cfg.eval_every == 0 or step == train_cfg.max_steps:
+            model.eval()
+            with torch.no_grad():
+                held_out = task.evaluate(model(eval_batch.inputs), eval_batch)
+            model.train()
+            history.append({"step": step, "train_loss": loss.item(), **held_out})
+            bar.set_postfix({"loss": f"{loss.item():.4f}", f"held-out {metric}": f"{held_out[metric]:.4f}"})
+            stopped_early = reached(task, held_out[metric], train_cfg.target)
+        if out is not None and step % train_cfg.checkpoint_every == 0 and not stopped_early:
+            save_resume()
+    bar.close()
+    model.eval()
+
+    metrics = {"steps": step, "stopped_early": stopped_early, "final": history[-1] if history else {}, "history": history}
+    if out is not None:
+        checkpoint.save(out, model, task, seed=train_cfg.seed, train=dataclasses.asdict(train_cfg), metrics=metrics)
+        (out / RESUME).unlink(missing_ok=True)
+    return TrainResult(model, metrics)
+
+
+__all__ = ["TrainConfig", "TrainResult", "evaluate", "train"]
