@@ -22,7 +22,7 @@ train: install
 	@for task in $(TASKS); do $(BIN)/interp train $$task || exit 1; done
 
 analyze: install
-	$(BIN)/interp analyze-all
+	$(BIN)/interp analyze --all
 
 test: install
 	$(BIN)/python -m pytest

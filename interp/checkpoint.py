@@ -42,6 +42,9 @@ def atomic_write(path: Path, write: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make shared checkpoints unreadable to others
     try:
         write(tmp)
         with open(tmp, "rb") as f:
@@ -176,6 +179,8 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
         raise CheckpointError(f"{weights} does not fit the model described in {CONFIG}: {e}") from None
     if config.get("residual_labels"):
         model.residual_labels = config["residual_labels"]
+    if config.get("construction"):
+        model.construction = config["construction"]
     metrics_path = directory / METRICS
     metrics = read_json(metrics_path) if metrics_path.exists() else {}
     model.eval()

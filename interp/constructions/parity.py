@@ -16,13 +16,21 @@ only the positional code (2n fixed numbers) and the sharpness ``c`` grow with n.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
 from ..models import ModelConfig
 from ..tasks.base import TaskError
 from ..tasks.parity import CLS, ParityTask
-from .pieces import ResidualBasis, assemble, block_weights, circular_pointer_head, parity_zigzag
+from .pieces import (
+    ResidualBasis,
+    assemble,
+    block_weights,
+    circular_pointer_head,
+    construction_config,
+    parity_zigzag,
+)
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -32,13 +40,9 @@ LOGIT_SCALE = 10.0
 
 
 def _check_task(task: Any) -> ParityTask:
+    # k <= n and the subset's range are validated by ParityTask itself, so a task that exists is valid.
     if not isinstance(task, ParityTask):
         raise TaskError(f"task must be a parity task, got {getattr(task, 'name', type(task).__name__)!r}")
-    if not 1 <= task.k <= task.n:
-        raise TaskError(f"k must be in [1, n={task.n}], got k={task.k}")
-    bad = [j for j in task.subset if not 0 <= j < task.n]
-    if bad or len(task.subset) != task.k:
-        raise TaskError(f"subset must be k={task.k} distinct positions in [0, {task.n - 1}], got {list(task.subset)}")
     return task
 
 
@@ -61,21 +65,16 @@ def _basis() -> ResidualBasis:
     return basis
 
 
-def _config(task: ParityTask, d_model: int, **overrides: Any) -> ModelConfig:
-    return ModelConfig.for_task(
+def _config(task: ParityTask) -> ModelConfig:
+    return construction_config(
         task,
-        **{
-            "n_layers": 1,
-            "n_heads": task.k,
-            "d_model": d_model,
-            "d_head": 2,
-            "d_mlp": task.k,
-            "act_fn": "relu",
-            "normalization_type": "none",
-            "attention_dir": "bidirectional",
-            "positional": "learned",
-            **overrides,
-        },
+        n_layers=1,
+        n_heads=task.k,
+        d_model=_basis().d_model,
+        d_head=2,
+        d_mlp=task.k,
+        attention_dir="bidirectional",
+        positional="learned",
     )
 
 
@@ -89,7 +88,7 @@ def parity(task: ParityTask, scale: float = 5.0) -> "TransformerBridge":
     n, k = task.n, task.k
     c = pointer_sharpness(n, scale)
     basis = _basis()
-    cfg = _config(task, basis.d_model)
+    cfg = _config(task)
 
     angles = [2 * math.pi * p / n for p in range(n)]
     token_direction = {0: "is_zero", 1: "is_one", CLS: "is_cls"}
@@ -116,8 +115,7 @@ def parity_frozen_attention(task: ParityTask) -> ModelConfig:
     ``freeze_attention=True``: W_E, W_pos, W_Q, W_K stay at their random init and only the values,
     the MLP and the unembedding train. Build it with ``build_model(cfg, seed=...)``.
     """
-    task = _check_task(task)
-    return _config(task, _basis().d_model, freeze_attention=True)
+    return dataclasses.replace(_config(_check_task(task)), freeze_attention=True)
 
 
 def parity_parameter_count(task: ParityTask) -> dict[str, int]:

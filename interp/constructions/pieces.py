@@ -38,6 +38,8 @@ from ..models import ModelConfig, build_model
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
+    from ..tasks import Task
+
 _LABEL = re.compile(r"^(?P<name>[^\[\]]+)(\[(?P<key>[^\[\]]+)\])?$")
 
 
@@ -56,14 +58,12 @@ class ResidualBasis:
 
     def add(self, name: str, keys: Sequence[Any] | None = None) -> "ResidualBasis":
         """Append block ``name`` (one direction, or one per key); returns self for chaining."""
-        if name in self._blocks:
-            raise ValueError(f"residual block {name!r} already exists")
         labels = [name] if keys is None else [f"{name}[{key}]" for key in keys]
+        bad = [label for label in labels if not _LABEL.match(label) or label in self._index]
+        if name in self._blocks or bad or len(set(labels)) != len(labels):
+            raise ValueError(f"residual block {name!r} exists already or has invalid or repeated labels {bad}")
         start = len(self.labels)
-        for offset, label in enumerate(labels):
-            if not _LABEL.match(label) or label in self._index:
-                raise ValueError(f"invalid or repeated residual label {label!r}")
-            self._index[label] = start + offset
+        self._index.update({label: start + offset for offset, label in enumerate(labels)})
         self.labels.extend(labels)
         self._blocks[name] = list(range(start, start + len(labels)))
         return self
@@ -71,20 +71,19 @@ class ResidualBasis:
     @classmethod
     def from_labels(cls, labels: Sequence[str]) -> "ResidualBasis":
         """Rebuild a basis from ``model.residual_labels`` (e.g. after loading a checkpoint)."""
-        basis = cls()
+        groups: list[tuple[str, list[str] | None]] = []
         for label in labels:
             match = _LABEL.match(label)
             if match is None:
                 raise ValueError(f"invalid residual label {label!r}")
-            name = match["name"]
-            if match["key"] is None:
-                basis.add(name)
-            elif name in basis._blocks and basis._blocks[name][-1] == len(basis.labels) - 1:
-                basis._blocks[name].append(len(basis.labels))
-                basis._index[label] = len(basis.labels)
-                basis.labels.append(label)
+            name, key = match["name"], match["key"]
+            if key is not None and groups and groups[-1][0] == name and groups[-1][1] is not None:
+                groups[-1][1].append(key)
             else:
-                basis.add(name, [match["key"]])
+                groups.append((name, None if key is None else [key]))
+        basis = cls()
+        for name, keys in groups:
+            basis.add(name, keys)
         return basis
 
     @property
@@ -312,6 +311,16 @@ def parity_zigzag(basis: ResidualBasis, source: str, out: str, k: int) -> MLP:
 # --- assembly into a TransformerLens model ------------------------------------------------------
 
 
+def construction_config(task: "Task", **fields: Any) -> ModelConfig:
+    """``ModelConfig.for_task(task, **fields)`` with the settings every hand-built model relies on.
+
+    The task's training defaults may change (LayerNorm, GELU, frozen attention); the weights here are
+    written for ReLU MLPs, no normalisation and trainable attention, so those are pinned.
+    """
+    pinned = {"act_fn": "relu", "normalization_type": "none", "freeze_attention": False}
+    return ModelConfig.for_task(task, **{**pinned, **fields})
+
+
 def tl_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """TL property-layout keys and shapes of a model with config ``cfg`` (no normalisation)."""
     D, H, dh = cfg.d_model, cfg.n_heads, cfg.d_head
@@ -414,6 +423,7 @@ __all__ = [
     "assemble",
     "block_weights",
     "circular_pointer_head",
+    "construction_config",
     "discretiser",
     "parity_zigzag",
     "set_attention_head",

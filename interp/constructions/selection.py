@@ -22,10 +22,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..models import ModelConfig
 from ..tasks.base import TaskError, check_int
 from ..tasks.selection import SelectionTask
-from .pieces import ResidualBasis, assemble, block_weights, set_attention_head
+from .pieces import ResidualBasis, assemble, block_weights, construction_config, set_attention_head
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -92,15 +91,13 @@ def selection(
     basis.add("content", range(d)).add("is_query").add("position", range(m)).add("subset", range(m))
     basis.add("mean", range(d))
     learned = task.positions == "learned"
-    cfg = ModelConfig.for_task(
+    cfg = construction_config(
         task,
         n_layers=1,
         n_heads=1,
         d_model=basis.d_model,
         d_head=max(m, d),
         d_mlp=0,
-        act_fn="relu",
-        normalization_type="none",
         attention_dir="causal",
         positional="learned" if learned else "none",
     )

@@ -79,7 +79,7 @@ class CountingTask(Task):
         )
 
     def train_defaults(self) -> dict[str, Any]:
-        return dict(lr=1e-3, batch_size=128, max_steps=6000, weight_decay=0.01)
+        return dict(lr=3e-3, batch_size=128, max_steps=5000, lr_schedule="cosine", warmup_steps=100, weight_decay=0.01)
 
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
         batch_size = self.check_batch_size(batch_size)

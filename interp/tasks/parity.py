@@ -83,7 +83,8 @@ class ParityTask(Task):
         )
 
     def train_defaults(self) -> dict[str, Any]:
-        return dict(lr=1e-3, batch_size=256, max_steps=4000, weight_decay=0.01)
+        # No early stop: accuracy reaches 1 within ~200 steps, the heads keep sharpening onto S after that.
+        return dict(lr=1e-3, batch_size=256, max_steps=600, weight_decay=0.01)
 
     def labels(self, bits: Tensor) -> Tensor:
         """Parity of ``bits[..., S]``: ``[batch]`` long."""

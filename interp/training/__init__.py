@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 from .. import checkpoint
 from ..models import ModelConfig, build_model, trainable_parameters
 from ..tasks import Task
-from ..tasks.base import TaskError, check_int
+from ..tasks.base import TaskError, check_choice, check_int
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -38,6 +39,7 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     warmup_steps: int = 0
+    lr_schedule: str = "constant"  # or "cosine": decay to 0 at max_steps
     grad_clip: float = 1.0
     train_size: int = 0  # 0: a fresh batch every step (online); >0: a finite training set
     eval_every: int = 100
@@ -51,6 +53,7 @@ class TrainConfig:
             check_int(name, getattr(self, name), 1)
         for name in ("warmup_steps", "train_size", "seed"):
             check_int(name, getattr(self, name), 0)
+        check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
         for name in ("lr", "weight_decay", "grad_clip"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0 or (name == "lr" and value == 0):
@@ -174,8 +177,11 @@ def train(
         checkpoint.write_tensors(out / RESUME, tensors, metadata={"state": json.dumps(meta)})
 
     def lr_at(s: int) -> float:
-        if train_cfg.warmup_steps and s < train_cfg.warmup_steps:
+        if s < train_cfg.warmup_steps:
             return train_cfg.lr * (s + 1) / train_cfg.warmup_steps
+        if train_cfg.lr_schedule == "cosine":
+            progress = (s - train_cfg.warmup_steps) / max(1, train_cfg.max_steps - train_cfg.warmup_steps)
+            return train_cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
         return train_cfg.lr
 
     metric = task.metric

@@ -1,0 +1,154 @@
+"""Probe and intervention building blocks on TransformerLens hooks, shared by the task analyses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+import einops
+import torch
+from torch import Tensor
+from transformer_lens.utilities import get_act_name
+
+from ..tasks import Batch, Task
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+Head = tuple[int, int]  # (layer, head)
+
+
+@torch.no_grad()
+def patterns(model: "TransformerBridge", batch: Batch) -> list[Tensor]:
+    """Attention patterns of every layer, ``[batch, head, dest, src]`` each (``hook_pattern``)."""
+    names = [get_act_name("pattern", layer) for layer in range(model.cfg.n_layers)]
+    _, cache = model.run_with_cache(batch.inputs, names_filter=lambda name: name in names)
+    return [cache[name] for name in names]
+
+
+@torch.no_grad()
+def attention_scores(model: "TransformerBridge", batch: Batch, layer: int) -> Tensor:
+    """Pre-softmax attention scores ``[batch, head, dest, src]``, recomputed from ``hook_q`` and ``hook_k``.
+
+    On TL 4.3 native bridges ``hook_attn_scores`` carries the softmaxed pattern, not the scores.
+    (Positional rotation, for rotary models, is not applied here.)
+    """
+    q_name, k_name = get_act_name("q", layer), get_act_name("k", layer)
+    acts = cached(model, batch, [q_name, k_name])
+    scale = model.blocks[layer].attn.original_component.scale
+    return einops.einsum(acts[q_name], acts[k_name], "b dest h d, b src h d -> b h dest src") / scale
+
+
+def readout_rows(pattern: Tensor, batch: Batch) -> Tensor:
+    """The readout positions' attention rows: ``[batch, head, n_readout, src]``."""
+    return pattern[:, :, batch.readout, :]
+
+
+def mass_on(rows: Tensor, mask: Tensor) -> Tensor:
+    """Attention mass on ``mask`` (``[batch, n_readout, src]``) per head: ``[head]``, mean over rows."""
+    return einops.einsum(rows, mask.float(), "b h r s, b r s -> b h r").mean(dim=(0, 2))
+
+
+def closeness_to_uniform(rows: Tensor, mask: Tensor) -> Tensor:
+    """``1 - TV(attention, uniform on mask)`` per head, ``[head]``; 1 means exactly the ideal pattern."""
+    ideal = mask.float() / mask.float().sum(-1, keepdim=True).clamp(min=1)
+    tv = 0.5 * (rows - ideal[:, None]).abs().sum(-1)
+    return 1 - tv.mean(dim=(0, 2))
+
+
+def head_mean_z(model: "TransformerBridge", batch: Batch, layers: Iterable[int]) -> dict[int, Tensor]:
+    """Mean ``hook_z`` over the batch per layer: ``[pos, head, d_head]`` (for mean ablation)."""
+    names = {get_act_name("z", layer): layer for layer in layers}
+    with torch.no_grad():
+        _, cache = model.run_with_cache(batch.inputs, names_filter=lambda name: name in names)
+    return {layer: cache[name].mean(0) for name, layer in names.items()}
+
+
+def ablation_hooks(heads: Iterable[Head], means: dict[int, Tensor] | None) -> list[tuple[str, Callable]]:
+    """Forward hooks replacing each head's ``hook_z`` by its batch mean (or zero when ``means`` is None)."""
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        by_layer.setdefault(layer, []).append(head)
+
+    def make(layer: int, hs: list[int]) -> Callable:
+        def hook(z: Tensor, hook) -> Tensor:
+            z = z.clone()
+            z[:, :, hs] = 0.0 if means is None else means[layer][None, : z.shape[1], hs].to(z.dtype)
+            return z
+
+        return hook
+
+    return [(get_act_name("z", layer), make(layer, hs)) for layer, hs in by_layer.items()]
+
+
+@torch.no_grad()
+def run_ablated(model: "TransformerBridge", task: Task, batch: Batch, heads: list[Head], mode: str = "mean",
+                means: dict[int, Tensor] | None = None) -> dict[str, float]:
+    """Task metrics with ``heads`` mean- or zero-ablated; ``means`` (from ``head_mean_z``) default to ``batch``'s."""
+    if not heads:
+        return task.evaluate(model(batch.inputs), batch)
+    if mode == "mean" and means is None:
+        means = head_mean_z(model, batch, {l for l, _ in heads})
+    if mode == "zero":
+        means = None
+    logits = model.run_with_hooks(batch.inputs, fwd_hooks=ablation_hooks(heads, means))
+    return task.evaluate(logits, batch)
+
+
+@torch.no_grad()
+def run_with_patterns(model: "TransformerBridge", task: Task, batch: Batch,
+                      replace: dict[int, Callable[[Tensor], Tensor]]) -> dict[str, float]:
+    """Task metrics when layer ``l``'s ``hook_pattern`` is replaced by ``replace[l](pattern)``."""
+    hooks = [(get_act_name("pattern", layer), (lambda fn: lambda pattern, hook: fn(pattern))(fn))
+             for layer, fn in replace.items()]
+    return task.evaluate(model.run_with_hooks(batch.inputs, fwd_hooks=hooks), batch)
+
+
+@torch.no_grad()
+def cached(model: "TransformerBridge", batch: Batch, names: list[str]) -> dict[str, Tensor]:
+    _, cache = model.run_with_cache(batch.inputs, names_filter=lambda name: name in names)
+    return {name: cache[name] for name in names}
+
+
+def split(n: int, seed: int = 0, test_fraction: float = 0.3) -> tuple[Tensor, Tensor]:
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    cut = int(n * (1 - test_fraction))
+    return order[:cut], order[cut:]
+
+
+def _design(x: Tensor) -> Tensor:
+    x = x.double()
+    return torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
+
+
+def _fit(x: Tensor, y: Tensor, ridge: float) -> Tensor:
+    gram = x.T @ x
+    gram += ridge * torch.eye(gram.shape[0], dtype=gram.dtype) * gram.diagonal().mean()
+    return torch.linalg.solve(gram, x.T @ y)
+
+
+def linear_probe_r2(features: Tensor, target: Tensor, ridge: float = 1e-3, seed: int = 0) -> float:
+    """Held-out R^2 of a ridge-regularised linear probe ``features [n, d] -> target [n]``."""
+    train, test = split(features.shape[0], seed)
+    x, y = _design(features), target.double()[:, None]
+    w = _fit(x[train], y[train], ridge)
+    residual = y[test] - x[test] @ w
+    total = (y[test] - y[test].mean()).pow(2).sum()
+    return float(1 - residual.pow(2).sum() / total.clamp(min=1e-12))
+
+
+def linear_probe_accuracy(features: Tensor, labels: Tensor, ridge: float = 1e-3, seed: int = 0) -> float:
+    """Held-out accuracy of a one-vs-rest least-squares linear classifier ``[n, d] -> labels [n]``."""
+    train, test = split(features.shape[0], seed)
+    classes = int(labels.max()) + 1
+    x = _design(features)
+    w = _fit(x[train], torch.nn.functional.one_hot(labels[train], classes).double(), ridge)
+    return float(((x[test] @ w).argmax(-1) == labels[test]).double().mean())
+
+
+def cosine(a: Tensor, b: Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a.flatten().double(), b.flatten().double(), dim=0))
+
+
+def centered_cosine(a: Tensor, b: Tensor) -> float:
+    return cosine(a - a.mean(), b - b.mean())

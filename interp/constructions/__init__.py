@@ -1,0 +1,80 @@
+"""Hand-built weights from the proofs, as models of the same kind as the trained ones.
+
+    from interp.constructions import parity
+    model = parity(task)            # a TransformerLens 4 TransformerBridge, exact on ``task``
+    model.residual_labels           # what each residual direction means ("count", "cos", ...)
+    model.construction              # {"name": ..., "params": {...}}, JSON-ready
+
+One module per paper (``parity``, ``selection``, ``counting``), each composed from the named pieces in
+``interp.constructions.pieces``. ``construct(task, **params)`` dispatches on the task's name; pass
+``name=`` to pick a variant (``counting_close_bias``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..tasks.base import Task, TaskError
+from .counting import counting, counting_close_bias
+from .parity import parity, parity_frozen_attention, parity_parameter_count
+from .pieces import ResidualBasis
+from .selection import selection
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+# The default construction for each task.
+CONSTRUCTIONS: dict[str, Callable[..., "TransformerBridge"]] = {
+    "parity": parity,
+    "selection": selection,
+    "counting": counting,
+}
+# Every construction by its name (``model.construction["name"]``) -> (task name, builder).
+VARIANTS: dict[str, tuple[str, Callable[..., "TransformerBridge"]]] = {
+    **{task_name: (task_name, build) for task_name, build in CONSTRUCTIONS.items()},
+    "counting_close_bias": ("counting", counting_close_bias),
+}
+
+
+def construct(task: Task, name: str | None = None, **params: Any) -> "TransformerBridge":
+    """Build the construction for ``task`` (the default one, or variant ``name``) with ``params``.
+
+    Unknown tasks, variants or parameters raise TaskError naming them.
+    """
+    task_name = getattr(task, "name", None)
+    if name is None:
+        if task_name not in CONSTRUCTIONS:
+            raise TaskError(
+                f"no construction for task {task_name!r}; constructions exist for: {', '.join(CONSTRUCTIONS)}"
+            )
+        build = CONSTRUCTIONS[task_name]
+    else:
+        if name not in VARIANTS:
+            raise TaskError(f"unknown construction name {name!r}; choose one of: {', '.join(VARIANTS)}")
+        for_task, build = VARIANTS[name]
+        if for_task != task_name:
+            raise TaskError(f"construction {name!r} is for task {for_task!r}, not {task_name!r}")
+    known = list(inspect.signature(build).parameters)[1:]
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise TaskError(
+            f"unknown parameter(s) for construction {build.__name__}: {', '.join(unknown)}; "
+            f"known: {', '.join(known) or '(none)'}"
+        )
+    return build(task, **params)
+
+
+__all__ = [
+    "CONSTRUCTIONS",
+    "VARIANTS",
+    "ResidualBasis",
+    "construct",
+    "counting",
+    "counting_close_bias",
+    "parity",
+    "parity_frozen_attention",
+    "parity_parameter_count",
+    "selection",
+]
