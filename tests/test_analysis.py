@@ -1,20 +1,17 @@
 """The probes find the circuit in the constructions, not in random models, and report trained models honestly."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-import interp
-from interp.analysis import analyze_checkpoint, analyze_model, claim, grade
+from interp.analysis import analyze_model, claim, grade
 from interp.analysis.common import closeness_to_uniform, linear_probe_accuracy, linear_probe_r2, mass_on
 from interp.constructions import construct
 from interp.models import ModelConfig, build_model
 from interp.tasks import make_task
 from interp.training import TrainConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
     "parity": {"n": 10, "k": 3, "seed": 1},
     "selection": {"T": 8, "d": 4, "q": 2},
@@ -79,11 +76,10 @@ def test_trained_small_selection_has_the_circuit_and_ablation_breaks_it():
 
 
 @pytest.mark.parametrize("name", ["parity", "selection", "counting"])
-def test_shipped_default_models_report_what_they_do(name, tmp_path):
-    directory = ROOT / "trained_models" / name / "default-seed0"
-    summary = analyze_checkpoint(directory, out=tmp_path, html=False)
-    saved = json.loads((tmp_path / "summary.json").read_text())
-    assert saved["claims"] == summary["claims"]
+def test_shipped_default_models_report_what_they_do(name, shipped_reports):
+    summary, report_dir = shipped_reports[name]
+    saved = json.loads((report_dir / "summary.json").read_text())
+    assert saved["claims"] == json.loads(json.dumps(summary["claims"]))
     for c in saved["claims"]:
         assert set(c) >= {"name", "expected", "value", "verdict", "control"}
         assert c["verdict"] in ("found", "partial", "not_found")
@@ -95,8 +91,20 @@ def test_shipped_default_models_report_what_they_do(name, tmp_path):
         assert claims["the other heads are not needed"]["value"] >= 0.97
     if name == "selection":
         assert claims["ablating the selection head breaks the task"]["value"] >= 0.8
-    assert (tmp_path / "summary.md").read_text().count("|") > 20
-    assert all((tmp_path / f).exists() for f in saved["figures"])
+    assert (report_dir / "summary.md").read_text().count("|") > 20
+    assert all((report_dir / f).exists() for f in saved["figures"])
+    assert (report_dir / "report.html").exists()
+
+
+def test_shipped_counting_model_is_reported_as_a_different_mechanism(shipped_reports):
+    """The shipped counting model solves the task with the queries, not BOS, as its bias token; the
+    report must say so, and its failure at other numbers of regions must follow."""
+    summary, _ = shipped_reports["counting"]
+    claims = {c["name"]: c for c in summary["claims"]}
+    bias = claims["the counting head attends to the 1s of region r plus BOS"]["extra"]["bias_token"]
+    if bias != "BOS":
+        assert summary["mechanism"].startswith("not the circuit of the construction")
+        assert claims["generalises to other numbers of regions"]["verdict"] != "found"
 
 
 def test_grading_and_probe_helpers():

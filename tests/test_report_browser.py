@@ -155,3 +155,10 @@ def test_fresh_report_renders_offline(tmp_path, browser):
 @pytest.mark.parametrize("report", EXISTING, ids=[str(p.relative_to(REPO / "analyses" / "reports").parent) for p in EXISTING])
 def test_existing_report_renders_offline(report, browser):
     check_report(browser, report)
+
+
+@pytest.mark.parametrize("name", ["parity", "selection", "counting"])
+def test_shipped_model_report_renders_offline(name, shipped_reports, browser):
+    """The reports `make analyze` writes for the shipped models, generated afresh here."""
+    _, directory = shipped_reports[name]
+    assert check_report(browser, directory / "report.html").exists()

@@ -160,7 +160,13 @@ def analyze(model: "TransformerBridge", task: CountingTask, reference: "Transfor
         plots.append(Plot.bars("regions_ood", "Accuracy by number of regions (trained at R=%d)" % task.R,
                                [f"R={r}" for r in [task.R, *ood]], {"accuracy": [base, *ood.values()]}, ylabel="accuracy"))
     found = claims[1].verdict == "found" and claims[3].verdict == "found"
-    mechanism = (f"layer 0 reads the region from BOS and the delimiters; layer 1 counts the region's 1s with {bias} as "
-                 "the bias token: the predicted circuit" if found else
-                 f"not the circuit of the construction (bias token {bias}; see the attention claims)")
+    ood_text = ""
+    if ood:
+        held = min(ood.values()) >= 0.95
+        consistent = held == (bias == "BOS")
+        ood_text = (f"; at other numbers of regions it {'keeps' if held else 'loses'} its accuracy, "
+                    f"{'as' if consistent else 'unlike what'} a {bias} bias predicts")
+    mechanism = ((f"layer 0 reads the region from BOS and the delimiters; layer 1 counts the region's 1s with {bias} "
+                  "as the bias token: the predicted circuit") if found else
+                 f"not the circuit of the construction: the counting head's bias token is {bias}, not BOS") + ood_text
     return Analysis(claims, plots, mechanism, circuit)

@@ -6,7 +6,6 @@ and verdict), ``summary.md``, the PNG plots and a self-contained ``report.html``
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

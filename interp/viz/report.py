@@ -136,20 +136,29 @@ def claims_html(claims: Sequence[Mapping[str, Any]]) -> str:
                 f"claim {claim.get('name')!r} has verdict {claim.get('verdict')!r}; use one of {', '.join(VERDICTS)}"
             )
     counts = ", ".join(f"{sum(c['verdict'] == v for c in claims)} {label}" for v, label in VERDICTS.items())
+    with_control = any("control" in c for c in claims)
+
+    def control(c: Mapping[str, Any]) -> str:
+        if "control" not in c:
+            return _cell("")
+        return _cell(f"{format_value(c['control']['value'])} ({VERDICTS[c['control']['verdict']]})")
+
     rows = "\n".join(
         "<tr>"
         + _cell(c.get("name"))
         + _cell(c.get("expected"))
         + _cell(c.get("value"))
         + f'<td class="verdict verdict-{c["verdict"]}">{VERDICTS[c["verdict"]]}</td>'
+        + (control(c) if with_control else "")
         + _cell(c.get("detail", ""))
         + "</tr>"
         for c in claims
     )
+    control_header = "<th>Random init (control)</th>" if with_control else ""
     return (
         f"<h2>Claims</h2>\n<p>{len(claims)} claims: {counts}.</p>\n"
-        "<table class=\"claims\">\n<tr><th>Claim</th><th>Expected</th><th>Measured</th><th>Verdict</th><th>Detail</th></tr>\n"
-        f"{rows}\n</table>"
+        "<table class=\"claims\">\n<tr><th>Claim</th><th>Expected</th><th>Measured</th><th>Verdict</th>"
+        f"{control_header}<th>Detail</th></tr>\n{rows}\n</table>"
     )
 
 

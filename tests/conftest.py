@@ -1,0 +1,19 @@
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ("parity", "selection", "counting")
+
+
+@pytest.fixture(scope="session")
+def shipped_reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
+    """The shipped default models analysed once per session, with HTML reports: task -> (summary, report dir)."""
+    from interp.analysis import analyze_checkpoint
+
+    out = {}
+    for name in SHIPPED:
+        directory = tmp_path_factory.mktemp(f"report-{name}")
+        summary = analyze_checkpoint(ROOT / "trained_models" / name / "default-seed0", out=directory)
+        out[name] = (summary, directory)
+    return out
