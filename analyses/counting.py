@@ -32,16 +32,14 @@
 # `interp.constructions` has both: `counting` (BOS as bias) and its twin `counting_close_bias` (`]` as bias).
 
 # %%
-import tempfile
 import warnings
-from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notebook widget is not installed
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
 import interp
 from interp.analysis import analyze_model
@@ -49,8 +47,8 @@ from interp.analysis.common import closeness_to_uniform, mass_on, patterns, read
 from interp.analysis.counting import buckets
 from interp.constructions import counting, counting_close_bias
 from interp.training import evaluate
-from interp.viz import attention_views, show_attention
-from interp.viz.notebook import checkpoint_dir, claims_table, show_figure
+from interp.viz import show_attention, side_by_side
+from interp.viz.notebook import checkpoint_dir, claims_table, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
 
@@ -84,9 +82,7 @@ for name, value in accuracy.items():
 
 # %%
 example = task.sample(1, seed=1)
-trained_views = attention_views(model, task, example, title_prefix="trained, ")
-built_views = attention_views(networks["construction (BOS bias)"], task, example, title_prefix="construction, ")
-show_attention([[trained, built] for trained, built in zip(trained_views, built_views)])
+show_attention(side_by_side(model, networks["construction (BOS bias)"], task, example, names=("trained", "construction")))
 
 # %% [markdown]
 # ## The probes
@@ -98,10 +94,7 @@ print("mechanism:", analysis.mechanism)
 claims_table(analysis.claims)
 
 # %%
-with tempfile.TemporaryDirectory() as folder:
-    for plot in analysis.plots:
-        if plot.name == "head_ablation":
-            display(Image(filename=str(plot.draw(Path(folder)))))
+show_plots(analysis, ("head_ablation",))
 
 # %% [markdown]
 # ## Interventions, by hand

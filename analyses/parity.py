@@ -33,15 +33,13 @@
 # 4. the count of S is linear in the residual stream after attention, and the parity only after the MLP.
 
 # %%
-import tempfile
 import warnings
-from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notebook widget is not installed
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
 import interp
 from interp.analysis import analyze_model
@@ -49,8 +47,8 @@ from interp.analysis.common import patterns, run_ablated
 from interp.constructions import parity, parity_parameter_count
 from interp.models import count_parameters
 from interp.training import evaluate
-from interp.viz import attention_views, show_attention
-from interp.viz.notebook import checkpoint_dir, claims_table, show_figure
+from interp.viz import show_attention, side_by_side
+from interp.viz.notebook import checkpoint_dir, claims_table, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
 
@@ -84,12 +82,7 @@ print("parameter count:", parity_parameter_count(task))
 
 # %%
 examples = task.sample(2, seed=1)
-rows = []
-for index in range(len(examples)):
-    trained_view = attention_views(model, task, examples, index=index, title_prefix=f"example {index}, trained, ")
-    built_view = attention_views(construction, task, examples, index=index, title_prefix=f"example {index}, construction, ")
-    rows.append([trained_view[0], built_view[0]])  # one layer each
-show_attention(rows)
+show_attention(side_by_side(model, construction, task, examples, indices=(0, 1), names=("trained", "construction")))
 
 # %% [markdown]
 # ## The probes
@@ -102,10 +95,7 @@ print("mechanism:", analysis.mechanism)
 claims_table(analysis.claims)
 
 # %%
-with tempfile.TemporaryDirectory() as folder:
-    for plot in analysis.plots:
-        if plot.name in ("attention_from_cls", "flip_influence"):
-            display(Image(filename=str(plot.draw(Path(folder)))))
+show_plots(analysis, ("attention_from_cls", "flip_influence"))
 
 # %% [markdown]
 # ## Interventions, by hand

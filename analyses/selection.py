@@ -32,15 +32,13 @@
 # is a scaled identity; the output ignores the unselected tokens; the logit gap predicts the error.
 
 # %%
-import tempfile
 import warnings
-from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notebook widget is not installed
 
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
 import interp
 from interp.analysis import analyze_model
@@ -49,8 +47,8 @@ from interp.analysis.selection import predicted_nmse
 from interp.constructions import selection
 from interp.constructions.selection import expected_nmse
 from interp.training import evaluate
-from interp.viz import attention_views, show_attention
-from interp.viz.notebook import checkpoint_dir, claims_table, show_figure
+from interp.viz import show_attention, side_by_side
+from interp.viz.notebook import checkpoint_dir, claims_table, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
 
@@ -82,12 +80,7 @@ print("input feature blocks:", task.blocks)
 
 # %%
 examples = task.sample(2, seed=1)
-rows = []
-for index in range(len(examples)):
-    trained_view = attention_views(model, task, examples, index=index, title_prefix=f"example {index}, trained, ")
-    built_view = attention_views(construction, task, examples, index=index, title_prefix=f"example {index}, construction, ")
-    rows.append([trained_view[0], built_view[0]])  # one layer each
-show_attention(rows)
+show_attention(side_by_side(model, construction, task, examples, indices=(0, 1), names=("trained", "construction")))
 
 # %% [markdown]
 # ## The probes
@@ -99,10 +92,7 @@ print("mechanism:", analysis.mechanism)
 claims_table(analysis.claims)
 
 # %%
-with tempfile.TemporaryDirectory() as folder:
-    for plot in analysis.plots:
-        if plot.name in ("content_ov",):
-            display(Image(filename=str(plot.draw(Path(folder)))))
+show_plots(analysis, ("content_ov",))
 
 # %% [markdown]
 # ## Interventions, by hand

@@ -136,7 +136,7 @@ def cmd_construct(args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
-    from .analysis.run import REPORTS, analyze_checkpoint
+    from .analysis.run import analyze_checkpoint
 
     dirs = [Path(d) for d in args.dirs]
     if args.all:
@@ -147,7 +147,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         raise UsageError("--out takes one checkpoint directory")
     summaries = []
     for directory in dirs:
-        summary = analyze_checkpoint(directory, out=args.out or REPORTS / directory.parent.name / directory.name)
+        summary = analyze_checkpoint(directory, out=args.out)
         summaries.append(summary)
         if not args.json:
             print(f"{directory}: {summary['mechanism']}")

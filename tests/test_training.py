@@ -260,3 +260,23 @@ def test_cli_help_and_tasks():
     assert listed.returncode == 0
     for text in ("parity", "selection", "counting", "n=20", "k=3", "T=16", "q=3", "L=40", "R=3"):
         assert text in listed.stdout
+
+
+def test_cli_construct_writes_a_checkpoint_eval_and_analyze_take(tmp_path):
+    out = tmp_path / "construction"
+    built = run_cli("construct", "parity", "--set", "n=8", "--set", "k=2", "--out", str(out))
+    assert built.returncode == 0, built.stderr
+    evaluated = run_cli("eval", str(out), "--samples", "1024", "--json")
+    assert json.loads(evaluated.stdout)["metrics"]["accuracy"] == 1.0
+    analyzed = run_cli("analyze", str(out), "--out", str(tmp_path / "report"), "--json")
+    assert analyzed.returncode == 0, analyzed.stderr
+    summary = json.loads(analyzed.stdout)
+    assert summary["kind"] == "construction"
+    assert summary == json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert all(c["verdict"] == "found" for c in summary["claims"])
+    twin = run_cli("construct", "counting", "--set", "construction.name=counting_close_bias",
+                   "--set", "construction.trained_regions=3", "--out", str(tmp_path / "twin"))
+    assert twin.returncode == 0, twin.stderr
+    assert json.loads((tmp_path / "twin" / "config.json").read_text())["construction"]["name"] == "counting_close_bias"
+    refused = run_cli("construct", "parity", "--set", "d_model=8", "--out", str(tmp_path / "x"))
+    assert refused.returncode == 2 and "construction fixes its own model" in refused.stderr

@@ -116,16 +116,9 @@ def markdown(summary: dict[str, Any]) -> str:
 
 
 def write_html(out: Path, summary: dict[str, Any], model, reference, task: Task, figures: list[Path], seed: int) -> None:
-    from ..viz import attention_views, write_report
+    from ..viz import side_by_side, write_report
 
-    batch = task.sample(4, seed + 7)
-    rows = []
-    for index in range(2):
-        trained = attention_views(model, task, batch, index=index, title_prefix=f"example {index}: this model, ")
-        constructed = (attention_views(reference, task, batch, index=index, title_prefix=f"example {index}: construction, ")
-                       if reference is not None else [])
-        for layer, view in enumerate(trained):
-            rows.append([view] + ([constructed[layer]] if layer < len(constructed) else []))
+    rows = side_by_side(model, reference, task, task.sample(2, seed + 7), indices=(0, 1))
     run = {k: summary[k] for k in ("task", "run", "kind", "checkpoint", "mechanism", "circuit_heads", "verdicts", "params")}
     notes = ("Each claim states what the theory predicts and the number measured on fresh samples. "
              "The *control* column is the same probe on a randomly initialised model of the same configuration, "
@@ -135,11 +128,7 @@ def write_html(out: Path, summary: dict[str, Any], model, reference, task: Task,
                  figures=figures, attention_rows=rows, notes_markdown=notes)
 
 
-def analyze_all(root: str | Path = "trained_models", reports: str | Path = REPORTS) -> list[dict[str, Any]]:
-    """Analyse every checkpoint under ``root`` (``<task>/<run>/config.json``)."""
-    summaries = []
-    for config in sorted(Path(root).glob("*/*/config.json")):
-        run = config.parent
-        summaries.append(analyze_checkpoint(run, Path(reports) / run.parent.name / run.name))
-    return summaries
+def analyze_all(root: str | Path = "trained_models") -> list[dict[str, Any]]:
+    """Analyse every checkpoint under ``root`` (``<task>/<run>/config.json``) into ``analyses/reports``."""
+    return [analyze_checkpoint(config.parent) for config in sorted(Path(root).glob("*/*/config.json"))]
 

@@ -6,6 +6,7 @@ from .attention import (
     OfflineAttention,
     attention_views,
     show_attention,
+    side_by_side,
     to_props,
 )
 from .report import render_report, write_report
@@ -17,6 +18,7 @@ __all__ = [
     "attention_views",
     "render_report",
     "show_attention",
+    "side_by_side",
     "to_props",
     "write_report",
 ]

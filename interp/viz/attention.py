@@ -237,3 +237,22 @@ class OfflineAttention:
 def show_attention(views: ViewRows) -> OfflineAttention:
     """Display attention views in a notebook: one view, a row of views, or rows of views."""
     return OfflineAttention(views)
+
+
+def side_by_side(
+    model: Any,
+    reference: Any | None,
+    task: "Task",
+    batch: "Batch",
+    indices: Sequence[int] = (0,),
+    names: tuple[str, str] = ("this model", "construction"),
+) -> list[list[AttentionView]]:
+    """Rows ``[model's view, reference's view]``, one per example and layer, on the same inputs."""
+    rows = []
+    for index in indices:
+        ours = attention_views(model, task, batch, index=index, title_prefix=f"example {index}: {names[0]}, ")
+        theirs = (attention_views(reference, task, batch, index=index, title_prefix=f"example {index}: {names[1]}, ")
+                  if reference is not None else [])
+        for layer, view in enumerate(ours):
+            rows.append([view] + ([theirs[layer]] if layer < len(theirs) else []))
+    return rows

@@ -55,3 +55,15 @@ def show_figure(fig: Any) -> None:
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     display(Image(buffer.getvalue()))
+
+
+def show_plots(analysis: Any, names: tuple[str, ...]) -> None:
+    """Display the analysis plots called ``names`` (drawn to PNG in a temporary folder)."""
+    import tempfile
+
+    from IPython.display import Image, display
+
+    with tempfile.TemporaryDirectory() as folder:
+        for plot in analysis.plots:
+            if plot.name in names:
+                display(Image(filename=str(plot.draw(Path(folder)))))

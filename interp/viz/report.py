@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,30 +40,20 @@ code { background: #f6f8fa; padding: 0 3px; }
 """
 
 
-def write_report(
-    path: Path | str,
-    *,
-    title: str,
-    summary: Mapping[str, Any],
-    figures: Sequence[Path | str],
-    attention_rows: Sequence[Sequence[AttentionView]],
-    notes_markdown: str = "",
-) -> Path:
-    """Write the report page to ``path`` atomically and return the path.
+def write_report(path: Path | str, **report: Any) -> Path:
+    """Write the report page (``render_report``'s keywords) to ``path`` atomically and return the path.
 
-    ``summary["claims"]`` is a list of ``{name, expected, value, verdict, detail?}`` with verdict
+    ``summary["claims"]`` is a list of ``{name, expected, value, verdict, detail?, control?}`` with verdict
     one of ``found``, ``partial``, ``not_found``; other summary keys are shown as a details table.
     ``figures`` are image files (PNG, JPEG, GIF, SVG), embedded. Each row of ``attention_rows``
     is shown side by side (e.g. trained model | construction).
     """
-    page = render_report(
-        title=title,
-        summary=summary,
-        figures=figures,
-        attention_rows=attention_rows,
-        notes_markdown=notes_markdown,
-    )
-    return write_atomic(Path(path), page)
+    from ..checkpoint import atomic_write
+
+    page = render_report(**report)
+    path = Path(path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    return path
 
 
 def render_report(
@@ -93,21 +81,6 @@ def render_report(
         f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{GRID_CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, so readers never see half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # --- sections --------------------------------------------------------------------------------
