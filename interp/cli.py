@@ -1,4 +1,4 @@
-"""Command line: ``interp tasks | train | eval | construct | analyze``.
+"""interp: train toy transformers on tasks with known circuits, build the proofs' weights, find the circuits.
 
 ``--set key=value`` sets a task, model or training field (``interp tasks`` lists them); prefix the key
 with ``task.``, ``model.`` or ``train.`` when a name is ambiguous. Values are JSON (``3``, ``1e-3``,

@@ -27,7 +27,9 @@ PRESETS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
     "selection": {
         "default": {},
         # Per-example orthonormal position codes: the setting of Wang et al.'s length generalisation.
-        "orthonormal": {"task": {"positions": "orthonormal"}},
+        # Matching the subset code to 64-dim position codes needs a rank-64 QK (d_head >= 64).
+        "orthonormal": {"task": {"positions": "orthonormal"}, "model": {"d_model": 128, "d_head": 128},
+                        "train": {"lr_schedule": "cosine", "max_steps": 4000}},
     },
     "counting": {"default": {}},
 }

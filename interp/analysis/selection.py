@@ -159,7 +159,13 @@ def analyze(model: "TransformerBridge", task: SelectionTask, reference: "Transfo
         Plot.bars("attention_on_y", "Attention from the query per head: mass on y",
                   [f"L{l}H{h}" for l, h in heads], {"mass on y": mass.tolist()}, hline=q / (T + 1), ylabel="mass"),
     ]
-    found = claims[1].verdict == "found"
-    mechanism = (f"head L{layer}H{head} attends uniformly to the selected tokens by position and copies their content: "
-                 "the predicted circuit" if found else "the query's attention is not concentrated on y: not the predicted circuit")
+    verdict = claims[1].verdict
+    if verdict == "found":
+        mechanism = (f"head L{layer}H{head} attends uniformly to the selected tokens by position and copies their "
+                     "content: the predicted circuit")
+    elif verdict == "partial":
+        mechanism = (f"head L{layer}H{head} attends mostly to the selected tokens ({mass[head].item():.2f} of its mass) "
+                     "and copies their content: the predicted circuit, with some leak")
+    else:
+        mechanism = "the query's attention is not concentrated on y: not the predicted circuit"
     return Analysis(claims, plots, mechanism, circuit)
