@@ -12,7 +12,6 @@ install: $(STAMP)
 # torch first, pinned, so that no CUDA build is pulled in; Chromium for the report test.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	bash scripts/install-chromium.sh

@@ -132,9 +132,9 @@ def analyze(model: "TransformerBridge", task: ParityTask, reference: "Transforme
         "ablating the circuit heads breaks the task", "causal",
         "accuracy with the heads attending to S mean-ablated ~ 0.5 (chance)",
         ablate_circuit, 0.6, 0.8, higher_is_better=False,
-        detail=f"circuit heads: {', '.join(f'L{l}H{h}' for l, h in circuit) or 'none (no head puts >= 0.5 on S)'}; "
-               f"zero-ablated: {run_ablated(model, task, batch, circuit, mode='zero')['accuracy']:.3f}" if circuit
-               else "no head puts >= 0.5 of its mass on S"))
+        detail=(f"circuit heads: {', '.join(f'L{l}H{h}' for l, h in circuit)}; "
+                f"zero-ablated: {run_ablated(model, task, batch, circuit, mode='zero')['accuracy']:.3f}") if circuit
+               else f"no head puts >= {CIRCUIT_MASS} of its mass on S"))
     ablate_others = run_ablated(model, task, batch, others, means=means)["accuracy"]
     claims.append(claim(
         "the other heads are not needed", "causal",
