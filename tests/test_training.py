@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -280,3 +281,13 @@ def test_cli_construct_writes_a_checkpoint_eval_and_analyze_take(tmp_path):
     assert json.loads((tmp_path / "twin" / "config.json").read_text())["construction"]["name"] == "counting_close_bias"
     refused = run_cli("construct", "parity", "--set", "d_model=8", "--out", str(tmp_path / "x"))
     assert refused.returncode == 2 and "construction fixes its own model" in refused.stderr
+
+
+def test_shipped_selection_model_retrains_bit_for_bit(tmp_path):
+    """`make train` reproduces the shipped checkpoint exactly: same config and seed, same bytes."""
+    out = tmp_path / "selection"
+    trained = run_cli("train", "selection", "--out", str(out), "--quiet", "--eval-samples", "256")
+    assert trained.returncode == 0, trained.stderr
+    shipped = Path(__file__).resolve().parents[1] / "trained_models" / "selection" / "default-seed0"
+    assert (out / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
+    assert json.loads((out / "metrics.json").read_text()) == json.loads((shipped / "metrics.json").read_text())
