@@ -113,8 +113,8 @@ for head in range(model.cfg.n_heads):
     print(f"L0H{head}: mass on S {mass_on_S[head]:.2f}; most attended position {favourite}"
           f"{' (in S)' if favourite in S else ''} with {from_cls[head, favourite]:.2f}")
 
-# A head belongs to the circuit when at least half of its CLS attention is on S.
-circuit = [(0, h) for h in range(model.cfg.n_heads) if mass_on_S[h] >= 0.5]
+# The analysis calls a head part of the circuit when its CLS mass on S is well above chance, k/(n+1).
+circuit = analysis.circuit
 others = [(0, h) for h in range(model.cfg.n_heads) if (0, h) not in circuit]
 total_on_bit = {j: from_cls[:, j].sum().item() for j in S}  # split heads add up
 print("circuit heads:", circuit, "| total attention on each bit of S:", {j: round(a, 2) for j, a in total_on_bit.items()})

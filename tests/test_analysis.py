@@ -61,7 +61,7 @@ def test_trained_small_parity_has_the_circuit_and_ablations_behave():
     claims = by_name(analyze_model(model, task, construct(task), samples=1024))
     assert claims["solves the task"].value >= 0.99
     assert claims["attention covers every bit of S"].verdict in ("found", "partial")
-    assert claims["ablating the circuit heads breaks the task"].value <= 0.6  # ~ chance
+    assert claims["ablating the circuit heads breaks the task"].extra["accuracy_after"] <= 0.6  # ~ chance
     assert claims["the other heads are not needed"].value >= 0.95
     assert claims["flipping a bit matters iff it is in S"].verdict == "found"
 
@@ -87,7 +87,7 @@ def test_shipped_default_models_report_what_they_do(name, shipped_reports):
     claims = {c["name"]: c for c in saved["claims"]}
     assert claims["solves the task"]["verdict"] == "found"
     if name == "parity":
-        assert claims["ablating the circuit heads breaks the task"]["value"] <= 0.6
+        assert claims["ablating the circuit heads breaks the task"]["extra"]["accuracy_after"] <= 0.6
         assert claims["the other heads are not needed"]["value"] >= 0.97
     if name == "selection":
         assert claims["ablating the selection head breaks the task"]["value"] >= 0.8
