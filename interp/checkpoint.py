@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from . import __version__
 from .models import ModelConfig, build_model
@@ -81,8 +81,14 @@ def sha256(path: Path) -> str:
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    return read_tensors_and_metadata(path)[0]
+
+
+def read_tensors_and_metadata(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A safetensors file's tensors and its string metadata; CheckpointError if it cannot be read."""
     try:
-        return load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            return {key: f.get_tensor(key) for key in f.keys()}, f.metadata() or {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path} is not a readable safetensors file (truncated or corrupt): {e}") from None
 

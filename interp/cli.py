@@ -136,11 +136,11 @@ def cmd_construct(args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
-    from .analysis.run import analyze_checkpoint
+    from .analysis.run import analyze_checkpoint, find_checkpoints
 
     dirs = [Path(d) for d in args.dirs]
     if args.all:
-        dirs += sorted(p.parent for p in Path("trained_models").glob("*/*/config.json"))
+        dirs += find_checkpoints()
     if not dirs:
         raise UsageError("give checkpoint directories or --all")
     if args.out and len(dirs) > 1:

@@ -137,6 +137,8 @@ def test_same_seed_same_batch(name):
     task = make_task(name)
     a, b, c = task.sample(32, 7), task.sample(32, 7), task.sample(32, 8)
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+    moved = a.to("cpu")
+    assert torch.equal(moved.relevant, a.relevant) and moved.info.keys() == a.info.keys()
     assert not torch.equal(a.inputs, c.inputs)
 
 

@@ -101,6 +101,9 @@ def test_resume_refuses_another_config(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(CheckpointError, match="nothing to resume"):
         train(task, model_cfg, train_cfg, out, resume=True, progress=False)
+    checkpoint.write_tensors(out / "resume.safetensors", {"x": torch.zeros(1)})
+    with pytest.raises(CheckpointError, match="holds no interp training state"):
+        train(task, model_cfg, train_cfg, out, resume=True, progress=False)
     checkpoint.write_tensors(out / "resume.safetensors", {"x": torch.zeros(1)},
                              metadata={"state": json.dumps({"identity": {"task": "other"}})})
     with pytest.raises(CheckpointError, match="another task, model or training config"):

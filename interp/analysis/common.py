@@ -22,8 +22,8 @@ Head = tuple[int, int]  # (layer, head)
 def patterns(model: "TransformerBridge", batch: Batch) -> list[Tensor]:
     """Attention patterns of every layer, ``[batch, head, dest, src]`` each (``hook_pattern``)."""
     names = [get_act_name("pattern", layer) for layer in range(model.cfg.n_layers)]
-    _, cache = model.run_with_cache(batch.inputs, names_filter=lambda name: name in names)
-    return [cache[name] for name in names]
+    acts = cached(model, batch, names)
+    return [acts[name] for name in names]
 
 
 @torch.no_grad()
@@ -59,9 +59,8 @@ def closeness_to_uniform(rows: Tensor, mask: Tensor) -> Tensor:
 def head_mean_z(model: "TransformerBridge", batch: Batch, layers: Iterable[int]) -> dict[int, Tensor]:
     """Mean ``hook_z`` over the batch per layer: ``[pos, head, d_head]`` (for mean ablation)."""
     names = {get_act_name("z", layer): layer for layer in layers}
-    with torch.no_grad():
-        _, cache = model.run_with_cache(batch.inputs, names_filter=lambda name: name in names)
-    return {layer: cache[name].mean(0) for name, layer in names.items()}
+    acts = cached(model, batch, list(names))
+    return {layer: acts[name].mean(0) for name, layer in names.items()}
 
 
 def ablation_hooks(heads: Iterable[Head], means: dict[int, Tensor] | None) -> list[tuple[str, Callable]]:

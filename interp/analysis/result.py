@@ -16,7 +16,7 @@ class Plot:
     """A plot as data; ``draw`` writes it as a PNG (matplotlib, no display needed)."""
 
     name: str
-    kind: str  # "bars" | "heatmap" | "scatter"
+    kind: str  # "bars" | "heatmap"
     title: str
     data: dict[str, Any]
 
@@ -28,10 +28,6 @@ class Plot:
     @classmethod
     def heatmap(cls, name: str, title: str, matrix: np.ndarray, xlabels: list[str], ylabels: list[str]) -> "Plot":
         return cls(name, "heatmap", title, dict(matrix=np.asarray(matrix), xlabels=xlabels, ylabels=ylabels))
-
-    @classmethod
-    def scatter(cls, name: str, title: str, x: list[float], y: list[float], xlabel: str, ylabel: str) -> "Plot":
-        return cls(name, "scatter", title, dict(x=x, y=y, xlabel=xlabel, ylabel=ylabel))
 
     def draw(self, directory: Path) -> Path:
         import matplotlib
@@ -47,7 +43,7 @@ class Plot:
             ax.set_xticks(range(len(d["xlabels"])), d["xlabels"], rotation=90, fontsize=7)
             ax.set_yticks(range(len(d["ylabels"])), d["ylabels"], fontsize=7)
             fig.colorbar(image, ax=ax)
-        elif self.kind == "bars":
+        else:
             labels, series = d["labels"], d["series"]
             fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(labels) * len(series) + 2), 3.2))
             width = 0.8 / len(series)
@@ -63,11 +59,6 @@ class Plot:
             ax.set_ylabel(d.get("ylabel", ""))
             if len(series) > 1:
                 ax.legend(fontsize=7)
-        else:
-            fig, ax = plt.subplots(figsize=(4.5, 3.5))
-            ax.scatter(d["x"], d["y"], s=6, alpha=0.5)
-            ax.set_xlabel(d["xlabel"])
-            ax.set_ylabel(d["ylabel"])
         ax.set_title(self.title, fontsize=9)
         fig.tight_layout()
         path = directory / f"{self.name}.png"

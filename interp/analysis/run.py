@@ -128,7 +128,12 @@ def write_html(out: Path, summary: dict[str, Any], model, reference, task: Task,
                  figures=figures, attention_rows=rows, notes_markdown=notes)
 
 
+def find_checkpoints(root: str | Path = "trained_models") -> list[Path]:
+    """Every checkpoint directory ``<task>/<run>/`` under ``root``."""
+    return sorted(config.parent for config in Path(root).glob("*/*/config.json"))
+
+
 def analyze_all(root: str | Path = "trained_models") -> list[dict[str, Any]]:
-    """Analyse every checkpoint under ``root`` (``<task>/<run>/config.json``) into ``analyses/reports``."""
-    return [analyze_checkpoint(config.parent) for config in sorted(Path(root).glob("*/*/config.json"))]
+    """Analyse every checkpoint under ``root`` into ``analyses/reports``."""
+    return [analyze_checkpoint(directory) for directory in find_checkpoints(root)]
 

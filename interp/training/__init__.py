@@ -153,12 +153,12 @@ def train(
     if resume:
         if out is None or not (out / RESUME).is_file():
             raise checkpoint.CheckpointError(f"--resume: no {RESUME} in {out}; nothing to resume")
-        tensors = checkpoint.read_tensors(out / RESUME)
-        from safetensors import safe_open
-
-        with safe_open(str(out / RESUME), "pt") as f:
-            meta = json.loads(f.metadata()["state"])
-        if meta["identity"] != identity:
+        tensors, metadata = checkpoint.read_tensors_and_metadata(out / RESUME)
+        try:
+            meta = json.loads(metadata["state"])
+        except (KeyError, json.JSONDecodeError):
+            raise checkpoint.CheckpointError(f"{out / RESUME} holds no interp training state") from None
+        if meta.get("identity") != identity:
             raise checkpoint.CheckpointError(
                 f"{out / RESUME} was written by a run with another task, model or training config; "
                 "resume with the same settings or start afresh without --resume"
