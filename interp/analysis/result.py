@@ -39,7 +39,12 @@ class Plot:
         if self.kind == "heatmap":
             matrix = d["matrix"]
             fig, ax = plt.subplots(figsize=(max(5, 0.3 * matrix.shape[1] + 2), max(2.5, 0.35 * matrix.shape[0] + 1.5)))
-            image = ax.imshow(matrix, aspect="auto", cmap="Blues", vmin=0)
+            # Signed tables (QK, OV) get a diverging scale centred on 0; attention stays 0..max.
+            if matrix.min() < 0:
+                limit = float(np.abs(matrix).max())
+                image = ax.imshow(matrix, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit)
+            else:
+                image = ax.imshow(matrix, aspect="auto", cmap="Blues", vmin=0)
             ax.set_xticks(range(len(d["xlabels"])), d["xlabels"], rotation=90, fontsize=7)
             ax.set_yticks(range(len(d["ylabels"])), d["ylabels"], fontsize=7)
             fig.colorbar(image, ax=ax)
