@@ -46,9 +46,9 @@ from interp.analysis import analyze_model
 from interp.analysis.common import closeness_to_uniform, mass_on, patterns, readout_rows, run_with_patterns
 from interp.analysis.counting import buckets
 from interp.constructions import counting, counting_close_bias
-from interp.training import evaluate
+from interp.tasks import evaluate
 from interp.viz import show_attention, side_by_side
-from interp.viz.notebook import checkpoint_dir, claims_table, show_figure, show_plots
+from interp.viz.notebook import checkpoint_dir, show_claims, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
 
@@ -91,7 +91,7 @@ show_attention(side_by_side(model, networks["construction (BOS bias)"], task, ex
 # %%
 analysis = analyze_model(model, task, reference=networks["construction (BOS bias)"], samples=512)
 print("mechanism:", analysis.mechanism)
-claims_table(analysis.claims)
+show_claims(analysis.claims)
 
 # %%
 show_plots(analysis, ("head_ablation",))

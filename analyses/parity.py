@@ -46,9 +46,9 @@ from interp.analysis import analyze_model
 from interp.analysis.common import patterns, run_ablated
 from interp.constructions import parity, parity_parameter_count
 from interp.models import count_parameters
-from interp.training import evaluate
+from interp.tasks import evaluate
 from interp.viz import show_attention, side_by_side
-from interp.viz.notebook import checkpoint_dir, claims_table, show_figure, show_plots
+from interp.viz.notebook import checkpoint_dir, show_claims, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
 
@@ -92,7 +92,7 @@ show_attention(side_by_side(model, construction, task, examples, indices=(0, 1),
 # %%
 analysis = analyze_model(model, task, reference=construction, samples=512)
 print("mechanism:", analysis.mechanism)
-claims_table(analysis.claims)
+show_claims(analysis.claims)
 
 # %%
 show_plots(analysis, ("attention_from_cls", "flip_influence"))

@@ -43,12 +43,11 @@ from IPython.display import Markdown, display
 import interp
 from interp.analysis import analyze_model
 from interp.analysis.common import attention_scores, patterns, run_ablated
-from interp.analysis.selection import predicted_nmse
 from interp.constructions import selection
-from interp.constructions.selection import expected_nmse
-from interp.training import evaluate
+from interp.constructions.selection import expected_nmse, nmse_from_gap
+from interp.tasks import evaluate
 from interp.viz import show_attention, side_by_side
-from interp.viz.notebook import checkpoint_dir, claims_table, show_figure, show_plots
+from interp.viz.notebook import checkpoint_dir, show_claims, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
 
@@ -89,7 +88,7 @@ show_attention(side_by_side(model, construction, task, examples, indices=(0, 1),
 # %%
 analysis = analyze_model(model, task, reference=construction, samples=512)
 print("mechanism:", analysis.mechanism)
-claims_table(analysis.claims)
+show_claims(analysis.claims)
 
 # %%
 show_plots(analysis, ("content_ov",))
@@ -133,7 +132,7 @@ selected = batch.relevant[:, 0, :T]  # [batch, T]
 query_scores = attention_scores(model, batch, 0)[:, 0, T, :T]
 score_gap = ((query_scores * selected).sum(-1) / q - (query_scores * ~selected).sum(-1) / (T - q)).mean().item()
 print(f"logit gap: from the weights {weight_gap['trained']:.2f}, from the scores {score_gap:.2f}")
-print(f"nMSE predicted from the gap {predicted_nmse(T, q, score_gap):.2e}, measured {trained_nmse:.2e}")
+print(f"nMSE predicted from the gap {nmse_from_gap(T, q, score_gap):.2e}, measured {trained_nmse:.2e}")
 
 # The same relation on the construction, whose gap beta we can set by hand:
 betas = [1.0, 2.0, 4.0, 6.0, 8.0]
@@ -208,9 +207,9 @@ findings = [
     f"- The positional QK table is a scaled identity (centred cosine with I: {qk_cosine:.3f}); its gap is "
     f"{weight_gap['trained']:.2f} logits from the weights and {score_gap:.2f} in the scores, against the "
     f"construction's beta = {weight_gap['construction']:.2f}.",
-    f"- The gap predicts an nMSE of {predicted_nmse(T, q, score_gap):.1e}; measured {trained_nmse:.1e}: "
+    f"- The gap predicts an nMSE of {nmse_from_gap(T, q, score_gap):.1e}; measured {trained_nmse:.1e}: "
     + ("the gap accounts for the error, so the trained model behaves as the construction with beta set to its gap."
-       if 0.5 <= trained_nmse / predicted_nmse(T, q, score_gap) <= 2 else
+       if 0.5 <= trained_nmse / nmse_from_gap(T, q, score_gap) <= 2 else
        "something besides the gap (uneven attention within y, an imperfect OV) adds error."),
     f"- Resampling the unselected tokens moves the output by {moved['unselected resampled']:.1e}, resampling the "
     f"selected ones by {moved['selected resampled']:.2f}; pointing the query at another subset gives the mean of "

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import torch
 
 from .models import ModelConfig, build_model
+from .paths import TRAINED_MODELS
 from .tasks import TASKS
 
 
@@ -63,7 +64,7 @@ def bench_models(batch_size: int = 1024) -> dict[str, Any]:
     return out
 
 
-def bench_analysis(root: Path = Path("trained_models")) -> dict[str, Any]:
+def bench_analysis(root: Path = TRAINED_MODELS) -> dict[str, Any]:
     from .analysis.run import analyze_checkpoint
 
     out: dict[str, Any] = {}

@@ -80,8 +80,9 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
-    from .presets import configure, run_directory
-    from .training import evaluate, train
+    from .defaults import configure, run_directory
+    from .tasks import evaluate
+    from .training import train
 
     # Small models train as fast on one thread, and a fixed thread count keeps runs bit-reproducible.
     torch.set_num_threads(args.threads)
@@ -98,7 +99,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from .checkpoint import load_checkpoint
-    from .training import evaluate
+    from .tasks import evaluate
 
     ckpt = load_checkpoint(args.dir)
     task = ckpt.task
@@ -136,7 +137,9 @@ def cmd_construct(args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
-    from .analysis.run import analyze_checkpoint, find_checkpoints
+    from .analysis.run import analyze_checkpoint
+    from .paths import find_checkpoints
+    from .viz.report import summary_text
 
     dirs = [Path(d) for d in args.dirs]
     if args.all:
@@ -150,11 +153,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         summary = analyze_checkpoint(directory, out=args.out)
         summaries.append(summary)
         if not args.json:
-            print(f"{directory}: {summary['mechanism']}")
-            for claim in summary["claims"]:
-                value = "n/a" if claim["value"] is None else f"{claim['value']:.4g}"
-                print(f"  [{claim['verdict']:>9}] {claim['name']}: {value}")
-            print(f"  report: {summary['report_dir']}/report.html ({summary['seconds']} s)")
+            print(summary_text(summary))
     if args.json:
         print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
 

@@ -15,7 +15,8 @@ from interp import checkpoint
 from interp.checkpoint import CheckpointError, load_checkpoint
 from interp.models import ModelConfig, build_model, count_parameters
 from interp.tasks import TaskError, make_task
-from interp.training import TrainConfig, evaluate, train
+from interp.tasks import evaluate
+from interp.training import TrainConfig, train
 
 TINY = {
     "parity": ({"n": 6, "k": 2}, {"d_model": 32, "n_heads": 2, "d_mlp": 32}),

@@ -56,6 +56,12 @@ def closeness_to_uniform(rows: Tensor, mask: Tensor) -> Tensor:
     return 1 - tv.mean(dim=(0, 2))
 
 
+@torch.no_grad()
+def attention_on_relevant(model: "TransformerBridge", batch: Batch) -> Tensor:
+    """``[layer, head]``: mean attention mass the readout rows put on the positions the theory names."""
+    return torch.stack([mass_on(readout_rows(pattern, batch), batch.relevant) for pattern in patterns(model, batch)])
+
+
 def head_mean_z(model: "TransformerBridge", batch: Batch, layers: Iterable[int]) -> dict[int, Tensor]:
     """Mean ``hook_z`` over the batch per layer: ``[pos, head, d_head]`` (for mean ablation)."""
     names = {get_act_name("z", layer): layer for layer in layers}

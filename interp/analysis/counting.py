@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 import torch
 from transformer_lens.utilities import get_act_name
 
-from ..tasks import CountingTask
 from ..tasks.counting import BOS, CLOSE, ONE, OPEN, ZERO
-from ..training import evaluate
+from ..tasks import CountingTask, evaluate
 from .claims import claim
 from .common import (cached, closeness_to_uniform, head_mean_z, linear_probe_accuracy, linear_probe_r2, mass_on, patterns,
                      readout_rows, run_ablated, run_with_patterns)
-from .result import Analysis, Plot
+from ..viz.figures import Plot
+from .result import Analysis
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

@@ -13,7 +13,8 @@ from transformer_lens.utilities import get_act_name
 from ..tasks import ParityTask
 from .claims import claim
 from .common import cached, head_mean_z, linear_probe_accuracy, linear_probe_r2, patterns, readout_rows, run_ablated, run_with_patterns
-from .result import Analysis, Plot
+from ..viz.figures import Plot
+from .result import Analysis
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

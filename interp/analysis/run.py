@@ -1,7 +1,7 @@
-"""Analyse a checkpoint against its construction and a random-init control; write the report.
+"""Analyse a checkpoint against its construction and a random-init control, and write its report.
 
 ``analyses/reports/<task>/<run>/`` gets ``summary.json`` (claims with expected value, measured value
-and verdict), ``summary.md``, the PNG plots and a self-contained ``report.html``.
+and verdict), ``summary.md``, the PNG plots and a self-contained ``report.html`` (drawn by ``interp.viz``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..checkpoint import load_checkpoint, write_json
+from ..checkpoint import load_checkpoint
+from ..files import write_json
 from ..models import build_model
+from ..paths import REPORTS, TRAINED_MODELS, find_checkpoints
 from ..tasks import Task, TaskError
 from . import counting, parity, selection
 from .result import Analysis
@@ -19,7 +21,6 @@ from .result import Analysis
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-REPORTS = Path("analyses/reports")
 ANALYSES = {"parity": parity.analyze, "selection": selection.analyze, "counting": counting.analyze}
 CONTROL_SEED = 987_654  # the random-init control: same config, fresh weights
 
@@ -41,7 +42,8 @@ def analyze_model(model: "TransformerBridge", task: Task, reference: "Transforme
     return ANALYSES[task.name](model, task, reference, samples=samples, seed=seed)
 
 
-def summarize(analysis: Analysis, control: Analysis | None) -> list[dict[str, Any]]:
+def with_controls(analysis: Analysis, control: Analysis | None) -> list[dict[str, Any]]:
+    """The claims as dicts, each with the same probe's value and verdict on the control model."""
     controls = {c.name: c for c in control.claims} if control else {}
     out = []
     for claim in analysis.claims:
@@ -55,6 +57,8 @@ def summarize(analysis: Analysis, control: Analysis | None) -> list[dict[str, An
 def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, samples: int = 2048, seed: int = 0,
                        html: bool = True) -> dict[str, Any]:
     """Analyse the checkpoint in ``directory`` and write its report; returns the summary."""
+    from ..viz import draw, side_by_side, write_model_report
+
     started = time.time()
     directory = Path(directory)
     ckpt = load_checkpoint(directory)
@@ -65,9 +69,8 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
     analysis = analyze_model(model, task, reference, samples, seed)
     control_model = build_model(ckpt.model_config, seed=CONTROL_SEED).eval()
     control = analyze_model(control_model, task, reference, samples, seed)
-    figures = [plot.draw(out) for plot in analysis.plots]
-    claims = summarize(analysis, control)
-    counts = {v: sum(c["verdict"] == v for c in claims) for v in ("found", "partial", "not_found")}
+    figures = [draw(plot, out) for plot in analysis.plots]
+    claims = with_controls(analysis, control)
     summary = {
         "task": task.name,
         "params": task.params(),
@@ -77,7 +80,7 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
         "model": ckpt.config["model"],
         "mechanism": analysis.mechanism,
         "circuit_heads": [f"L{l}H{h}" for l, h in analysis.circuit],
-        "verdicts": counts,
+        "verdicts": {v: sum(c["verdict"] == v for c in claims) for v in ("found", "partial", "not_found")},
         "claims": claims,
         "control": "each claim's 'control' is the same probe on a randomly initialised model of the same config",
         "samples": samples,
@@ -86,54 +89,11 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
         "seconds": round(time.time() - started, 1),
     }
     write_json(out / "summary.json", summary)
-    (out / "summary.md").write_text(markdown(summary))
-    if html:
-        write_html(out, summary, model, reference, task, figures, seed)
+    views = side_by_side(model, reference, task, task.sample(2, seed + 7), indices=(0, 1)) if html else None
+    write_model_report(out, summary, views)
     return summary
 
 
-def markdown(summary: dict[str, Any]) -> str:
-    lines = [
-        f"# {summary['task']}: {summary['run']} ({summary['kind']})",
-        "",
-        f"**Mechanism:** {summary['mechanism']}.",
-        "",
-        f"Verdicts: {summary['verdicts']['found']} found, {summary['verdicts']['partial']} partial, "
-        f"{summary['verdicts']['not_found']} not found. Circuit heads: {', '.join(summary['circuit_heads']) or 'none'}.",
-        "",
-        "| claim | expected | measured | verdict | random init |",
-        "|---|---|---|---|---|",
-    ]
-    for c in summary["claims"]:
-        value = "n/a" if c["value"] is None else f"{c['value']:.4g}"
-        control = c.get("control")
-        control_text = f"{control['value']:.4g} ({control['verdict']})" if control and control["value"] is not None else "n/a"
-        lines.append(f"| {c['name']} | {c['expected']} | {value} | {c['verdict']} | {control_text} |")
-        if c.get("detail"):
-            lines.append(f"| | _{c['detail']}_ | | | |")
-    lines += ["", "Plots: " + ", ".join(f"[{f}]({f})" for f in summary["figures"]), ""]
-    return "\n".join(lines)
-
-
-def write_html(out: Path, summary: dict[str, Any], model, reference, task: Task, figures: list[Path], seed: int) -> None:
-    from ..viz import side_by_side, write_report
-
-    rows = side_by_side(model, reference, task, task.sample(2, seed + 7), indices=(0, 1))
-    run = {k: summary[k] for k in ("task", "run", "kind", "checkpoint", "mechanism", "circuit_heads", "verdicts", "params")}
-    notes = ("Each claim states what the theory predicts and the number measured on fresh samples. "
-             "The *control* column is the same probe on a randomly initialised model of the same configuration, "
-             "so a probe that cannot fail shows up. Attention views: positions the theory names are marked `*`; "
-             "the left view is this model, the right one the hand-built construction on the same input.")
-    write_report(out / "report.html", title=f"{summary['task']} / {summary['run']}", summary={**run, "claims": summary["claims"]},
-                 figures=figures, attention_rows=rows, notes_markdown=notes)
-
-
-def find_checkpoints(root: str | Path = "trained_models") -> list[Path]:
-    """Every checkpoint directory ``<task>/<run>/`` under ``root``."""
-    return sorted(config.parent for config in Path(root).glob("*/*/config.json"))
-
-
-def analyze_all(root: str | Path = "trained_models") -> list[dict[str, Any]]:
+def analyze_all(root: str | Path = TRAINED_MODELS) -> list[dict[str, Any]]:
     """Analyse every checkpoint under ``root`` into ``analyses/reports``."""
     return [analyze_checkpoint(directory) for directory in find_checkpoints(root)]
-

@@ -9,20 +9,16 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..tasks import SelectionTask
-from ..training import evaluate
+from ..constructions.selection import nmse_from_gap
+from ..tasks import SelectionTask, evaluate
 from .claims import claim
 from .common import (attention_scores, centered_cosine, closeness_to_uniform, cosine, mass_on, patterns, readout_rows,
                      run_ablated, run_with_patterns)
-from .result import Analysis, Plot
+from ..viz.figures import Plot
+from .result import Analysis
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
-
-
-def predicted_nmse(T: int, q: int, gap: float) -> float:
-    """nMSE of the ideal circuit with logit gap ``gap`` (sparse_selection.md §2.3; orthonormal codes)."""
-    return T * (T - q) / (q * math.exp(gap) + T - q) ** 2
 
 
 def positional_qk(model: "TransformerBridge", task: SelectionTask, layer: int, head: int) -> torch.Tensor:
@@ -82,7 +78,7 @@ def analyze(model: "TransformerBridge", task: SelectionTask, reference: "Transfo
         f"mean logit gap >= ln(9(T-q)/q) = {needed:.2f}, enough for 0.9 of the mass on y",
         gap, needed, needed / 2,
         detail=f"spread within y {query_scores.masked_fill(~chosen, float('nan')).nanmean(-1).std().item():.3f}; "
-               f"error predicted from the gap {predicted_nmse(T, q, gap):.2e} vs measured {base:.2e}"))
+               f"error predicted from the gap {nmse_from_gap(T, q, gap):.2e} vs measured {base:.2e}"))
 
     # Weights: positional QK ~ beta * I, content OV ~ c * I.
     qk = positional_qk(model, task, layer, head)
@@ -149,7 +145,7 @@ def analyze(model: "TransformerBridge", task: SelectionTask, reference: "Transfo
             "generalises to twice the length", "behaviour",
             "nMSE at T' = 2T <= 0.1 (per-example codes; the ideal circuit's error grows like (T'/(q e^gap))^2)",
             longer, 0.1, 0.5, higher_is_better=False,
-            detail=f"predicted from the gap: {predicted_nmse(2 * T, q, gap):.2e}"))
+            detail=f"predicted from the gap: {nmse_from_gap(2 * T, q, gap):.2e}"))
 
     labels = [str(i) for i in range(qk.shape[0])]
     plots = [

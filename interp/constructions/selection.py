@@ -37,11 +37,26 @@ BATCH_MARGIN = 0.25
 MIN_ERROR = 1e-8
 
 
-def expected_nmse(length: int, q: int, beta: float) -> float:
-    """Population nMSE of the construction on ``length`` data tokens with q selected."""
-    rest = length - q + 1  # unselected data tokens plus the query token (value 0)
-    Z = q * math.exp(min(beta, 700.0)) + rest
+def nmse_from_gap(length: int, q: int, gap: float, null_keys: int = 0) -> float:
+    """Population nMSE of attention that gives the q selected tokens a logit ``gap`` above the others.
+
+    The others are the ``length - q`` unselected data tokens plus ``null_keys`` keys that carry a zero
+    value (the construction's query token, scoring like an unselected token). Content is N(0, I), so with
+    ``Z = q e^gap + (length - q) + null_keys`` the selected tokens get ``e^gap / Z`` each and
+
+        nMSE = ((length - q + null_keys)^2 + q (length - q)) / Z^2,
+
+    which for ``null_keys = 0`` is ``length (length - q) / (q e^gap + length - q)^2``, the closed form of
+    Wang et al.'s ideal circuit used for length generalisation (docs/theory/selection.md).
+    """
+    rest = length - q + null_keys
+    Z = q * math.exp(min(gap, 700.0)) + rest
     return (rest**2 + q * (length - q)) / Z**2
+
+
+def expected_nmse(length: int, q: int, beta: float) -> float:
+    """Population nMSE of the construction (its query token is a zero-value key at logit 0) on ``length`` tokens."""
+    return nmse_from_gap(length, q, beta, null_keys=1)
 
 
 def beta_for(length: int, q: int, error: float) -> float:
@@ -131,4 +146,4 @@ def selection(
     return assemble(cfg, weights, basis, name="selection", params=params)
 
 
-__all__ = ["selection", "expected_nmse", "beta_for", "BATCH_MARGIN", "MIN_ERROR"]
+__all__ = ["selection", "expected_nmse", "beta_for", "nmse_from_gap", "BATCH_MARGIN", "MIN_ERROR"]

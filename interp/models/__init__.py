@@ -8,8 +8,10 @@ not offer are added here, each visible in the weights and hooks:
   applied to float features ``[batch, pos, d_in]`` (a one-hot row is the same as a token lookup), and
   its output still passes ``hook_embed``;
 - NoPE: ``positional="none"`` keeps TL's ``W_pos`` but zero and frozen;
-- the frozen-attention control: ``freeze_attention=True`` freezes everything that sets the attention
-  pattern (``W_E``, ``W_pos``, ``W_Q``, ``W_K`` and their biases) at its random initial value.
+- the frozen-attention control: ``freeze_attention=True`` keeps everything that sets an attention
+  pattern at its random initial value: ``W_E``, ``W_pos``, every block before the last, and the last
+  block's ``ln1``, ``W_Q``, ``W_K`` and their biases. Only the last block's values, output, MLP and the
+  unembedding train, so every pattern is the one the model was initialised with.
 """
 
 from __future__ import annotations
@@ -73,8 +75,10 @@ class ModelConfig:
         unknown = sorted(set(overrides) - fields)
         if unknown:
             raise TaskError(f"unknown model parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+        from ..defaults import model_defaults
+
         values = {
-            **task.model_defaults(),
+            **model_defaults(task),
             "n_ctx": task.n_ctx,
             "d_vocab": task.d_vocab,
             "d_vocab_out": task.d_vocab_out,
@@ -140,19 +144,20 @@ def _route_features_through_embed(module: nn.Module, args: tuple, kwargs: dict) 
     return args, kwargs
 
 
-def _pattern_parameters(bridge: "TransformerBridge") -> list[nn.Parameter]:
-    params = [bridge.embed.original_component.weight]
-    if bridge.cfg.positional_embedding_type == "standard":
-        params.append(bridge.pos_embed.original_component.weight)
-    for block in bridge.blocks:
-        for name in ("q", "k"):
-            linear = getattr(block.attn, name).original_component
-            params += [linear.weight, linear.bias]
-    return params
+def pattern_parameters(model: nn.Module, n_layers: int) -> list[nn.Parameter]:
+    """The parameters any attention pattern depends on: the embeddings, every block before the last, and
+    the last block's pre-attention norm, W_Q and W_K (named through the native model underneath the bridge)."""
+    last = f"layers.{n_layers - 1}._original_component."
+    upstream = ("tok_embed.", "pos.", *(f"layers.{layer}." for layer in range(n_layers - 1)),
+                last + "ln1.", last + "attn._original_component.q.", last + "attn._original_component.k.")
+    return [p for name, p in model.original_model.named_parameters() if name.startswith(upstream)]
 
 
-def build_model(cfg: ModelConfig, seed: int | None = 0) -> "TransformerBridge":
-    """Boot a native TransformerBridge for ``cfg``; the same cfg and seed give the same weights."""
+def build_model(cfg: ModelConfig, seed: int | None = 0, device: str = "cpu") -> "TransformerBridge":
+    """Boot a native TransformerBridge for ``cfg`` on ``device``; the same cfg and seed give the same weights.
+
+    Weights are initialised on the CPU and then moved, so a seed means the same weights on every device.
+    """
     from transformer_lens.config import TransformerBridgeConfig
     from transformer_lens.model_bridge import TransformerBridge
 
@@ -168,10 +173,10 @@ def build_model(cfg: ModelConfig, seed: int | None = 0) -> "TransformerBridge":
             pos.zero_()
         pos.requires_grad_(False)
     if cfg.freeze_attention:
-        for p in _pattern_parameters(bridge):
+        for p in pattern_parameters(bridge, cfg.n_layers):
             p.requires_grad_(False)
     bridge.interp_config = cfg
-    return bridge
+    return bridge if device == "cpu" else bridge.to(device)
 
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -182,4 +187,4 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-__all__ = ["ModelConfig", "build_model", "FeatureEmbedding", "trainable_parameters", "count_parameters"]
+__all__ = ["ModelConfig", "build_model", "FeatureEmbedding", "count_parameters", "pattern_parameters", "trainable_parameters"]

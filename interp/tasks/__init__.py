@@ -1,4 +1,4 @@
-"""Tasks: validated specs with vectorised samplers that know the theory's ground truth."""
+"""Tasks: validated specs with vectorised samplers that know the theory's ground truth, and their scoring."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from .base import Batch, Task, TaskError
 from .counting import CountingTask
+from .evaluation import evaluate, reached
 from .parity import ParityTask
 from .selection import SelectionTask
 
@@ -40,4 +41,5 @@ def make_task(name: str, **params: Any) -> Task:
     return cls(**params)
 
 
-__all__ = ["Batch", "CountingTask", "ParityTask", "SelectionTask", "Task", "TaskError", "TASKS", "make_task", "task_class"]
+__all__ = ["Batch", "CountingTask", "ParityTask", "SelectionTask", "Task", "TaskError", "TASKS", "evaluate",
+           "make_task", "reached", "task_class"]

@@ -122,14 +122,6 @@ class Task:
     def d_vocab_out(self) -> int:
         raise NotImplementedError
 
-    def model_defaults(self) -> dict[str, Any]:
-        """A model config (``interp.models.ModelConfig`` fields) that learns this task quickly."""
-        raise NotImplementedError
-
-    def train_defaults(self) -> dict[str, Any]:
-        """Training config overrides (``interp.training.TrainConfig`` fields) for the default preset."""
-        return {}
-
     # --- data -----------------------------------------------------------------------------------
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
         raise NotImplementedError

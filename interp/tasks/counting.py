@@ -13,7 +13,7 @@ token that keeps the count after softmax normalisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -66,20 +66,6 @@ class CountingTask(Task):
     @property
     def seq_len(self) -> int:
         return 1 + self.L + self.R
-
-    def model_defaults(self) -> dict[str, Any]:
-        return dict(
-            n_layers=2,
-            n_heads=1,
-            d_model=64,
-            d_head=64,
-            d_mlp=128,
-            attention_dir="causal",
-            positional="none",
-        )
-
-    def train_defaults(self) -> dict[str, Any]:
-        return dict(lr=3e-3, batch_size=128, max_steps=5000, lr_schedule="cosine", warmup_steps=100, weight_decay=0.01)
 
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
         batch_size = self.check_batch_size(batch_size)

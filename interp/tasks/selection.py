@@ -18,7 +18,7 @@ Metric: nMSE = E||f - target||^2 / (d/q); 1.0 is the error of predicting zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import einops
 import torch
@@ -87,20 +87,6 @@ class SelectionTask(Task):
     @property
     def d_vocab_out(self) -> int:
         return self.d
-
-    def model_defaults(self) -> dict[str, Any]:
-        return dict(
-            n_layers=1,
-            n_heads=1,
-            d_model=64,
-            d_head=32,
-            d_mlp=0,
-            attention_dir="causal",
-            positional="learned" if self.positions == "learned" else "none",
-        )
-
-    def train_defaults(self) -> dict[str, Any]:
-        return dict(lr=3e-3, batch_size=256, max_steps=3000, weight_decay=0.0)
 
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
         batch_size = self.check_batch_size(batch_size)

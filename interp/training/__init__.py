@@ -1,8 +1,10 @@
 """Training: AdamW on fresh batches (online) or a finite training set, held-out evaluation, early stop.
 
 TransformerLens's own trainer is next-token-LM only, so tasks with readout positions get this loop.
-The same task, model config, train config and seed give the same weights bit for bit; a run killed
-mid-way resumes from its last periodic state (``resume.safetensors``) to the same result.
+The same task, model config, train config and seed give the same weights bit for bit on a given
+device; a run killed mid-way resumes from its last periodic state (``resume.safetensors``) to the same
+result. At every evaluation the loop also records how much attention each head's readout rows put on
+the positions the theory calls relevant (``attention_on_relevant``): when each head locks on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .. import checkpoint
 from ..models import ModelConfig, build_model, trainable_parameters
-from ..tasks import Task
+from ..tasks import Task, reached
 from ..tasks.base import TaskError, check_choice, check_int
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 RESUME = "resume.safetensors"
 EVAL_SEED_OFFSET = 1_000_003  # held-out data never shares a stream with training batches
 TRAIN_SET_SEED_OFFSET = 2_000_003
+FORMATION_SAMPLES = 512  # held-out examples the attention-formation record is measured on
 
 
 @dataclass
@@ -61,33 +64,23 @@ class TrainConfig:
 
     @classmethod
     def for_task(cls, task: Task, **overrides: Any) -> "TrainConfig":
+        """The task's row of ``interp.defaults`` with ``overrides``."""
+        from ..defaults import train_defaults
+
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - fields)
         if unknown:
             raise TaskError(f"unknown training parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
-        return cls(**{**task.train_defaults(), **overrides})
+        return cls(**{**train_defaults(task.name), **overrides})
 
-
-def reached(task: Task, value: float, target: float | None) -> bool:
-    if target is None:
-        return False
-    return value >= target if task.higher_is_better else value <= target
-
-
-@torch.no_grad()
-def evaluate(model: "TransformerBridge", task: Task, samples: int = 8192, seed: int = 12345, chunk: int = 4096) -> dict[str, float]:
-    """The task's metrics on ``samples`` fresh examples (weighted mean over chunks)."""
-    check_int("samples", samples, 1)
-    g = torch.Generator().manual_seed(seed)
-    totals: dict[str, float] = {}
-    done = 0
-    while done < samples:
-        n = min(chunk, samples - done)
-        batch = task.sample(n, g)
-        for key, value in task.evaluate(model(batch.inputs), batch).items():
-            totals[key] = totals.get(key, 0.0) + value * n
-        done += n
-    return {key: value / samples for key, value in totals.items()}
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up, then constant or cosine decay to 0 at ``max_steps``."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "cosine":
+            progress = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
+            return self.lr * 0.5 * (1 + math.cos(math.pi * progress))
+        return self.lr
 
 
 @dataclass
@@ -114,12 +107,24 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
     optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
 
 
-def _run_identity(task: Task, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict[str, Any]:
+def run_identity(task: Task, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict[str, Any]:
+    """Everything that determines a run's weights, JSON-ready."""
     return {
         "task": {"name": task.name, "params": task.params()},
         "model": dataclasses.asdict(model_cfg),
         "train": dataclasses.asdict(train_cfg),
     }
+
+
+def _held_out(model: "TransformerBridge", task: Task, batch) -> dict[str, Any]:
+    from ..analysis.common import attention_on_relevant
+
+    with torch.no_grad():
+        metrics = task.evaluate(model(batch.inputs), batch)
+    mass = attention_on_relevant(model, batch[:FORMATION_SAMPLES])
+    heads = {f"L{layer}H{head}": round(float(mass[layer, head]), 6)
+             for layer in range(mass.shape[0]) for head in range(mass.shape[1])}
+    return {**metrics, "attention_on_relevant": heads}
 
 
 def train(
@@ -130,23 +135,27 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
+    device: str = "cpu",
 ) -> TrainResult:
-    """Train a model on ``task``; write a checkpoint to ``out`` (if given) and return it."""
+    """Train a model on ``task``; write a checkpoint to ``out`` (if given) and return it.
+
+    Data is always drawn on the CPU from the run's seed, so a run sees the same batches on any device.
+    """
     model_cfg = model_cfg or ModelConfig.for_task(task)
     train_cfg = train_cfg or TrainConfig.for_task(task)
     model_cfg.check_fits(task)
-    model = build_model(model_cfg, seed=train_cfg.seed)
+    model = build_model(model_cfg, seed=train_cfg.seed, device=device)
     params = trainable_parameters(model)
     optimizer = torch.optim.AdamW(
         params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, betas=(train_cfg.beta1, train_cfg.beta2)
     )
     data = torch.Generator().manual_seed(train_cfg.seed)
-    eval_batch = task.sample(train_cfg.eval_samples, train_cfg.seed + EVAL_SEED_OFFSET)
+    eval_batch = task.sample(train_cfg.eval_samples, train_cfg.seed + EVAL_SEED_OFFSET).to(device)
     train_set = (
-        task.sample(train_cfg.train_size, train_cfg.seed + TRAIN_SET_SEED_OFFSET) if train_cfg.train_size else None
+        task.sample(train_cfg.train_size, train_cfg.seed + TRAIN_SET_SEED_OFFSET).to(device) if train_cfg.train_size else None
     )
-    identity = _run_identity(task, model_cfg, train_cfg)
-    history: list[dict[str, float]] = []
+    identity = run_identity(task, model_cfg, train_cfg)
+    history: list[dict[str, Any]] = []
     step = 0
     out = Path(out) if out is not None else None
 
@@ -164,7 +173,7 @@ def train(
                 "resume with the same settings or start afresh without --resume"
             )
         model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-        _load_optimizer(optimizer, tensors, meta)
+        _load_optimizer(optimizer, {k: v.to(device) for k, v in tensors.items()}, meta)
         data.set_state(tensors["data_rng"])
         step, history = meta["step"], meta["history"]
 
@@ -174,15 +183,7 @@ def train(
         tensors.update(opt_tensors)
         tensors["data_rng"] = data.get_state()
         meta = {"identity": identity, "step": step, "history": history, **opt_meta}
-        checkpoint.write_tensors(out / RESUME, tensors, metadata={"state": json.dumps(meta)})
-
-    def lr_at(s: int) -> float:
-        if s < train_cfg.warmup_steps:
-            return train_cfg.lr * (s + 1) / train_cfg.warmup_steps
-        if train_cfg.lr_schedule == "cosine":
-            progress = (s - train_cfg.warmup_steps) / max(1, train_cfg.max_steps - train_cfg.warmup_steps)
-            return train_cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
-        return train_cfg.lr
+        checkpoint.write_tensors(out / RESUME, {k: v.cpu() for k, v in tensors.items()}, metadata={"state": json.dumps(meta)})
 
     metric = task.metric
     bar = tqdm(total=train_cfg.max_steps, initial=step, desc=f"train {task.name}", disable=not progress, dynamic_ncols=True)
@@ -190,12 +191,12 @@ def train(
     model.train()
     while step < train_cfg.max_steps and not stopped_early:
         if train_set is None:
-            batch = task.sample(train_cfg.batch_size, data)
+            batch = task.sample(train_cfg.batch_size, data).to(device)
         else:
             idx = torch.randint(0, len(train_set), (train_cfg.batch_size,), generator=data)
-            batch = train_set[idx]
+            batch = train_set[idx.to(device)]
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
+            group["lr"] = train_cfg.lr_at(step)
         loss = task.loss(model(batch.inputs), batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -206,8 +207,7 @@ def train(
         bar.update(1)
         if step % train_cfg.eval_every == 0 or step == train_cfg.max_steps:
             model.eval()
-            with torch.no_grad():
-                held_out = task.evaluate(model(eval_batch.inputs), eval_batch)
+            held_out = _held_out(model, task, eval_batch)
             model.train()
             history.append({"step": step, "train_loss": loss.item(), **held_out})
             bar.set_postfix({"loss": f"{loss.item():.4f}", f"held-out {metric}": f"{held_out[metric]:.4f}"})
@@ -224,4 +224,4 @@ def train(
     return TrainResult(model, metrics)
 
 
-__all__ = ["TrainConfig", "TrainResult", "evaluate", "train"]
+__all__ = ["TrainConfig", "TrainResult", "run_identity", "train"]

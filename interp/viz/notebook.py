@@ -1,49 +1,24 @@
-"""Small helpers the notebooks in ``analyses/`` share: finding the repo, showing claims and figures."""
+"""Small helpers the notebooks in ``analyses/`` share: finding a checkpoint, showing figures."""
 
 from __future__ import annotations
 
 import io
 import os
-from html import escape
 from pathlib import Path
 from typing import Any
 
-VERDICT_COLOURS = {"found": "#d9f2d9", "partial": "#fff2cc", "not_found": "#f8d7da"}
+from ..paths import TRAINED_MODELS
+from .claims import show_claims  # noqa: F401  (notebooks import it from here with the other helpers)
+from .figures import draw
 
 
-def repo_root() -> Path:
-    """The repository: the first folder above the working directory (``analyses/`` or the root) holding
-    ``pyproject.toml`` and ``interp/``, else the one the (editable) package was imported from."""
-    import interp
-
-    for start in (Path.cwd(), Path(interp.__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            if (folder / "pyproject.toml").exists() and (folder / "interp").is_dir():
-                return folder
-    raise FileNotFoundError(f"no interp repository above {Path.cwd()}")
-
-
-def checkpoint_dir(task_name: str) -> Path:
-    """The shipped default checkpoint of ``task_name``, or ``$INTERP_<TASK>_CHECKPOINT`` when set."""
+def checkpoint_dir(task_name: str, run: str = "default-seed0") -> Path:
+    """The shipped checkpoint ``run`` of ``task_name``, or ``$INTERP_<TASK>_CHECKPOINT`` when set."""
     variable = f"INTERP_{task_name.upper()}_CHECKPOINT"
-    path = Path(os.environ.get(variable, repo_root() / "trained_models" / task_name / "default-seed0"))
+    path = Path(os.environ.get(variable, TRAINED_MODELS / task_name / run))
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"{path} has no checkpoint: train one with `.venv/bin/interp train {task_name}`")
     return path
-
-
-def claims_table(claims: list[Any]) -> Any:
-    """Analysis claims as a small coloured HTML table (no pandas needed)."""
-    from IPython.display import HTML
-
-    rows = "".join(
-        f"<tr style='background:{VERDICT_COLOURS.get(c.verdict, 'white')}'><td>{escape(c.name)}</td>"
-        f"<td>{escape(c.expected)}</td><td>{'n/a' if c.value is None else f'{c.value:.3g}'}</td>"
-        f"<td><b>{c.verdict}</b></td><td><small>{escape(c.detail)}</small></td></tr>"
-        for c in claims
-    )
-    head = "<tr><th>claim</th><th>theory expects</th><th>measured</th><th>verdict</th><th>detail</th></tr>"
-    return HTML(f"<table style='text-align:left'>{head}{rows}</table>")
 
 
 def show_figure(fig: Any) -> None:
@@ -66,4 +41,4 @@ def show_plots(analysis: Any, names: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         for plot in analysis.plots:
             if plot.name in names:
-                display(Image(filename=str(plot.draw(Path(folder)))))
+                display(Image(filename=str(draw(plot, folder))))

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..files import write_text
 from .attention import GRID_CSS, AttentionView, bundle_script, render_script, views_html
-
-VERDICTS = {"found": "found", "partial": "partial", "not_found": "not found"}
+from .claims import CLAIMS_CSS, VERDICTS, claims_html, claims_markdown, format_value, verdict_counts
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -29,10 +28,6 @@ h1 { font-size: 26px; } h2 { font-size: 20px; border-bottom: 1px solid #d0d7de; 
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
-.verdict { font-weight: 600; white-space: nowrap; border-radius: 4px; }
-.verdict-found { background: #dafbe1; color: #116329; }
-.verdict-partial { background: #fff8c5; color: #7d4e00; }
-.verdict-not_found { background: #ffebe9; color: #a40e26; }
 figure { display: inline-block; margin: 8px 16px 16px 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #d0d7de; }
 figcaption { font-size: 13px; color: #59636e; }
@@ -48,12 +43,7 @@ def write_report(path: Path | str, **report: Any) -> Path:
     ``figures`` are image files (PNG, JPEG, GIF, SVG), embedded. Each row of ``attention_rows``
     is shown side by side (e.g. trained model | construction).
     """
-    from ..checkpoint import atomic_write
-
-    page = render_report(**report)
-    path = Path(path)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
-    return path
+    return write_text(path, render_report(**report))
 
 
 def render_report(
@@ -68,7 +58,7 @@ def render_report(
     details = {k: v for k, v in summary.items() if k != "claims"}
     sections = [
         f"<h1>{html.escape(title)}</h1>",
-        claims_html(summary.get("claims", [])),
+        claims_section(summary.get("claims", [])),
         details_html(details) if details else "",
         f"<h2>Notes</h2>\n{markdown_html(notes_markdown)}" if notes_markdown.strip() else "",
         figures_html(figures) if figures else "",
@@ -78,7 +68,7 @@ def render_report(
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{GRID_CSS}</style>\n</head>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{CLAIMS_CSS}{GRID_CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -86,57 +76,15 @@ def render_report(
 # --- sections --------------------------------------------------------------------------------
 
 
-def format_value(value: Any) -> str:
-    """A cell's text: floats to 4 significant digits, containers as compact JSON, None as a dash."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=str)
-    return str(value)
-
-
-def _cell(value: Any) -> str:
-    return f"<td>{html.escape(format_value(value))}</td>"
-
-
-def claims_html(claims: Sequence[Mapping[str, Any]]) -> str:
+def claims_section(claims: Sequence[Mapping[str, Any]]) -> str:
     """The claims table with coloured verdicts, under a count of each verdict."""
-    for claim in claims:
-        if claim.get("verdict") not in VERDICTS:
-            raise ValueError(
-                f"claim {claim.get('name')!r} has verdict {claim.get('verdict')!r}; use one of {', '.join(VERDICTS)}"
-            )
-    counts = ", ".join(f"{sum(c['verdict'] == v for c in claims)} {label}" for v, label in VERDICTS.items())
-    with_control = any("control" in c for c in claims)
-
-    def control(c: Mapping[str, Any]) -> str:
-        if "control" not in c:
-            return _cell("")
-        return _cell(f"{format_value(c['control']['value'])} ({VERDICTS[c['control']['verdict']]})")
-
-    rows = "\n".join(
-        "<tr>"
-        + _cell(c.get("name"))
-        + _cell(c.get("expected"))
-        + _cell(c.get("value"))
-        + f'<td class="verdict verdict-{c["verdict"]}">{VERDICTS[c["verdict"]]}</td>'
-        + (control(c) if with_control else "")
-        + _cell(c.get("detail", ""))
-        + "</tr>"
-        for c in claims
-    )
-    control_header = "<th>Random init (control)</th>" if with_control else ""
-    return (
-        f"<h2>Claims</h2>\n<p>{len(claims)} claims: {counts}.</p>\n"
-        "<table class=\"claims\">\n<tr><th>Claim</th><th>Expected</th><th>Measured</th><th>Verdict</th>"
-        f"{control_header}<th>Detail</th></tr>\n{rows}\n</table>"
-    )
+    counts = ", ".join(f"{n} {VERDICTS[v]}" for v, n in verdict_counts(claims).items())
+    return f"<h2>Claims</h2>\n<p>{len(claims)} claims: {counts}.</p>\n{claims_html(claims)}"
 
 
 def details_html(details: Mapping[str, Any]) -> str:
-    rows = "\n".join(f"<tr><th>{html.escape(str(k))}</th>{_cell(v)}</tr>" for k, v in details.items())
+    rows = "\n".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(format_value(v))}</td></tr>"
+                     for k, v in details.items())
     return f'<h2>Run</h2>\n<table class="details">\n{rows}\n</table>'
 
 
@@ -169,3 +117,56 @@ def attention_html(rows: Sequence[Sequence[AttentionView]]) -> str:
     """The attention views, then circuitsvis's bundle (the one copy on the page) and the render call."""
     views, ids = views_html([list(row) for row in rows], "attention")
     return f"<h2>Attention</h2>\n{views}\n{bundle_script()}\n{render_script(ids)}"
+
+
+# --- a model's report ------------------------------------------------------------------------------
+
+MODEL_REPORT_NOTES = (
+    "Each claim states what the theory predicts and the number measured on fresh samples. Its kind says what "
+    "it looks at: *behaviour* claims hold for any model that solves the task, so only the attention, "
+    "representation, weight and causal claims decide the mechanism line. The *control* column is the same "
+    "probe on a randomly initialised model of the same configuration, so a probe that cannot fail shows up. "
+    "Attention views: positions the theory names are marked `*`; the left view is this model, the right one "
+    "the hand-built construction on the same input."
+)
+
+
+def summary_markdown(summary: Mapping[str, Any]) -> str:
+    """``summary.md`` of an analysed model: the mechanism line, the verdict counts, the claims, the plots."""
+    counts = verdict_counts(summary["claims"])
+    lines = [
+        f"# {summary['task']}: {summary['run']} ({summary['kind']})",
+        "",
+        f"**Mechanism:** {summary['mechanism']}.",
+        "",
+        f"Verdicts: {counts['found']} found, {counts['partial']} partial, {counts['not_found']} not found. "
+        f"Circuit heads: {', '.join(summary['circuit_heads']) or 'none'}.",
+        "",
+        claims_markdown(summary["claims"]),
+        "",
+        "Plots: " + ", ".join(f"[{f}]({f})" for f in summary["figures"]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def summary_text(summary: Mapping[str, Any]) -> str:
+    """What ``interp analyze`` prints for one model."""
+    from .claims import claims_text
+
+    return "\n".join([f"{summary['checkpoint']}: {summary['mechanism']}", claims_text(summary["claims"]),
+                      f"  report: {summary['report_dir']}/report.html ({summary['seconds']} s)"])
+
+
+def write_model_report(out: Path, summary: Mapping[str, Any],
+                       attention_rows: Sequence[Sequence[AttentionView]] | None) -> None:
+    """``summary.md`` of an analysed model in ``out``, and its self-contained ``report.html`` unless
+    ``attention_rows`` is None."""
+    write_text(Path(out) / "summary.md", summary_markdown(summary))
+    if attention_rows is None:
+        return
+    keys = ("task", "run", "kind", "checkpoint", "mechanism", "circuit_heads", "verdicts", "params")
+    write_report(Path(out) / "report.html", title=f"{summary['task']} / {summary['run']}",
+                 summary={**{k: summary[k] for k in keys}, "claims": summary["claims"]},
+                 figures=[Path(out) / f for f in summary["figures"]], attention_rows=attention_rows,
+                 notes_markdown=MODEL_REPORT_NOTES)

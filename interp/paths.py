@@ -1,0 +1,30 @@
+"""Where the project keeps its files, resolved against the repository root.
+
+The root is ``$INTERP_ROOT`` if set; else the checkout this package was imported from (an editable
+install: the folder above ``interp/`` holding ``pyproject.toml``); else the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repository_root() -> Path:
+    if os.environ.get("INTERP_ROOT"):
+        return Path(os.environ["INTERP_ROOT"]).resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "interp").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+ROOT = repository_root()
+TRAINED_MODELS = ROOT / "trained_models"  # <task>/<preset>-seed<N>/: checkpoints, shipped ones included
+REPORTS = ROOT / "analyses" / "reports"  # <task>/<run>/: what `interp analyze` writes
+EXPERIMENTS = ROOT / "analyses" / "experiments"  # <name>/: what `interp experiment run` writes
+
+
+def find_checkpoints(root: str | Path = TRAINED_MODELS) -> list[Path]:
+    """Every checkpoint directory ``<task>/<run>/`` under ``root``."""
+    return sorted(config.parent for config in Path(root).glob("*/*/config.json"))

@@ -1,0 +1,102 @@
+"""Figures as data (``Plot``) and their drawing to PNG with matplotlib (no display needed).
+
+Analyses and experiments return ``Plot`` objects; only ``draw`` imports matplotlib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HIGHLIGHT, PLAIN = "tab:orange", "tab:blue"
+
+
+@dataclass
+class Plot:
+    """A figure as data. ``kind``: ``bars`` (one bar group per label), ``heatmap`` (a matrix) or ``lines``
+    (series over a shared x axis)."""
+
+    name: str
+    kind: str
+    title: str
+    data: dict[str, Any]
+
+    @classmethod
+    def bars(cls, name: str, title: str, labels: list[str], series: dict[str, list[float]],
+             highlight: list[bool] | None = None, hline: float | None = None, ylabel: str = "") -> "Plot":
+        return cls(name, "bars", title, dict(labels=labels, series=series, highlight=highlight, hline=hline, ylabel=ylabel))
+
+    @classmethod
+    def heatmap(cls, name: str, title: str, matrix: Any, xlabels: list[str], ylabels: list[str]) -> "Plot":
+        return cls(name, "heatmap", title, dict(matrix=np.asarray(matrix, dtype=float), xlabels=xlabels, ylabels=ylabels))
+
+    @classmethod
+    def lines(cls, name: str, title: str, x: list[float], series: dict[str, list[float | None]], xlabel: str = "",
+              ylabel: str = "", logx: bool = False, logy: bool = False, hline: float | None = None,
+              styles: dict[str, str] | None = None) -> "Plot":
+        """``series`` maps a legend label to y values over ``x`` (None leaves a gap); ``styles`` maps a label
+        to a matplotlib format string such as ``"--"`` (a prediction) or ``"o"`` (points only)."""
+        return cls(name, "lines", title, dict(x=list(x), series=series, xlabel=xlabel, ylabel=ylabel, logx=logx,
+                                              logy=logy, hline=hline, styles=styles or {}))
+
+
+def draw(plot: Plot, directory: str | Path) -> Path:
+    """Draw ``plot`` to ``directory/<name>.png`` and return the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..files import atomic_write
+
+    d = plot.data
+    if plot.kind == "heatmap":
+        matrix = d["matrix"]
+        fig, ax = plt.subplots(figsize=(max(5, 0.3 * matrix.shape[1] + 2), max(2.5, 0.35 * matrix.shape[0] + 1.5)))
+        # Signed tables (QK, OV) get a diverging scale centred on 0; attention stays 0..max.
+        if matrix.min() < 0:
+            limit = float(np.abs(matrix).max())
+            image = ax.imshow(matrix, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit)
+        else:
+            image = ax.imshow(matrix, aspect="auto", cmap="Blues", vmin=0)
+        ax.set_xticks(range(len(d["xlabels"])), d["xlabels"], rotation=90, fontsize=7)
+        ax.set_yticks(range(len(d["ylabels"])), d["ylabels"], fontsize=7)
+        fig.colorbar(image, ax=ax)
+    elif plot.kind == "bars":
+        labels, series = d["labels"], d["series"]
+        fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(labels) * len(series) + 2), 3.2))
+        width = 0.8 / len(series)
+        for i, (name, values) in enumerate(series.items()):
+            x = np.arange(len(labels)) + i * width
+            colors = None
+            if d.get("highlight") and len(series) == 1:
+                colors = [HIGHLIGHT if h else PLAIN for h in d["highlight"]]
+            ax.bar(x, [np.nan if v is None else v for v in values], width, label=name, color=colors)
+        ax.set_xticks(np.arange(len(labels)) + width * (len(series) - 1) / 2, labels, rotation=90, fontsize=7)
+        ax.set_ylabel(d.get("ylabel", ""))
+        if len(series) > 1:
+            ax.legend(fontsize=7)
+    elif plot.kind == "lines":
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for name, values in d["series"].items():
+            y = np.array([np.nan if v is None else v for v in values], dtype=float)
+            ax.plot(d["x"], y, d["styles"].get(name, "-o"), label=name, markersize=3)
+        ax.set_xscale("log" if d["logx"] else "linear")
+        ax.set_yscale("log" if d["logy"] else "linear")
+        ax.set_xlabel(d["xlabel"])
+        ax.set_ylabel(d["ylabel"])
+        if len(d["series"]) > 1:
+            ax.legend(fontsize=7)
+    else:
+        raise ValueError(f"unknown plot kind {plot.kind!r}; use bars, heatmap or lines")
+    if d.get("hline") is not None:
+        ax.axhline(d["hline"], color="grey", linestyle="--", linewidth=1)
+    ax.set_title(plot.title, fontsize=9)
+    fig.tight_layout()
+    path = Path(directory) / f"{plot.name}.png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return path
