@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TASKS := parity selection counting
 
-.PHONY: install train analyze test bench clean-venv
+.PHONY: install train analyze test bench reproduce clean-venv
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,ray]"
 	bash scripts/install-chromium.sh
 	touch $(STAMP)
 
@@ -25,6 +25,10 @@ analyze: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Every experiment at --quick scale; their summaries and plots in analyses/experiments/ are committed.
+reproduce: install
+	@for name in $$($(BIN)/interp experiment list --names); do $(BIN)/interp experiment run $$name --quick || exit 1; done
 
 bench: install
 	$(BIN)/python -m interp.bench --out bench.json

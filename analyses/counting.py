@@ -43,11 +43,12 @@ from IPython.display import Markdown, display
 
 import interp
 from interp.analysis import analyze_model
-from interp.analysis.common import closeness_to_uniform, mass_on, patterns, readout_rows, run_with_patterns
-from interp.analysis.counting import buckets
+from interp.analysis.common import run_with_patterns
+from interp.analysis.counting import CountingContext, buckets, without_keys
 from interp.constructions import counting, counting_close_bias
 from interp.tasks import evaluate
 from interp.viz import show_attention, side_by_side
+from interp.viz.claims import VERDICTS, findings_markdown
 from interp.viz.notebook import checkpoint_dir, show_claims, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
@@ -98,64 +99,50 @@ show_plots(analysis, ("head_ablation",))
 
 # %% [markdown]
 # ## Interventions, by hand
+# The same checks on all three networks, through the analysis's own pieces. `CountingContext` is what the claim
+# functions share: one batch, its cached activations, the region head of layer 0, the counting head of the last
+# layer (the one with the most query attention on the 1s of region r plus BOS) and its bias token.
 #
 # **Layer 0: the region detector.** `task.delimiter_context(batch)` is the ideal layer-0 pattern's support (BOS and
-# the delimiters at or before each position). `closeness_to_uniform` is `1 - TV(row, uniform on that support)`,
-# averaged over the body positions; 1 is the construction's pattern exactly.
+# the delimiters at or before each position). `region_scores` is `1 - TV(row, uniform on that support)` per layer-0
+# head, averaged over the body positions; 1 is the construction's pattern exactly.
 
 # %%
-batch = task.sample(512, seed=2)
-body = slice(1, 1 + task.L)
-support = task.delimiter_context(batch)[:, body]
-layer0 = {name: closeness_to_uniform(patterns(network, batch)[0][:, :, body], support).max().item()
-          for name, network in networks.items()}
+contexts = {name: CountingContext(network, task, samples=512, seed=2) for name, network in networks.items()}
+batch = contexts["trained"].batch
+layer0 = {name: context.region_scores.max().item() for name, context in contexts.items()}
 for name, value in layer0.items():
     print(f"{name:>24}: layer-0 rows vs uniform on BOS + delimiters so far: {value:.3f}")
 
 # %% [markdown]
 # **Layer 1: where the query rows go.** `buckets(task, batch)` splits each query row's keys into groups: the 1s of
-# region r (what is counted), BOS, `]`, `[`, the 0s, the other 1s and the query tokens. `mass_on` averages the
-# attention on each group. Besides the counted 1s, the biggest group is the candidate bias token.
+# region r (what is counted), BOS, `]`, `[`, the 0s, the other 1s and the query tokens; `context.split` is the
+# counting head's mean attention on each. Besides the counted 1s, the biggest group is the bias token
+# (`context.bias`, the same rule the analysis uses).
 
 # %%
 groups = buckets(task, batch)
-split = {}
-for name, network in networks.items():
-    rows = readout_rows(patterns(network, batch)[-1], batch)  # [batch, head, R, pos]
-    head = int(mass_on(rows, batch.relevant).argmax())  # the counting head: most mass on its target
-    split[name] = {group: mass_on(rows, mask)[head].item() for group, mask in groups.items()}
-bias_of = {name: max((g for g in masses if g != "1s of region r"), key=masses.get) for name, masses in split.items()}
-
 fig, ax = plt.subplots(figsize=(8, 3))
-width = 0.8 / len(split)
-for i, (name, masses) in enumerate(split.items()):
-    ax.bar(np.arange(len(groups)) + i * width, list(masses.values()), width, label=f"{name}: bias {bias_of[name]}")
+width = 0.8 / len(contexts)
+for i, (name, context) in enumerate(contexts.items()):
+    ax.bar(np.arange(len(groups)) + i * width, list(context.split.values()), width, label=f"{name}: bias {context.bias}")
 ax.set_xticks(np.arange(len(groups)) + width, list(groups), rotation=20)
 ax.set_ylabel("attention mass from Q_r")
 ax.legend(fontsize=8)
 show_figure(fig)
 
 # %% [markdown]
-# **Take each group away from the counting head.** A hook on the last layer's `hook_pattern` zeroes the query
-# rows' attention on one group and renormalises (`run_with_patterns`). Removing the bias token should break the
-# count, removing a group the head ignores should change nothing.
+# **Take each group away from the counting head.** `without_keys(mask, head, readout)` is a `hook_pattern`
+# replacement that zeroes the query rows' attention on one group and renormalises (run with `run_with_patterns`).
+# Removing the bias token should break the count, removing a group the head ignores should change nothing.
 
 # %%
-def without(mask: torch.Tensor, head: int):
-    """A pattern hook removing ``mask`` ([batch, R, pos]) from ``head``'s query rows, renormalised."""
-    def replace(pattern: torch.Tensor) -> torch.Tensor:
-        pattern = pattern.clone()
-        rows = pattern[:, head, batch.readout] * ~mask
-        pattern[:, head, batch.readout] = rows / rows.sum(-1, keepdim=True).clamp(min=1e-12)
-        return pattern
-    return replace
-
-
-removed = {}
-for name, network in networks.items():
-    head = int(mass_on(readout_rows(patterns(network, batch)[-1], batch), batch.relevant).argmax())
-    removed[name] = {group: run_with_patterns(network, task, batch, {network.cfg.n_layers - 1: without(mask, head)})["accuracy"]
-                     for group, mask in groups.items() if group in ("BOS", "]", "queries", "0s")}
+removed = {
+    name: {group: run_with_patterns(context.model, task, batch,
+                                    {context.last: without_keys(groups[group], context.count_head, batch.readout)})["accuracy"]
+           for group in ("BOS", "]", "queries", "0s")}
+    for name, context in contexts.items()
+}
 print("accuracy with one group removed from the counting head's query rows:")
 for name, results in removed.items():
     print(f"{name:>24}: " + ", ".join(f"{group} {value:.3f}" for group, value in results.items()))
@@ -182,36 +169,34 @@ for name, values in by_regions.items():
 
 # %% [markdown]
 # ## What was found
-# The summary below is computed from the numbers above, so it stays true when the model is retrained.
+# Computed from the analysis's claims and the interventions above, so it stays true when the model is retrained.
 
 # %%
-region_probe = {c.name: c for c in analysis.claims}["the region index is linear after layer 0"]
+claims = {c.name: c for c in analysis.claims}
+region_probe, bias_claim = claims["the region index is linear after layer 0"], claims["BOS is the counting head's bias token"]
+trained = contexts["trained"]
 off_R = [i for i, r in enumerate(region_counts) if r != task.R]
-worst_off = {name: min(values[i] for i in off_R) for name, values in by_regions.items()}
-generalises = worst_off["trained"] >= 0.95
+worst_off = {name: min((values[i] for i in off_R), default=float("nan")) for name, values in by_regions.items()}
 findings = [
     f"- In distribution (R = {task.R}) the trained model reaches accuracy {accuracy['trained']:.3f}; both "
     f"constructions are exact ({accuracy['construction (BOS bias)']:.3f}, {accuracy['twin (] bias)']:.3f}).",
     f"- Layer 0: the trained model's rows are {layer0['trained']:.2f} close to uniform on BOS + the delimiters so far "
-    f"(construction {layer0['construction (BOS bias)']:.2f})"
-    + (": the predicted region detector." if layer0["trained"] >= 0.9 else
-       f": it finds the region some other way (linear probe for the region after layer 0: {region_probe.value:.2f}, "
-       f"{region_probe.verdict})."),
-    f"- Layer 1: the counting head puts {split['trained']['1s of region r']:.2f} of its query attention on the 1s it "
-    f"counts (construction {split['construction (BOS bias)']['1s of region r']:.2f}); its biggest other group, the "
-    f"candidate bias, is **{bias_of['trained']}** ({split['trained'][bias_of['trained']]:.2f}).",
+    f"(construction {layer0['construction (BOS bias)']:.2f}); a linear probe reads the region after layer 0 with "
+    f"accuracy {region_probe.value:.2f} ({VERDICTS[region_probe.verdict]}).",
+    f"- Layer 1: the counting head L{trained.last}H{trained.count_head} puts {trained.split['1s of region r']:.2f} of its "
+    f"query attention on the 1s it counts (construction {contexts['construction (BOS bias)'].split['1s of region r']:.2f}); "
+    f"its bias token is **{trained.bias}** ({trained.split[trained.bias]:.2f}; BOS is the bias: "
+    f"{VERDICTS[bias_claim.verdict]}).",
     f"- Removing BOS from its query rows gives accuracy {removed['trained']['BOS']:.3f} (construction: "
     f"{removed['construction (BOS bias)']['BOS']:.3f}); removing the `]`s gives {removed['trained'][']']:.3f} "
-    f"(twin: {removed['twin (] bias)'][']']:.3f}).",
+    f"(twin: {removed['twin (] bias)'][']']:.3f}); removing the queries gives {removed['trained']['queries']:.3f}.",
     f"- At other numbers of regions the worst accuracy is {worst_off['trained']:.2f} for the trained model, "
     f"{worst_off['construction (BOS bias)']:.2f} for the BOS construction and {worst_off['twin (] bias)']:.2f} for "
     "the `]` twin: the trained model "
-    + ("generalises, as the BOS-bias solution predicts." if generalises else
-       f"does not generalise, like the twin: it leans on something whose amount was fixed in training (its largest "
-       f"non-counted group is {bias_of['trained']}), not on BOS alone."),
-    f"- Verdicts: {sum(c.verdict == 'found' for c in analysis.claims)} found, "
-    f"{sum(c.verdict == 'partial' for c in analysis.claims)} partial, "
-    f"{sum(c.verdict == 'not_found' for c in analysis.claims)} not found "
-    f"({', '.join(c.name for c in analysis.claims if c.verdict != 'found') or 'none missed'}).",
+    + ("generalises, as a BOS bias predicts." if worst_off["trained"] >= 0.95 else
+       f"does not generalise, like the twin; its bias token, {trained.bias}, "
+       + ("is BOS, so something else fixed in training is at work." if trained.bias == "BOS" else
+          "is a token whose amount was fixed in training, as the theory says such a bias fails.")),
+    findings_markdown(analysis.claims, analysis.mechanism),
 ]
 display(Markdown("\n".join(findings)))

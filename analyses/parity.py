@@ -25,12 +25,13 @@
 # this advantage is lost. The SGD picture for the same task is in Barak et al., *Hidden Progress in Deep Learning*
 # (NeurIPS 2022).
 #
-# What to check in a trained model:
+# What to check in a trained model (each check is one `claim_*` function of `interp/analysis/parity.py`):
 # 1. attention from CLS concentrates on S, ideally one head per bit (heads may also split a bit between them;
 #    only the total attention on each bit matters);
-# 2. flipping a bit changes the prediction if and only if the bit is in S;
+# 2. the count of S is linear in the residual stream after attention, and its parity only after the MLP;
 # 3. ablating the heads that attend to S gives chance accuracy, while ablating the others changes nothing;
-# 4. the count of S is linear in the residual stream after attention, and the parity only after the MLP.
+# 4. as behaviour, which any solver shows whatever its mechanism: flipping a bit changes the prediction if and only
+#    if the bit is in S.
 
 # %%
 import warnings
@@ -43,11 +44,13 @@ from IPython.display import Markdown, display
 
 import interp
 from interp.analysis import analyze_model
-from interp.analysis.common import patterns, run_ablated
+from interp.analysis.common import linear_probe_accuracy, linear_probe_r2
+from interp.analysis.parity import ParityContext, flip_influence
 from interp.constructions import parity, parity_parameter_count
 from interp.models import count_parameters
 from interp.tasks import evaluate
 from interp.viz import show_attention, side_by_side
+from interp.viz.claims import VERDICTS, findings_markdown
 from interp.viz.notebook import checkpoint_dir, show_claims, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
@@ -99,63 +102,57 @@ show_plots(analysis, ("attention_from_cls", "flip_influence"))
 
 # %% [markdown]
 # ## Interventions, by hand
-# The same kind of checks, written out so that the API is visible.
+# The same checks, step by step, through the analysis's own pieces. `ParityContext` is what the claim functions
+# share: one batch, its cached activations (`hook_pattern`, `hook_z`, `hook_resid_mid`, ...), the CLS row of every
+# head, and the circuit heads picked by the same rule as the analysis.
 #
-# **Which heads attend to S?** `patterns(model, batch)` gives each layer's `hook_pattern`,
-# `[batch, head, dest, src]`. Row `task.n` is the CLS position.
+# **Which heads attend to S?** `context.rows` is each head's attention row from CLS (position `task.n`), averaged
+# over the batch: `[head, src]`.
 
 # %%
-batch = task.sample(512, seed=2)
-from_cls = patterns(model, batch)[0][:, :, task.n, :].mean(0)  # [head, src]
-mass_on_S = from_cls[:, S].sum(-1)
-for head in range(model.cfg.n_heads):
-    favourite = int(from_cls[head].argmax())
-    print(f"L0H{head}: mass on S {mass_on_S[head]:.2f}; most attended position {favourite}"
-          f"{' (in S)' if favourite in S else ''} with {from_cls[head, favourite]:.2f}")
+context = ParityContext(model, task, samples=512, seed=2)
+batch = context.batch
+mass_on_S = context.rows[:, S].sum(-1)
+for index, (layer, head) in enumerate(context.heads):
+    favourite = int(context.rows[index].argmax())
+    print(f"L{layer}H{head}: mass on S {mass_on_S[index]:.2f}; most attended position {favourite}"
+          f"{' (in S)' if favourite in S else ''} with {context.rows[index, favourite]:.2f}")
 
-# The analysis calls a head part of the circuit when its CLS mass on S is well above chance, k/(n+1).
-circuit = analysis.circuit
-others = [(0, h) for h in range(model.cfg.n_heads) if (0, h) not in circuit]
-total_on_bit = {j: from_cls[:, j].sum().item() for j in S}  # split heads add up
+# A head is part of the circuit when its CLS mass on S is well above chance, k/(n+1).
+circuit, others = context.circuit, context.others
+total_on_bit = {j: context.rows[:, j].sum().item() for j in S}  # split heads add up
 print("circuit heads:", circuit, "| total attention on each bit of S:", {j: round(a, 2) for j, a in total_on_bit.items()})
 
 # %% [markdown]
-# **Ablate the circuit heads, then the others.** `run_ablated` replaces the heads' outputs (`hook_z`) with their
+# **Ablate the circuit heads, then the others.** `context.ablated` replaces the heads' outputs (`hook_z`) with their
 # mean over the batch, i.e. removes what depends on the input. The theory says the circuit heads carry all the
 # information (chance accuracy, 0.5, without them) and the other heads none.
 
 # %%
 ablation_accuracy = {
-    "nothing": run_ablated(model, task, batch, [])["accuracy"],
-    "circuit heads": run_ablated(model, task, batch, circuit)["accuracy"],
-    "other heads": run_ablated(model, task, batch, others)["accuracy"],
+    "nothing": context.metrics["accuracy"],
+    "circuit heads": context.ablated(circuit)["accuracy"],
+    "other heads": context.ablated(others)["accuracy"] if others else None,
 }
 for what, accuracy in ablation_accuracy.items():
-    print(f"ablate {what:>13}: accuracy {accuracy:.3f}")
+    print(f"ablate {what:>13}: " + (f"accuracy {accuracy:.3f}" if accuracy is not None else "no such heads"))
 
 # %% [markdown]
-# **Flip one bit in S and one bit outside.** The prediction is read at CLS: `logits[:, task.n]`.
+# **Flip each bit.** `flip_influence(network, task, inputs)` flips one bit at a time and records how often the
+# prediction at CLS (`logits[:, task.n]`) changes. The theory: 1 on S, 0 elsewhere, for any model that solves the
+# task; that is why the analysis files it as behaviour.
 
 # %%
-def flip_rate(network, inputs: torch.Tensor, position: int) -> float:
-    """Fraction of inputs whose predicted parity changes when bit ``position`` is flipped."""
-    flipped = inputs.clone()
-    flipped[:, position] = 1 - flipped[:, position]
-    before = network(inputs)[:, task.n].argmax(-1)
-    after = network(flipped)[:, task.n].argmax(-1)
-    return (before != after).float().mean().item()
-
-
+influence = {name: flip_influence(network, task, batch.inputs)
+             for name, network in (("trained", model), ("construction", construction))}
 bit_in_S = S[0]
 bit_outside = next(j for j in range(task.n) if j not in S)
-flip_rates = {
-    (name, position): flip_rate(network, batch.inputs, position)
-    for name, network in (("trained", model), ("construction", construction))
-    for position in (bit_in_S, bit_outside)
-}
-for (name, position), rate in flip_rates.items():
-    print(f"{name:>12}: flipping bit {position:2d} ({'in S' if position in S else 'not in S'}) changes "
-          f"the prediction on {rate:.0%} of inputs")
+fig, ax = plt.subplots(figsize=(7, 2.8))
+for offset, (name, values) in zip((-0.2, 0.2), influence.items()):
+    ax.bar(torch.arange(task.n) + offset, values, width=0.4, label=name)
+ax.set(xlabel="bit j (S: " + ", ".join(map(str, S)) + ")", ylabel="P(prediction flips)")
+ax.legend(fontsize=8)
+show_figure(fig)
 
 # %% [markdown]
 # **The count, read off a named direction.** In the construction each residual direction has a name
@@ -177,32 +174,46 @@ ax.set_ylabel("'count' at CLS (construction)")
 show_figure(fig)
 
 # %% [markdown]
-# ## What was found
-# The summary below is computed from the numbers above, so it stays true when the model is retrained.
+# **The count before the MLP, its parity after it.** Linear probes at CLS on the trained model (held-out fits, as in
+# the analysis): the theory expects the count of S to be linear after attention (`hook_resid_mid`) while its parity
+# is not, beyond what the best threshold on the count itself gets (`context.parity_from_count`), and the parity to
+# be linear after the MLP (`hook_resid_post`).
 
 # %%
-verdicts = {c.name: c for c in analysis.claims}
-split_heads = [j for j in S if sum(from_cls[h, j] >= 0.25 for h in range(model.cfg.n_heads)) > 1]
+probes = {
+    "count of S before the MLP (R^2)": linear_probe_r2(context.at_cls("resid_mid"), context.count_of_S),
+    "parity before the MLP (accuracy)": linear_probe_accuracy(context.at_cls("resid_mid"), batch.targets),
+    "parity after the MLP (accuracy)": linear_probe_accuracy(context.at_cls("resid_post"), batch.targets),
+    "parity from the count of S alone (accuracy)": context.parity_from_count,
+}
+for what, value in probes.items():
+    print(f"{what:>44}: {value:.3f}")
+
+# %% [markdown]
+# ## What was found
+# Computed from the analysis's claims and the interventions above, so it stays true when the model is retrained.
+
+# %%
+claims = {c.name: c for c in analysis.claims}
+one_head = claims["each bit of S has its own head"]
 findings = [
-    f"- The trained model solves the task (accuracy {trained_accuracy:.3f}; the construction {construction_accuracy:.3f}).",
-    f"- {len(circuit)} of its {model.cfg.n_heads} heads put at least half of their CLS attention on S "
+    f"- The trained model reaches accuracy {trained_accuracy:.3f} (the construction {construction_accuracy:.3f}), with "
+    f"{count_parameters(model)} weights against the construction's {parity_parameter_count(task)['theory']} theory "
+    "parameters (5k).",
+    f"- {len(circuit)} of its {len(context.heads)} heads attend to S well above chance "
     f"({', '.join(f'L{l}H{h}' for l, h in circuit) or 'none'}); the total attention on the bits of S is "
-    f"{', '.join(f'{a:.2f}' for a in total_on_bit.values())} (the construction: 1 per bit, one head each).",
-    f"- One head per bit, as in the proof: **{verdicts['each bit of S has its own head'].verdict}**"
-    + (f"; several heads each put at least a quarter of their attention on bit(s) "
-       f"{', '.join(map(str, split_heads))}. The theory allows this: the readout only needs each bit's total "
-       "attention, which the learned values can rescale."
-       if split_heads else "."),
-    f"- Flipping bit {bit_in_S} (in S) changes the prediction on {flip_rates[('trained', bit_in_S)]:.0%} of inputs, "
-    f"flipping bit {bit_outside} (not in S) on {flip_rates[('trained', bit_outside)]:.0%}.",
-    f"- Ablating the circuit heads gives accuracy {ablation_accuracy['circuit heads']:.3f} (chance is 0.5); "
-    f"ablating the {len(others)} other heads gives {ablation_accuracy['other heads']:.3f}.",
-    f"- The trained model agrees with the construction on {verdicts['agrees with the construction'].value:.1%} "
-    f"of inputs. The construction does it with {parity_parameter_count(task)['theory']} theory parameters (5k), "
-    f"the trained model with {count_parameters(model)} weights.",
-    f"- Verdicts: {sum(c.verdict == 'found' for c in analysis.claims)} found, "
-    f"{sum(c.verdict == 'partial' for c in analysis.claims)} partial, "
-    f"{sum(c.verdict == 'not_found' for c in analysis.claims)} not found "
-    f"({', '.join(c.name for c in analysis.claims if c.verdict != 'found') or 'none missed'}).",
+    f"{', '.join(f'{a:.2f}' for a in total_on_bit.values())} (the construction: 1 per bit, one head each). One head per "
+    f"bit: {VERDICTS[one_head.verdict]} ({one_head.detail}).",
+    f"- Ablating the circuit heads gives accuracy {ablation_accuracy['circuit heads']:.3f} (chance is 0.5)"
+    + (f"; ablating the {len(others)} other heads gives {ablation_accuracy['other heads']:.3f}." if others
+       else "; there are no other heads."),
+    f"- Flipping bit {bit_in_S} (in S) changes the prediction on {influence['trained'][bit_in_S]:.0%} of inputs, "
+    f"flipping bit {bit_outside} (not in S) on {influence['trained'][bit_outside]:.0%}.",
+    f"- Before the MLP the count of S is linear with R^2 {probes['count of S before the MLP (R^2)']:.3f} and the parity "
+    f"with accuracy {probes['parity before the MLP (accuracy)']:.3f}, against {context.parity_from_count:.3f} from the "
+    "count alone: " + ("the parity is not there yet, as the theory says." if probes["parity before the MLP (accuracy)"]
+                       <= context.parity_from_count + 0.05 else "attention has already computed part of the parity, "
+                       "which the theory leaves to the MLP."),
+    findings_markdown(analysis.claims, analysis.mechanism),
 ]
 display(Markdown("\n".join(findings)))

@@ -42,11 +42,12 @@ from IPython.display import Markdown, display
 
 import interp
 from interp.analysis import analyze_model
-from interp.analysis.common import attention_scores, patterns, run_ablated
+from interp.analysis.selection import SelectionContext, output_shift, positional_qk, with_content, with_subset
 from interp.constructions import selection
 from interp.constructions.selection import expected_nmse, nmse_from_gap
 from interp.tasks import evaluate
 from interp.viz import show_attention, side_by_side
+from interp.viz.claims import VERDICTS, findings_markdown
 from interp.viz.notebook import checkpoint_dir, show_claims, show_figure, show_plots
 
 torch.set_grad_enabled(False)  # inference only, throughout
@@ -95,128 +96,103 @@ show_plots(analysis, ("content_ov",))
 
 # %% [markdown]
 # ## Interventions, by hand
+# The same checks, step by step, through the analysis's own pieces. `SelectionContext` is what the claim functions
+# share: one batch, its cached activations, the query rows of the last layer and the selection head (the one with
+# the most attention on y).
 #
 # **The positional QK table, read off the weights.** `model.QK[layer, head]` is a `FactoredMatrix` (`W_Q W_K^T`,
-# kept as two factors). Sandwiching it between the query's subset directions (the rows of `W_E` for the subset
-# features) and the key positions (`W_pos`) gives a `[T, T]` table: row j, column i is the score the query adds to
-# token i when j is selected. The theory says it is `beta * I`. TransformerLens divides scores by `sqrt(d_head)`.
+# kept as two factors). `positional_qk` sandwiches it between the query's subset directions and the keys' position
+# directions (the rows of `W_pos` with a learned table; the position-code block of `W_E` with per-example
+# orthonormal codes), in attention-logit units: entry (j, i) is the score the query adds to key i when j is
+# selected. The theory says it is `beta * I`.
 
 # %%
-def positional_qk(network) -> torch.Tensor:
-    subset_directions = network.W_E[task.blocks["subset"]]  # [T, d_model]
-    key_positions = network.W_pos[:T]  # [T, d_model]
-    table = subset_directions @ network.QK[0, 0] @ key_positions.T  # still a FactoredMatrix
-    return table.AB / network.cfg.d_head**0.5  # dense [T, T], in units of attention logits
-
-
-tables = {"trained": positional_qk(model), "construction": positional_qk(construction)}
-off_diagonal = ~torch.eye(T, dtype=torch.bool)
-weight_gap = {name: (t.diagonal().mean() - t[off_diagonal].mean()).item() for name, t in tables.items()}
+context = SelectionContext(model, task, samples=512, seed=2)
+batch, (layer, head) = context.batch, context.circuit[0]
+tables = {"trained": positional_qk(model, task, layer, head), "construction": positional_qk(construction, task, 0, 0)}
+weight_gap = {name: (t.diagonal().mean() - t[~torch.eye(len(t), dtype=torch.bool)].mean()).item() for name, t in tables.items()}
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
 for ax, (name, table) in zip(axes, tables.items()):
     image = ax.imshow(table, cmap="RdBu_r", vmin=-table.abs().max(), vmax=table.abs().max())
-    ax.set(title=f"{name}: diagonal - off-diagonal = {weight_gap[name]:.2f}", xlabel="key position i",
-           ylabel="selected position j")
+    ax.set(title=f"{name}: diagonal - off-diagonal = {weight_gap[name]:.2f}", xlabel="key position code",
+           ylabel="query subset code")
     fig.colorbar(image, ax=ax)
 show_figure(fig)
 
 # %% [markdown]
-# The gap read off the weights should match the gap in the actual attention scores (`attention_scores` recomputes
-# them from `hook_q` and `hook_k`), and the theory turns the gap into an error. If the trained model's error is
-# close to the one predicted from its gap, the gap is all there is to its error.
+# The gap read off the weights should match the gap in the actual attention scores (`context.gap`, from `hook_q` and
+# `hook_k`), and the theory turns the gap into an error. If the trained model's error is close to the one predicted
+# from its gap, the gap is all there is to its error.
 
 # %%
-batch = task.sample(512, seed=2)
-selected = batch.relevant[:, 0, :T]  # [batch, T]
-query_scores = attention_scores(model, batch, 0)[:, 0, T, :T]
-score_gap = ((query_scores * selected).sum(-1) / q - (query_scores * ~selected).sum(-1) / (T - q)).mean().item()
-print(f"logit gap: from the weights {weight_gap['trained']:.2f}, from the scores {score_gap:.2f}")
-print(f"nMSE predicted from the gap {nmse_from_gap(T, q, score_gap):.2e}, measured {trained_nmse:.2e}")
+selected = context.chosen  # [batch, T]
+print(f"logit gap: from the weights {weight_gap['trained']:.2f}, from the scores {context.gap:.2f}")
+print(f"nMSE predicted from the gap {nmse_from_gap(T, q, context.gap):.2e}, measured {trained_nmse:.2e}")
 
-# The same relation on the construction, whose gap beta we can set by hand:
+# The same relation on the construction, whose gap beta we can set by hand (built for length T only):
 betas = [1.0, 2.0, 4.0, 6.0, 8.0]
-sweep = {beta: evaluate(selection(task, error=0.5, beta=beta), task, samples=512)["nmse"] for beta in betas}
+sweep = {beta: evaluate(selection(task, error=0.9, max_length=T, beta=beta), task, samples=512)["nmse"] for beta in betas}
 for beta, measured in sweep.items():
     print(f"construction with beta {beta:.0f}: nMSE {measured:.2e} (theory {expected_nmse(T, q, beta):.2e})")
 
 # %% [markdown]
 # **Resample the unselected tokens, then the selected ones.** The head routes by position, so replacing the content
-# of the unselected tokens should leave the output where it was, and replacing the selected ones should move it.
-# Movement is measured like the error: `||f(x') - f(x)||^2 / (d/q)`.
+# of the unselected tokens (`with_content`) should leave the output where it was, and replacing the selected ones
+# should move it. `output_shift` measures the movement like the error: `||f(x') - f(x)||^2 / (d/q)`.
 
 # %%
-content = task.blocks["content"]
-fresh = task.sample(len(batch), seed=3).inputs[:, :T, content]
-
-
-def resample(which: torch.Tensor) -> torch.Tensor:
-    """The batch with the content of the tokens in ``which`` ([batch, T] bool) replaced by fresh draws."""
-    inputs = batch.inputs.clone()
-    inputs[:, :T, content] = torch.where(which[..., None], fresh, batch.inputs[:, :T, content])
-    return inputs
-
-
-def movement(network, inputs: torch.Tensor) -> float:
-    return ((network(inputs)[:, T] - network(batch.inputs)[:, T]).pow(2).sum(-1).mean() / (task.d / q)).item()
-
-
+fresh = task.sample(len(batch), seed=3).info["content"]
 moved = {
-    "unselected resampled": movement(model, resample(~selected)),
-    "selected resampled": movement(model, resample(selected)),
+    "unselected resampled": output_shift(model, task, batch, with_content(batch, fresh, ~selected, task)),
+    "selected resampled": output_shift(model, task, batch, with_content(batch, fresh, selected, task)),
 }
 for what, value in moved.items():
     print(f"{what:>20}: output moves by {value:.2e}")
 
 # %% [markdown]
-# **Point the query at another subset.** Rewrite the subset features of the query token: the output should follow
-# and become the mean of the newly selected tokens.
+# **Point the query at another subset.** `with_subset` rewrites the query's subset features (the multi-hot row, or
+# the sum of this example's own position codes): the output should follow and become the mean of the newly
+# selected tokens.
 
 # %%
-other = task.sample(len(batch), seed=4)  # only its subsets are used
-retargeted = batch.inputs.clone()
-retargeted[:, T, task.blocks["subset"]] = other.inputs[:, T, task.blocks["subset"]]
-new_selected = other.relevant[:, 0, :T]
+new_selected = task.sample(len(batch), seed=4).relevant[:, 0, :T]  # only its subsets are used
 new_target = (batch.info["content"] * new_selected[..., None]).sum(1) / q
-retarget_nmse = ((model(retargeted)[:, T] - new_target).pow(2).sum(-1).mean() / (task.d / q)).item()
+retarget_nmse = ((model(with_subset(batch, new_selected, task))[:, T] - new_target).pow(2).sum(-1).mean() / (task.d / q)).item()
 print(f"nMSE against the mean of the new subset: {retarget_nmse:.2e}")
 
 # %% [markdown]
-# **Ablate the head.** With its output replaced by its batch mean, the model should be no better than predicting
-# zero (nMSE about 1).
+# **Ablate the head.** With its output replaced by its batch mean (`context.ablated`), the model should be no better
+# than predicting zero (nMSE about 1).
 
 # %%
-ablated_nmse = run_ablated(model, task, batch, [(0, 0)])["nmse"]
-print(f"nMSE with the head mean-ablated: {ablated_nmse:.3f}")
-query_row = patterns(model, batch)[0][:, 0, T]  # [batch, src]
-mass_on_y = (query_row[:, :T] * selected).sum(-1).mean().item()
+ablated_nmse = context.ablated(context.circuit)["nmse"]
+mass_on_y = context.mass[head].item()
+print(f"nMSE with head L{layer}H{head} mean-ablated: {ablated_nmse:.3f}")
 print(f"attention mass of the query on y: {mass_on_y:.3f} (uniform attention would give {q / (T + 1):.3f})")
 
 # %% [markdown]
 # ## What was found
-# The summary below is computed from the numbers above, so it stays true when the model is retrained.
+# Computed from the analysis's claims and the interventions above, so it stays true when the model is retrained.
 
 # %%
-verdicts = {c.name: c for c in analysis.claims}
-qk_cosine = verdicts["positional QK is a scaled identity"].value
+claims = {c.name: c for c in analysis.claims}
+uniform, qk = claims["attention is uniform over y"], claims["positional QK is a scaled identity"]
+predicted = nmse_from_gap(T, q, context.gap)
 findings = [
-    f"- The trained head solves the task: nMSE {trained_nmse:.1e} (the construction: {construction_nmse:.1e}).",
-    f"- The query puts {mass_on_y:.1%} of its attention on the {q} selected tokens, spread "
-    f"{'uniformly' if verdicts['attention is uniform over y'].verdict == 'found' else 'unevenly'} over them "
-    f"(uniformity verdict: {verdicts['attention is uniform over y'].verdict}).",
-    f"- The positional QK table is a scaled identity (centred cosine with I: {qk_cosine:.3f}); its gap is "
-    f"{weight_gap['trained']:.2f} logits from the weights and {score_gap:.2f} in the scores, against the "
+    f"- The trained head reaches nMSE {trained_nmse:.1e} (the construction: {construction_nmse:.1e}).",
+    f"- The query puts {mass_on_y:.1%} of its attention on the {q} selected tokens; closeness to the uniform pattern on "
+    f"them: {uniform.value:.3f} ({VERDICTS[uniform.verdict]}; {uniform.detail}).",
+    f"- The positional QK table against the identity: centred cosine {qk.value:.3f} ({VERDICTS[qk.verdict]}); its gap is "
+    f"{weight_gap['trained']:.2f} logits from the weights and {context.gap:.2f} in the scores, against the "
     f"construction's beta = {weight_gap['construction']:.2f}.",
-    f"- The gap predicts an nMSE of {nmse_from_gap(T, q, score_gap):.1e}; measured {trained_nmse:.1e}: "
+    f"- The gap predicts an nMSE of {predicted:.1e}; measured {trained_nmse:.1e}: "
     + ("the gap accounts for the error, so the trained model behaves as the construction with beta set to its gap."
-       if 0.5 <= trained_nmse / nmse_from_gap(T, q, score_gap) <= 2 else
-       "something besides the gap (uneven attention within y, an imperfect OV) adds error."),
+       if 0.5 <= trained_nmse / max(predicted, 1e-12) <= 2 else
+       "something besides the gap (uneven attention within y, an imperfect OV) sets the error."),
     f"- Resampling the unselected tokens moves the output by {moved['unselected resampled']:.1e}, resampling the "
     f"selected ones by {moved['selected resampled']:.2f}; pointing the query at another subset gives the mean of "
-    f"that subset (nMSE {retarget_nmse:.1e}); ablating the head gives nMSE {ablated_nmse:.2f}.",
-    f"- Verdicts: {sum(c.verdict == 'found' for c in analysis.claims)} found, "
-    f"{sum(c.verdict == 'partial' for c in analysis.claims)} partial, "
-    f"{sum(c.verdict == 'not_found' for c in analysis.claims)} not found "
-    f"({', '.join(c.name for c in analysis.claims if c.verdict != 'found') or 'none missed'}).",
+    f"that subset up to nMSE {retarget_nmse:.1e}; ablating the head gives nMSE {ablated_nmse:.2f}.",
+    findings_markdown(analysis.claims, analysis.mechanism),
 ]
 display(Markdown("\n".join(findings)))

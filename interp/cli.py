@@ -11,20 +11,62 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from .tasks.base import MAX_SEED, shown
 
 SCOPES = ("task", "model", "train")
+MAX_THREADS = 1024
 
 
 class UsageError(ValueError):
-    pass
+    """A command-line value is invalid; the message names it."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line, ``interp train: error: ...`` (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def int_flag(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` taking an integer in ``[low, high]``; argparse names the flag in its error."""
+    allowed = f"in [{low}, {high}]" if high is not None else f">= {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer {allowed}, got {text[:40]!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {shown(value)}")
+        return value
+
+    return parse
+
+
+def writable(flag: str, path: str | Path) -> Path:
+    """``path`` if a folder can be made or written there (``interp.files.check_writable_dir``), else UsageError."""
+    from .files import check_writable_dir
+
+    try:
+        return check_writable_dir(flag, path)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON (``3``, ``1e-3``, ``[1,4,7]``, ``true``, ``null``), else the plain string."""
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON (or an integer too long to hold): a plain string
         return text
 
 
@@ -43,20 +85,20 @@ def split_settings(task_name: str, settings: list[str]) -> dict[str, dict[str, A
     for item in settings:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UsageError(f"--set expects key=value, got {item!r}")
+            raise UsageError(f"--set expects key=value, got {shown(item)}")
         scope, dot, name = key.partition(".")
         if dot and scope in SCOPES:
             if name not in fields[scope]:
-                raise UsageError(f"unknown {scope} parameter {name!r}; known: {', '.join(sorted(fields[scope]))}")
+                raise UsageError(f"unknown {scope} parameter {shown(name)}; known: {', '.join(sorted(fields[scope]))}")
             scopes = [scope]
         else:
             name = key
             scopes = [s for s in SCOPES if name in fields[s]]
             if not scopes:
                 known = sorted(set().union(*fields.values()))
-                raise UsageError(f"unknown parameter {name!r} for task {task_name}; known: {', '.join(known)}")
+                raise UsageError(f"unknown parameter {shown(name)} for task {task_name}; known: {', '.join(known)}")
             if len(scopes) > 1:
-                raise UsageError(f"{name!r} is ambiguous ({', '.join(scopes)}); write e.g. {scopes[0]}.{name}={value}")
+                raise UsageError(f"{name!r} is ambiguous ({', '.join(scopes)}); write e.g. {scopes[0]}.{name}=...")
         out[scopes[0]][name] = parse_value(value)
     return out
 
@@ -65,80 +107,94 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     from .models import ModelConfig
     from .tasks import TASKS
     from .training import TrainConfig
+    from .viz.text import tasks_text
 
-    for name, cls in TASKS.items():
+    rows = []
+    for cls in TASKS.values():
         task = cls()
-        print(f"{name}: {(cls.__doc__ or '').strip().splitlines()[0]}")
-        print(f"  metric: {task.metric} ({'higher' if task.higher_is_better else 'lower'} is better)")
-        print("  task:  " + ", ".join(f"{k}={json.dumps(v)}" for k, v in task.params().items()))
-        model = dataclasses.asdict(ModelConfig.for_task(task))
-        print("  model: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in model.items()))
-        train = dataclasses.asdict(TrainConfig.for_task(task))
-        print("  train: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in train.items()))
+        rows.append((task, ModelConfig.for_task(task), TrainConfig.for_task(task)))
+    print(tasks_text(rows))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    import torch
-
+    from . import limits
     from .defaults import configure, run_directory
-    from .tasks import evaluate
-    from .training import train
+    from .training import RESUME
 
-    # Small models train as fast on one thread, and a fixed thread count keeps runs bit-reproducible.
-    torch.set_num_threads(args.threads)
     settings = split_settings(args.task, args.set or [])
     if args.seed is not None:
         settings["train"]["seed"] = args.seed
     task, model_cfg, train_cfg = configure(args.task, args.preset, settings)
-    out = Path(args.out) if args.out else run_directory(task.name, args.preset, train_cfg.seed)
+    model_cfg.check_fits(task)
+    need = limits.check_training(task, model_cfg, train_cfg)
+    limits.check_evaluation(task, model_cfg, args.eval_samples)
+    out = writable("--out", args.out if args.out else run_directory(task.name, args.preset, train_cfg.seed))
+    if args.resume and not (out / RESUME).is_file():
+        raise UsageError(f"--resume: no {RESUME} in {out}; nothing to resume")
+    if args.dry_run:
+        from .viz.text import dry_run_text
+
+        print(dry_run_text(task, model_cfg, train_cfg, out, need, limits.available_bytes()))
+        return
+
+    import torch
+
+    from .tasks import evaluate
+    from .training import train
+    from .viz.text import train_text
+
+    # Small models train as fast on one thread, and a fixed thread count keeps runs bit-reproducible.
+    torch.set_num_threads(args.threads)
     result = train(task, model_cfg, train_cfg, out, resume=args.resume, progress=not args.quiet)
     fresh = evaluate(result.model, task, samples=args.eval_samples)
-    print(f"{task.name}: {task.metric}={fresh[task.metric]:.4f} on {args.eval_samples} fresh samples "
-          f"after {result.metrics['steps']} steps -> {out}")
+    print(train_text(task, fresh, args.eval_samples, result.metrics["steps"], out))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from .checkpoint import load_checkpoint
+    from . import limits
+    from .checkpoint import load_checkpoint, read_spec
     from .tasks import evaluate
+    from .viz.text import eval_json, eval_text
 
-    ckpt = load_checkpoint(args.dir)
-    task = ckpt.task
+    _, task, model_config = read_spec(args.dir)
     if args.set:
         settings = split_settings(task.name, args.set)
         if settings["model"] or settings["train"]:
             raise UsageError("interp eval only takes task settings (e.g. --set L=80)")
         task = task.replace(**settings["task"])
-        ckpt.model_config.check_fits(task)
+        model_config.check_fits(task)
+    limits.check_evaluation(task, model_config, args.samples)
+    ckpt = load_checkpoint(args.dir)
     metrics = evaluate(ckpt.model, task, samples=args.samples, seed=args.seed)
-    if args.json:
-        print(json.dumps({"checkpoint": str(args.dir), "task": task.name, "params": task.params(),
-                          "samples": args.samples, "metrics": metrics}, indent=2))
-    else:
-        print(f"{args.dir}: {task.name} {task.metric}={metrics[task.metric]:.4f} on {args.samples} fresh samples")
-        for key, value in metrics.items():
-            if key != task.metric:
-                print(f"  {key}={value:.4f}")
+    print((eval_json if args.json else eval_text)(args.dir, task, args.samples, metrics))
 
 
 def cmd_construct(args: argparse.Namespace) -> None:
-    from . import checkpoint
+    from . import checkpoint, limits
     from .constructions import construct
+    from .models import ModelConfig
     from .tasks import make_task
+    from .viz.text import construct_text
 
+    out = writable("--out", args.out)
     settings = split_settings(args.task, [s for s in args.set or [] if not s.startswith("construction.")])
     params = {s.partition("=")[0][len("construction."):]: parse_value(s.partition("=")[2])
               for s in args.set or [] if s.startswith("construction.")}
     if settings["model"] or settings["train"]:
         raise UsageError("a construction fixes its own model; set task fields or construction.<param>=value")
     task = make_task(args.task, **settings["task"])
+    # A construction is about as large as the task's default model: the n_ctx^2 masks dominate long tasks.
+    limits.check_model(ModelConfig.for_task(task), f"the {task.name} construction")
     model = construct(task, **params)
-    checkpoint.save(args.out, model, task, construction=model.construction)
-    print(f"{task.name} construction ({model.construction['name']}) -> {args.out}")
+    checkpoint.save(out, model, task, construction=model.construction)
+    print(construct_text(task, model.construction, out))
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
+    from . import limits
     from .analysis.run import analyze_checkpoint
-    from .paths import find_checkpoints
+    from .checkpoint import load_checkpoint, read_spec
+    from .paths import REPORTS, find_checkpoints
     from .viz.report import summary_text
 
     dirs = [Path(d) for d in args.dirs]
@@ -148,6 +204,12 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         raise UsageError("give checkpoint directories or --all")
     if args.out and len(dirs) > 1:
         raise UsageError("--out takes one checkpoint directory")
+    # Every checkpoint and report folder is checked before the first report is written.
+    for directory in dirs:
+        _, task, model_config = read_spec(directory)
+        writable("--out", args.out or REPORTS / task.name / directory.name)
+        limits.check_analysis(task, model_config)
+        load_checkpoint(directory)
     summaries = []
     for directory in dirs:
         summary = analyze_checkpoint(directory, out=args.out)
@@ -159,7 +221,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="interp", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="interp", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("tasks", help="list tasks with their parameters and defaults")
@@ -168,19 +230,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a task and write a checkpoint")
     p.add_argument("task")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a task, model or train field")
-    p.add_argument("--seed", type=int, default=None, help="training seed (init and data)")
+    p.add_argument("--seed", type=int_flag(0, MAX_SEED), default=None, help="training seed (init and data)")
     p.add_argument("--preset", default="default", help="preset name, part of the default output path")
     p.add_argument("--out", help="checkpoint directory (default trained_models/<task>/<preset>-seed<N>)")
     p.add_argument("--resume", action="store_true", help="continue from the last periodic checkpoint in --out")
-    p.add_argument("--eval-samples", type=int, default=8192)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--eval-samples", type=int_flag(1), default=8192, help="fresh samples scored after training")
+    p.add_argument("--threads", type=int_flag(1, MAX_THREADS), default=1, help="torch CPU threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check everything (memory, --out), print the resolved configs and exit without training")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on fresh samples of its task")
     p.add_argument("dir")
-    p.add_argument("--samples", type=int, default=8192)
-    p.add_argument("--seed", type=int, default=12345, help="seed of the fresh samples")
+    p.add_argument("--samples", type=int_flag(1), default=8192)
+    p.add_argument("--seed", type=int_flag(0, MAX_SEED), default=12345, help="seed of the fresh samples")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluate on a variant of the task")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
@@ -197,10 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report directory (default analyses/reports/<task>/<run>)")
     p.add_argument("--json", action="store_true", help="print summary.json")
     p.set_defaults(func=cmd_analyze)
+    from .experiments.cli import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; bad input ends as one line ``interp COMMAND: error: ...`` on stderr and status 2.
+
+    Only the errors that mean bad input are caught: anything else is a bug and keeps its traceback.
+    """
     args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
     from .tasks import TaskError
@@ -208,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except (TaskError, CheckpointError, UsageError) as e:
-        print(f"interp {args.command}: error: {e}", file=sys.stderr)
+        print(f"interp {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 2
     return 0
 

@@ -59,6 +59,8 @@ def check_writable_dir(name: str, path: str | Path) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{name} {path} exists and is not a directory")
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{name} {path} is not writable (no permission to create it under {existing})")
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"{name} {path} cannot be created: {existing} is a file, not a directory")
+    if existing is None or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path} is not writable (no permission to create files in {existing})")
     return path

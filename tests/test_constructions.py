@@ -359,7 +359,7 @@ def test_close_bias_twin_is_right_only_at_its_trained_number_of_regions(counting
         accuracy[R] = task.evaluate(twin(batch.inputs), batch)["accuracy"]
         assert task.evaluate(bos_model(batch.inputs), batch)["accuracy"] == 1.0
     assert accuracy[4] == 1.0
-    assert max(accuracy[R] for R in (2, 3, 5, 6)) < 0.85  # notes: 0.15 / 0.39 / 0.75 / 0.63
+    assert max(accuracy[R] for R in (2, 3, 5, 6)) < 0.85  # docs/theory/counting.md: 0.15 / 0.39 / 0.75 / 0.63
     # Length generalises at the trained R.
     task = base.replace(L=200, R=4)
     batch = sample(task, 16, 1)

@@ -64,9 +64,8 @@ def html_outputs(notebook) -> list[str]:
     ]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, tmp_path):
+def execute(path: Path, tmp_path: Path):
+    """Run the notebook at ``path`` on this interpreter's kernel (environment inherited); return it executed."""
     notebook = jupytext.read(path)
     # First make sure the kernel is this interpreter, so the notebook sees the project's packages.
     check = f"import os, sys\nassert os.path.realpath(sys.prefix) == {os.path.realpath(sys.prefix)!r}, sys.executable"
@@ -84,6 +83,22 @@ def test_notebook_runs(path, tmp_path):
 
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
+    return notebook
+
+
+def findings(notebook) -> str:
+    """The Markdown the "What was found" cell displayed."""
+    last = [cell for cell in notebook.cells if cell.cell_type == "code"][-1]
+    return "".join(o["data"]["text/markdown"] for o in last.get("outputs", []) if "text/markdown" in o.get("data", {}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, tmp_path):
+    notebook = execute(path, tmp_path)
+    # "What was found" is computed from the analysis: it opens its list with the mechanism line and its claims
+    shown = findings(notebook)
+    assert "**Mechanism:**" in shown and ("Holds" in shown or "Missing" in shown), shown
 
     # The attention views render offline: the circuitsvis bundle is inlined, nothing is fetched.
     views = [page for page in html_outputs(notebook) if VIEW_CLASS in page]
@@ -92,3 +107,22 @@ def test_notebook_runs(path, tmp_path):
         assert BUNDLE_MARK in page
         assert "unpkg" not in page and "jsdelivr" not in page
         assert not re.search(r"<script[^>]*\bsrc\s*=", page, flags=re.IGNORECASE)
+
+
+@pytest.mark.slow
+def test_selection_notebook_runs_on_an_orthonormal_preset_run(tmp_path, monkeypatch):
+    """The notebook follows ``INTERP_SELECTION_CHECKPOINT`` to a run with per-example orthonormal codes (no
+    positional table, code-block QK), here a tiny one trained on the spot."""
+    from interp.defaults import configure
+    from interp.training import train
+
+    settings = {"task": {"T": 6, "d": 4, "q": 2, "code_dim": 16}, "model": {"d_model": 48, "d_head": 32},
+                "train": {"max_steps": 150, "eval_every": 50, "eval_samples": 256, "batch_size": 64}}
+    task, model_cfg, train_cfg = configure("selection", "orthonormal", settings)
+    train(task, model_cfg, train_cfg, out=tmp_path / "run", progress=False)
+    monkeypatch.setenv("INTERP_SELECTION_CHECKPOINT", str(tmp_path / "run"))
+    notebook = execute(ANALYSES / "selection.py", tmp_path)
+    shown = findings(notebook)
+    assert "positions='orthonormal'" in "".join(
+        o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "**Mechanism:**" in shown

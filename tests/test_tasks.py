@@ -137,9 +137,31 @@ def test_same_seed_same_batch(name):
     task = make_task(name)
     a, b, c = task.sample(32, 7), task.sample(32, 7), task.sample(32, 8)
     assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
-    moved = a.to("cpu")
-    assert torch.equal(moved.relevant, a.relevant) and moved.info.keys() == a.info.keys()
+    for key in a.info:
+        assert torch.equal(a.info[key], b.info[key]), key
     assert not torch.equal(a.inputs, c.inputs)
+
+
+def batch_tensors(batch):
+    return {"inputs": batch.inputs, "targets": batch.targets, "readout": batch.readout, "relevant": batch.relevant,
+            **{f"info.{key}": value for key, value in batch.info.items()}}
+
+
+@pytest.mark.parametrize("name, params", [("parity", {}), ("selection", {}), ("selection", {"positions": "orthonormal"}),
+                                          ("counting", {})])
+def test_batch_to_moves_every_tensor(name, params):
+    """``Batch.to`` moves every field, ``info`` included, keeping shapes and dtypes. The ``meta`` device stands
+    in for an accelerator on a CPU-only machine: a field left behind would still be on the CPU."""
+    batch = make_task(name, **params).sample(8, 0)
+    before = batch_tensors(batch)
+    moved = batch_tensors(batch.to("meta"))
+    assert moved.keys() == before.keys() and len(batch.info) > 0
+    for key, tensor in moved.items():
+        assert tensor.device.type == "meta", key
+        assert tensor.dtype == before[key].dtype and tensor.shape == before[key].shape, key
+    back = batch_tensors(batch.to("cpu"))
+    for key, tensor in back.items():
+        assert tensor.device.type == "cpu" and torch.equal(tensor, before[key]), key
 
 
 @pytest.mark.parametrize(
@@ -161,12 +183,44 @@ def test_same_seed_same_batch(name):
         ("counting", {"R": 9, "max_regions": 8}, "R"),
         ("counting", {"R": 0}, "R"),
         ("counting", {"p_one": 1.5}, "p_one"),
+        ("counting", {"p_one": float("nan")}, "p_one"),
+        ("counting", {"p_one": float("inf")}, "p_one"),
+        ("counting", {"p_one": True}, "p_one"),
+        ("counting", {"p_one": "0.5"}, "p_one"),
         ("counting", {"L": 400}, "max_len"),
+        ("counting", {"L": "40"}, "L"),
+        ("counting", {"max_count": None}, "max_count"),
+        ("parity", {"n": True}, "n"),
+        ("parity", {"n": 2**30}, "n"),
+        ("parity", {"seed": 2**40}, "seed"),
+        ("parity", {"seed": -1}, "seed"),
+        ("parity", {"subset": "1,2"}, "subset"),
+        ("parity", {"subset": [1.0, 2.0]}, "subset"),
+        ("selection", {"T": "16"}, "T"),
+        ("selection", {"q": 1.5}, "q"),
+        ("selection", {"positions": ["learned"]}, "positions"),
+        ("selection", {"positions": "orthonormal", "code_dim": 0}, "code_dim"),
     ],
 )
 def test_invalid_parameters_name_the_parameter(name, params, parameter):
     with pytest.raises(TaskError, match=rf"\b{parameter}\b"):
         make_task(name, **params)
+
+
+def test_replace_validates_again():
+    task = make_task("parity", n=8, k=2)
+    with pytest.raises(TaskError, match="subset"):
+        task.replace(subset=5)
+    with pytest.raises(TaskError, match="subset positions"):
+        task.replace(n=3)
+    with pytest.raises(TaskError, match="unknown parameter"):
+        task.replace(width=2)
+
+
+def test_messages_stay_one_short_line():
+    with pytest.raises(TaskError) as raised:
+        make_task("selection", positions="x" * 500 + "\n")
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 200
 
 
 def test_unknown_task_and_key():

@@ -136,6 +136,23 @@ def test_verdicts_rendered_and_checked(tmp_path):
         report(tmp_path, summary={"claims": bad})
 
 
+def test_untestable_claims_render_everywhere(tmp_path):
+    """A fourth verdict, for claims that cannot be computed on a model: its own class and colour in HTML,
+    its word in Markdown and terminal text, counted only when present."""
+    from interp.viz.claims import CLAIMS_CSS, claims_markdown, claims_text, show_claims
+
+    claims = CLAIMS + [{"name": "coverage", "expected": "> chance", "value": None, "verdict": "untestable",
+                        "detail": "more heads than positions"}]
+    page = report(tmp_path, summary={"claims": claims})
+    assert '<td class="verdict verdict-untestable">untestable</td>' in page
+    assert "4 claims: 1 found, 1 partial, 1 not found, 1 untestable." in page
+    assert ".verdict-untestable {" in CLAIMS_CSS
+    assert claims_markdown(claims).splitlines()[-1].startswith("| coverage | > chance | — | untestable | more heads")
+    assert claims_text(claims).splitlines()[-1] == "  [untestable] coverage: —"
+    assert "verdict-untestable" in show_claims(claims)._repr_html_()
+    assert "3 claims: 1 found, 1 partial, 1 not found.<" in report(tmp_path)  # not counted when no claim is untestable
+
+
 def test_text_is_escaped(tmp_path):
     evil = '<script>alert("x")</script>&'
     page = report(

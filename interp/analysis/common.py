@@ -26,17 +26,23 @@ def patterns(model: "TransformerBridge", batch: Batch) -> list[Tensor]:
     return [acts[name] for name in names]
 
 
-@torch.no_grad()
-def attention_scores(model: "TransformerBridge", batch: Batch, layer: int) -> Tensor:
-    """Pre-softmax attention scores ``[batch, head, dest, src]``, recomputed from ``hook_q`` and ``hook_k``.
+def scores_from(model: "TransformerBridge", layer: int, q: Tensor, k: Tensor) -> Tensor:
+    """Pre-softmax attention scores ``[batch, head, dest, src]`` of ``layer`` from its ``hook_q`` and
+    ``hook_k`` activations (``[batch, pos, head, d_head]``), divided by the layer's attention scale.
 
     On TL 4.3 native bridges ``hook_attn_scores`` carries the softmaxed pattern, not the scores.
     (Positional rotation, for rotary models, is not applied here.)
     """
+    scale = model.blocks[layer].attn.original_component.scale
+    return einops.einsum(q, k, "b dest h d, b src h d -> b h dest src") / scale
+
+
+@torch.no_grad()
+def attention_scores(model: "TransformerBridge", batch: Batch, layer: int) -> Tensor:
+    """Pre-softmax attention scores ``[batch, head, dest, src]`` of ``layer`` on ``batch`` (``scores_from``)."""
     q_name, k_name = get_act_name("q", layer), get_act_name("k", layer)
     acts = cached(model, batch, [q_name, k_name])
-    scale = model.blocks[layer].attn.original_component.scale
-    return einops.einsum(acts[q_name], acts[k_name], "b dest h d, b src h d -> b h dest src") / scale
+    return scores_from(model, layer, acts[q_name], acts[k_name])
 
 
 def readout_rows(pattern: Tensor, batch: Batch) -> Tensor:
@@ -121,34 +127,34 @@ def split(n: int, seed: int = 0, test_fraction: float = 0.3) -> tuple[Tensor, Te
     return order[:cut], order[cut:]
 
 
-def _design(x: Tensor) -> Tensor:
-    x = x.double()
-    return torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)
-
-
-def _fit(x: Tensor, y: Tensor, ridge: float) -> Tensor:
-    gram = x.T @ x
-    gram += ridge * torch.eye(gram.shape[0], dtype=gram.dtype) * gram.diagonal().mean()
-    return torch.linalg.solve(gram, x.T @ y)
+def _fit_affine(x: Tensor, y: Tensor, ridge: float) -> Callable[[Tensor], Tensor]:
+    """Ridge regression ``x [n, d] -> y [n, c]`` with an unpenalised intercept (fit on centred data), so
+    that the fit, like the theory's codes, is the same for ``y`` and any affine image of it."""
+    x, y = x.double(), y.double()
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    xc = x - x_mean
+    gram = xc.T @ xc
+    gram += ridge * torch.eye(gram.shape[0], dtype=gram.dtype) * gram.diagonal().mean().clamp(min=1e-12)
+    w = torch.linalg.solve(gram, xc.T @ (y - y_mean))
+    return lambda features: (features.double() - x_mean) @ w + y_mean
 
 
 def linear_probe_r2(features: Tensor, target: Tensor, ridge: float = 1e-3, seed: int = 0) -> float:
-    """Held-out R^2 of a ridge-regularised linear probe ``features [n, d] -> target [n]``."""
+    """Held-out R^2 of a ridge-regularised affine probe ``features [n, d] -> target [n]``."""
     train, test = split(features.shape[0], seed)
-    x, y = _design(features), target.double()[:, None]
-    w = _fit(x[train], y[train], ridge)
-    residual = y[test] - x[test] @ w
+    y = target.double()[:, None]
+    predict = _fit_affine(features[train], y[train], ridge)
+    residual = y[test] - predict(features[test])
     total = (y[test] - y[test].mean()).pow(2).sum()
     return float(1 - residual.pow(2).sum() / total.clamp(min=1e-12))
 
 
 def linear_probe_accuracy(features: Tensor, labels: Tensor, ridge: float = 1e-3, seed: int = 0) -> float:
-    """Held-out accuracy of a one-vs-rest least-squares linear classifier ``[n, d] -> labels [n]``."""
+    """Held-out accuracy of a one-vs-rest least-squares affine classifier ``[n, d] -> labels [n]``."""
     train, test = split(features.shape[0], seed)
     classes = int(labels.max()) + 1
-    x = _design(features)
-    w = _fit(x[train], torch.nn.functional.one_hot(labels[train], classes).double(), ridge)
-    return float(((x[test] @ w).argmax(-1) == labels[test]).double().mean())
+    predict = _fit_affine(features[train], torch.nn.functional.one_hot(labels[train], classes), ridge)
+    return float((predict(features[test]).argmax(-1) == labels[test]).double().mean())
 
 
 def cosine(a: Tensor, b: Tensor) -> float:

@@ -1,172 +1,401 @@
-"""Contextual counting probes (counting.md): layer 0 finds the region from BOS and the delimiters seen
-so far; layer 1 at Q_r attends to the 1s of region r plus a bias token, which sets OOD behaviour.
+"""Contextual counting probes (Golkar et al.): layer 0 finds the region of each token from BOS and the
+delimiters seen so far; the last layer at Q_r attends to the 1s of region r plus a bias token, BOS,
+so that its output (n v_one + v_BOS)/(n+1) still depends on the count n. Which token serves as the
+bias sets the behaviour at other numbers of regions.
+
+``analyze`` runs one small function per claim (``claim_*`` below, each documenting what it measures,
+what the theory expects and how it can fail) on a shared ``CountingContext``; the mechanism line comes
+from their verdicts (``interp.analysis.mechanism``). The theory: docs/theory/counting.md.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import torch
-from transformer_lens.utilities import get_act_name
+from torch import Tensor
 
-from ..tasks.counting import BOS, CLOSE, ONE, OPEN, ZERO
 from ..tasks import CountingTask, evaluate
-from .claims import claim
-from .common import (cached, closeness_to_uniform, head_mean_z, linear_probe_accuracy, linear_probe_r2, mass_on, patterns,
-                     readout_rows, run_ablated, run_with_patterns)
+from ..tasks.counting import BOS, CLOSE, FIRST_QUERY, ONE, OPEN, ZERO
 from ..viz.figures import Plot
+from .claims import Claim, claim, head_names, untestable
+from .common import Head, closeness_to_uniform, linear_probe_accuracy, linear_probe_r2, mass_on, readout_rows, run_with_patterns
+from .context import Context, kind_of_head_ablation
+from .mechanism import Wording, mechanism_line
 from .result import Analysis
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-BUCKETS = ("1s of region r", "BOS", "]", "[", "0s", "other 1s", "queries")
+TARGET = "1s of region r"
+BUCKETS = (TARGET, "BOS", "]", "[", "0s", "other 1s", "queries")
+
+WORDING = Wording(
+    circuit="layer 0 reads the region from BOS and the delimiters; the counting head counts the region's 1s "
+            "with BOS as the bias token",
+    absent="neither the region detector nor the counting head attends as predicted",
+)
 
 
-def buckets(task: CountingTask, batch) -> dict[str, torch.Tensor]:
+def buckets(task: CountingTask, batch) -> dict[str, Tensor]:
     """``[batch, n_readout, pos]`` masks splitting each readout row's keys into BUCKETS."""
     tokens = batch.inputs[:, None, :].expand(-1, len(batch.readout), -1)
     target = batch.relevant.clone()
     target[:, :, 0] = False
     is_one = tokens == ONE
     return {
-        "1s of region r": target,
+        TARGET: target,
         "BOS": tokens == BOS,
         "]": tokens == CLOSE,
         "[": tokens == OPEN,
         "0s": tokens == ZERO,
         "other 1s": is_one & ~target,
-        "queries": tokens >= 5,
+        "queries": tokens >= FIRST_QUERY,
     }
 
 
 def bias_token(split: dict[str, float]) -> str:
     """The token the counting head uses as its softmax bias: the biggest bucket besides the counted 1s."""
-    return max((b for b in split if b != "1s of region r"), key=split.get)
+    return max((b for b in split if b != TARGET), key=split.get)
+
+
+def without_keys(mask: Tensor, head: int, readout: Tensor):
+    """A ``hook_pattern`` replacement removing the keys in ``mask`` (``[batch, n_readout, pos]``) from
+    ``head``'s rows at the ``readout`` positions, each row renormalised (for ``run_with_patterns``)."""
+
+    def replace(pattern: Tensor) -> Tensor:
+        pattern = pattern.clone()
+        rows = pattern[:, head, readout] * ~mask
+        pattern[:, head, readout] = rows / rows.sum(-1, keepdim=True).clamp(min=1e-12)
+        return pattern
+
+    return replace
+
+
+@dataclass(eq=False)
+class CountingContext(Context):
+    """The inputs the counting probes share: the region head of layer 0, the counting head of the last
+    layer with its query rows split into buckets, and the bias token read off them."""
+
+    task: CountingTask
+
+    @cached_property
+    def last(self) -> int:
+        return self.model.cfg.n_layers - 1
+
+    @cached_property
+    def region_scores(self) -> Tensor:
+        """``[head]`` of layer 0: 1 - TV(row, uniform on BOS + delimiters so far), body positions."""
+        body = slice(1, 1 + self.task.L)
+        context = self.task.delimiter_context(self.batch)
+        return closeness_to_uniform(self.patterns[0][:, :, body], context[:, body])
+
+    @cached_property
+    def region_head(self) -> int:
+        return int(self.region_scores.argmax())
+
+    @cached_property
+    def rows(self) -> Tensor:
+        """``[batch, head, R, pos]``: the last layer's rows at the queries."""
+        return readout_rows(self.patterns[self.last], self.batch)
+
+    @cached_property
+    def count_head(self) -> int:
+        return int(mass_on(self.rows, self.batch.relevant).argmax())
+
+    @cached_property
+    def split(self) -> dict[str, float]:
+        """The counting head's query attention per bucket (mean mass)."""
+        return {name: mass_on(self.rows, mask)[self.count_head].item() for name, mask in buckets(self.task, self.batch).items()}
+
+    @cached_property
+    def bias(self) -> str:
+        return bias_token(self.split)
+
+    @cached_property
+    def circuit(self) -> list[Head]:
+        return list(dict.fromkeys([(0, self.region_head), (self.last, self.count_head)]))
+
+    @cached_property
+    def others(self) -> list[Head]:
+        return [head for head in self.heads if head not in self.circuit]
+
+    @cached_property
+    def per_head_accuracy(self) -> dict[Head, float]:
+        return {head: self.ablated([head])["accuracy"] for head in self.heads}
+
+    @cached_property
+    def count_code(self) -> tuple[Tensor, Tensor]:
+        """The last attention output at the queries ``[batch * R, d_model]`` and the counts ``[batch * R]``."""
+        out = self.act("attn_out", self.last)[:, self.batch.readout]
+        return out.flatten(0, 1), self.batch.targets.float().flatten()
+
+    @cached_property
+    def other_region_counts(self) -> dict[int, float]:
+        """Accuracy at R - 1 and R + 1 regions (where the task allows them)."""
+        task = self.task
+        others = [r for r in (task.R - 1, task.R + 1) if 1 <= r <= task.max_regions and 2 * r <= task.L]
+        return {r: evaluate(self.model, task.replace(R=r), samples=max(self.samples // 2, 1), seed=self.seed)["accuracy"]
+                for r in others}
+
+
+# --- behaviour ------------------------------------------------------------------------------------
+
+
+def claim_solves_task(ctx: CountingContext) -> Claim:
+    """Exact-count accuracy at the queries on fresh samples. Any solver passes: behaviour. Fails when
+    the model has not learned the task."""
+    return claim("solves the task", "behaviour", "exact-count accuracy >= 0.98 on fresh samples",
+                 ctx.metrics["accuracy"], 0.98, 0.7)
+
+
+def claim_each_circuit_head_needed(ctx: CountingContext) -> Claim:
+    """Accuracy drop when either circuit head is mean-ablated (the smaller of the two drops).
+
+    Theory: both heads are needed. With one head per layer any two-layer solver needs both, so this is
+    behaviour; with several heads per layer it tests that the heads chosen by their attention are the
+    ones used (causal). Fails when the answer survives without one of them."""
+    base = ctx.metrics["accuracy"]
+    return claim(
+        "each circuit head is needed", kind_of_head_ablation(ctx.model),
+        "accuracy drops by >= 0.5 when either circuit head is mean-ablated",
+        base - max(ctx.per_head_accuracy[head] for head in ctx.circuit), 0.5, 0.2,
+        detail="accuracy with one head ablated: "
+               + ", ".join(f"{head_names([h])}: {a:.3f}" for h, a in ctx.per_head_accuracy.items()))
+
+
+def claim_generalises_to_other_region_counts(ctx: CountingContext) -> Claim:
+    """Worst accuracy at R - 1 and R + 1 regions.
+
+    Theory: a BOS bias needs nothing that depends on R, so the model generalises; a bias whose amount was
+    fixed in training (the R ``]`` tokens, the R queries) makes it fail off the trained R. Behaviour: the
+    bias token itself is ``claim_bos_is_bias_token``. Untestable when no other R fits the task."""
+    expected_base = "accuracy at other numbers of regions >= 0.95"
+    if not ctx.other_region_counts:
+        return untestable("generalises to other numbers of regions", "behaviour", expected_base,
+                          f"no other number of regions fits (L = {ctx.task.L}, max_regions = {ctx.task.max_regions})")
+    ood = ctx.other_region_counts
+    prediction = "it generalises" if ctx.bias == "BOS" else "it fails off the trained R"
+    return claim(
+        "generalises to other numbers of regions", "behaviour",
+        f"accuracy at R in {list(ood)} >= 0.95 (its bias token is {ctx.bias}: the theory predicts {prediction})",
+        min(ood.values()), 0.95, 0.7, detail=", ".join(f"R={r}: {a:.3f}" for r, a in ood.items()), ood=ood)
+
+
+# --- attention ------------------------------------------------------------------------------------
+
+
+def claim_layer0_finds_region(ctx: CountingContext) -> Claim:
+    """1 - TV(layer-0 row, uniform on BOS and the delimiters at or before the position), mean over body
+    positions, for the best layer-0 head.
+
+    Theory: uniform on that set, so the head's output 1/(N+1) tells how many delimiters came before
+    (construction: 1.0). Fails when layer 0 attends elsewhere (e.g. to every previous token)."""
+    return claim(
+        "layer 0 finds the region from the delimiters", "attention",
+        "1 - TV(layer-0 row, uniform on BOS + delimiters so far) >= 0.9 at body positions",
+        ctx.region_scores[ctx.region_head].item(), 0.9, 0.6,
+        detail=f"head L0H{ctx.region_head}; all heads {[round(s, 3) for s in ctx.region_scores.tolist()]}")
+
+
+def claim_counting_head_attends_to_ones_and_bos(ctx: CountingContext) -> Claim:
+    """1 - TV(row at Q_r, uniform on {1s of region r, BOS}) for the last-layer head with the most mass there.
+
+    Theory: exactly that pattern (construction: 1.0). Fails when the head spreads over other tokens or
+    uses another bias token (the ``]`` twin attends to the 1s plus the R ``]``)."""
+    scores = closeness_to_uniform(ctx.rows, ctx.batch.relevant)
+    return claim(
+        "the counting head attends to the 1s of region r plus BOS", "attention",
+        "1 - TV(row at Q_r, uniform on {1s of region r, BOS}) >= 0.9",
+        scores[ctx.count_head].item(), 0.9, 0.6,
+        detail=f"head L{ctx.last}H{ctx.count_head}; mass " + ", ".join(f"{k} {v:.2f}" for k, v in ctx.split.items()),
+        buckets=ctx.split)
+
+
+def claim_bos_is_bias_token(ctx: CountingContext) -> Claim:
+    """BOS's share of the counting head's query attention outside the counted 1s; the bias token is the
+    biggest bucket there (BOS, ``]``, ``[``, 0s, other 1s, queries).
+
+    Theory: BOS holds all of it (construction: 1.0), so the count survives softmax normalisation with
+    nothing that depends on R. Fails when another token (``]``, the queries) takes the bias role; the
+    mechanism line then names it."""
+    outside = sum(v for k, v in ctx.split.items() if k != TARGET)
+    share = ctx.split["BOS"] / outside if outside > 0 else None
+    return claim(
+        "BOS is the counting head's bias token", "attention",
+        "BOS holds >= 0.8 of the counting head's attention outside the counted 1s (construction: all of it)",
+        share, 0.8, 0.5, detail=f"bias token: {ctx.bias}; mass " + ", ".join(f"{k} {v:.2f}" for k, v in ctx.split.items()),
+        bias_token=ctx.bias, finding=f"bias token {ctx.bias}")
+
+
+# --- representation -------------------------------------------------------------------------------
+
+
+def claim_region_linear_after_layer0(ctx: CountingContext) -> Claim:
+    """Held-out accuracy of a linear probe for the region index (0 = outside) of each bit token from
+    ``blocks.0.hook_resid_post``, against the majority class.
+
+    Theory: the region detector and MLP0 make it linear (construction: 1.0). Fails when layer 0 does not
+    find the region, or stores it nonlinearly."""
+    resid = ctx.act("resid_post", 0)
+    bits = (ctx.batch.inputs == ONE) | (ctx.batch.inputs == ZERO)
+    labels = ctx.batch.info["region"][bits]
+    majority = torch.bincount(labels).max().item() / len(labels)
+    return claim(
+        "the region index is linear after layer 0", "representation",
+        "linear probe accuracy for the region of each bit (0 = outside) from blocks.0.hook_resid_post >= 0.95",
+        linear_probe_accuracy(resid[bits], labels), 0.95, 0.7, detail=f"majority class {majority:.3f}")
+
+
+def claim_count_coded_as_inverse(ctx: CountingContext) -> Claim:
+    """R^2 of an affine probe for 1/(n+1) from the last attention output at Q_r (n = the count).
+
+    Theory: the counting head writes v_BOS/(n+1) (BOS value) or, equally, v_one n/(n+1) (the ones'
+    value); n/(n+1) = 1 - 1/(n+1), so to an affine probe they are the same code. Fails when the head
+    output does not carry the count (its contrast with a linear code is
+    ``claim_count_code_not_linear``)."""
+    features, counts = ctx.count_code
+    return claim(
+        "the count is coded as 1/(n+1)", "representation",
+        "R^2 of an affine probe for 1/(n+1) (equivalently n/(n+1)) from the last attention output at Q_r >= 0.95",
+        linear_probe_r2(features, 1 / (counts + 1)), 0.95, 0.7)
+
+
+def claim_count_code_not_linear(ctx: CountingContext) -> Claim:
+    """How much better 1/(n+1) fits the count code than n itself: (R^2(1/(n+1)) - R^2(n)) divided by the
+    most a perfect 1/(n+1) code could reach on these counts (1 - R^2 of n from 1/(n+1) itself).
+
+    Theory: softmax normalisation makes the code 1/(n+1), not linear in n (construction: 1.0). Fails
+    when the output codes n linearly, or codes it as b/(n+b) for a bias count b != 1 (the ``]`` twin),
+    or not at all. Untestable when the counts barely vary."""
+    features, counts = ctx.count_code
+    inverse = 1 / (counts + 1)
+    expected = ("(R^2(1/(n+1)) - R^2(n)) / (1 - R^2(n from 1/(n+1))) >= 0.8 at the last attention output at Q_r "
+                "(a perfect 1/(n+1) code: 1)")
+    if counts.std() < 1e-6:
+        return untestable("the count code is 1/(n+1), not linear in n", "representation", expected,
+                          "every query has the same count: no code to compare")
+    most = 1 - linear_probe_r2(inverse[:, None], counts)
+    r2_inverse, r2_linear = linear_probe_r2(features, inverse), linear_probe_r2(features, counts)
+    if most < 1e-3:
+        return untestable("the count code is 1/(n+1), not linear in n", "representation", expected,
+                          "n and 1/(n+1) are almost collinear on these counts")
+    return claim("the count code is 1/(n+1), not linear in n", "representation", expected,
+                 (r2_inverse - r2_linear) / most, 0.8, 0.4,
+                 detail=f"R^2 1/(n+1) {r2_inverse:.3f}, n {r2_linear:.3f}; at most {most:.3f} apart for a perfect code")
+
+
+# --- causal ---------------------------------------------------------------------------------------
+
+
+def claim_bos_keeps_count(ctx: CountingContext) -> Claim:
+    """Accuracy drop when BOS is removed from the counting head's query rows (``hook_pattern``, rows
+    renormalised).
+
+    Theory: without its bias the head's output no longer depends on n, so the count is lost (drop ~1).
+    Fails when BOS carries no part of the count (another bias token, or none)."""
+    base = ctx.metrics["accuracy"]
+    bos = buckets(ctx.task, ctx.batch)["BOS"]
+    without_bos = without_keys(bos, ctx.count_head, ctx.batch.readout)
+    after = run_with_patterns(ctx.model, ctx.task, ctx.batch, {ctx.last: without_bos})["accuracy"]
+    return claim("BOS is the bias that keeps the count", "causal",
+                 "accuracy drops by >= 0.5 when BOS is removed from the counting head's rows (renormalised)",
+                 base - after, 0.5, 0.2, detail=f"accuracy {base:.3f} -> {after:.3f}")
+
+
+def claim_other_heads_not_needed(ctx: CountingContext) -> Claim:
+    """Accuracy with every head but the two circuit heads mean-ablated. Untestable with one head per
+    layer. Fails when other heads carry part of the answer."""
+    expected = "accuracy with the other heads mean-ablated >= 0.97"
+    if not ctx.others:
+        return untestable("the other heads are not needed", "causal", expected,
+                          "one head per layer: every head is a circuit head")
+    return claim("the other heads are not needed", "causal", expected, ctx.ablated(ctx.others)["accuracy"], 0.97, 0.8,
+                 detail=f"other heads {head_names(ctx.others)}")
+
+
+# --- comparison with the construction -------------------------------------------------------------
+
+
+def _reference_rows(ctx: CountingContext) -> Tensor:
+    """``[batch, R, pos]``: the construction's counting-head rows at the queries."""
+    rows = readout_rows(ctx.reference_patterns[-1], ctx.batch)
+    return rows[:, int(mass_on(rows, ctx.batch.relevant).argmax())]
+
+
+def claim_agrees_with_construction(ctx: CountingContext) -> Claim:
+    """Fraction of queries where the model and the construction give the same count. Fails when either
+    errs (a twin decoded for another R, a model that miscounts)."""
+    ours = ctx.task.readout_logits(ctx.logits, ctx.batch).argmax(-1)
+    theirs = ctx.task.readout_logits(ctx.reference_logits, ctx.batch).argmax(-1)
+    return claim("agrees with the construction", "comparison", "same count as the hand-built model on >= 0.98 of queries",
+                 (ours == theirs).float().mean().item(), 0.98, 0.7)
+
+
+def claim_attention_matches_construction(ctx: CountingContext) -> Claim:
+    """Mean cosine between the counting head's rows at Q_r and the construction's. Fails when the head
+    attends to other tokens (another bias token lowers it)."""
+    similarity = torch.nn.functional.cosine_similarity(ctx.rows[:, ctx.count_head], _reference_rows(ctx), dim=-1)
+    return claim("counting attention matches the construction", "comparison",
+                 "cosine between the model's and the construction's rows at Q_r >= 0.9", similarity.mean().item(), 0.9, 0.6)
+
+
+def claim_construction_attention_patched_in(ctx: CountingContext) -> Claim:
+    """Accuracy with the counting head's rows at Q_r replaced by the construction's. Fails when the
+    model's values and MLP decode another code than (n v_one + v_BOS)/(n+1)."""
+    reference_rows, readout, head = _reference_rows(ctx), ctx.batch.readout, ctx.count_head
+
+    def replace(pattern: Tensor) -> Tensor:
+        pattern = pattern.clone()
+        pattern[:, head, readout] = reference_rows
+        return pattern
+
+    return claim("works with the construction's attention patched in", "comparison",
+                 "accuracy >= 0.98 with the counting head's Q_r rows replaced by the construction's",
+                 run_with_patterns(ctx.model, ctx.task, ctx.batch, {ctx.last: replace})["accuracy"], 0.98, 0.7)
+
+
+# --- the analysis ---------------------------------------------------------------------------------
+
+PROBES = (
+    claim_solves_task,
+    claim_layer0_finds_region,
+    claim_region_linear_after_layer0,
+    claim_counting_head_attends_to_ones_and_bos,
+    claim_bos_is_bias_token,
+    claim_count_coded_as_inverse,
+    claim_count_code_not_linear,
+    claim_bos_keeps_count,
+    claim_each_circuit_head_needed,
+    claim_other_heads_not_needed,
+    claim_generalises_to_other_region_counts,
+)
+COMPARISONS = (claim_agrees_with_construction, claim_attention_matches_construction, claim_construction_attention_patched_in)
+
+
+def plots(ctx: CountingContext) -> list[Plot]:
+    accuracy = ctx.per_head_accuracy
+    out = [
+        Plot.bars("counting_head_buckets", f"Where the counting head L{ctx.last}H{ctx.count_head} attends from Q_r",
+                  list(ctx.split), {"mass": list(ctx.split.values())}, ylabel="attention mass"),
+        Plot.bars("head_ablation", f"Accuracy with one head mean-ablated (baseline {ctx.metrics['accuracy']:.3f})",
+                  [head_names([h]) for h in accuracy], {"accuracy": list(accuracy.values())},
+                  highlight=[h in ctx.circuit for h in accuracy], ylabel="accuracy"),
+    ]
+    ood = ctx.other_region_counts
+    if ood:
+        out.append(Plot.bars("regions_ood", f"Accuracy by number of regions (trained at R={ctx.task.R})",
+                             [f"R={r}" for r in [ctx.task.R, *ood]], {"accuracy": [ctx.metrics["accuracy"], *ood.values()]},
+                             ylabel="accuracy"))
+    return out
 
 
 def analyze(model: "TransformerBridge", task: CountingTask, reference: "TransformerBridge | None",
             samples: int = 2048, seed: int = 0) -> Analysis:
-    batch = task.sample(samples, seed)
-    base = task.evaluate(model(batch.inputs), batch)["accuracy"]
-    claims = [claim("solves the task", "behaviour", "exact-count accuracy >= 0.98 on fresh samples", base, 0.98, 0.7)]
-    layer_patterns = patterns(model, batch)
-    first, last = 0, model.cfg.n_layers - 1
-
-    # Layer 0: uniform attention to BOS and the delimiters so far, at every body position.
-    context = task.delimiter_context(batch)
-    body = slice(1, 1 + task.L)
-    region_scores = closeness_to_uniform(layer_patterns[first][:, :, body], context[:, body])
-    region_head = int(region_scores.argmax())
-    claims.append(claim(
-        "layer 0 finds the region from the delimiters", "attention",
-        "1 - TV(layer-0 row, uniform on BOS + delimiters so far) >= 0.9 at body positions",
-        region_scores[region_head].item(), 0.9, 0.6,
-        detail=f"head L0H{region_head}; all heads {[round(s, 3) for s in region_scores.tolist()]}"))
-    resid = cached(model, batch, [get_act_name("resid_post", first)])[get_act_name("resid_post", first)]
-    bits = (batch.inputs == ONE) | (batch.inputs == ZERO)
-    region_labels = batch.info["region"][bits]
-    majority = torch.bincount(region_labels).max().item() / len(region_labels)
-    claims.append(claim(
-        "the region index is linear after layer 0", "representation",
-        "linear probe accuracy for the region of each bit (0 = outside) from blocks.0.hook_resid_post >= 0.95",
-        linear_probe_accuracy(resid[bits], region_labels), 0.95, 0.7, detail=f"majority class {majority:.3f}"))
-
-    # Last layer at Q_r: the 1s of region r plus a bias token.
-    rows = readout_rows(layer_patterns[last], batch)  # [batch, head, R, pos]
-    count_scores = closeness_to_uniform(rows, batch.relevant)
-    count_head = int(mass_on(rows, batch.relevant).argmax())
-    split = {name: mass_on(rows, mask)[count_head].item() for name, mask in buckets(task, batch).items()}
-    bias = bias_token(split)
-    claims.append(claim(
-        "the counting head attends to the 1s of region r plus BOS", "attention",
-        "1 - TV(row at Q_r, uniform on {1s of region r, BOS}) >= 0.9",
-        count_scores[count_head].item(), 0.9, 0.6,
-        detail=f"head L{last}H{count_head}; bias token: {bias}; mass " + ", ".join(f"{k} {v:.2f}" for k, v in split.items()),
-        bias_token=bias, buckets=split))
-    attn_out = cached(model, batch, [get_act_name("attn_out", last)])[get_act_name("attn_out", last)][:, batch.readout]
-    counts = batch.targets.float()
-    claims.append(claim(
-        "the count is coded as 1/(n+1)", "representation",
-        "R^2 of a linear probe for 1/(n+1) from the last attention output at Q_r >= 0.95",
-        linear_probe_r2(attn_out.flatten(0, 1), (1 / (counts + 1)).flatten()), 0.95, 0.7))
-
-    # Causal: remove the BOS bias, ablate the heads.
-    def without_bos(pattern):
-        pattern = pattern.clone()
-        pattern[:, count_head, batch.readout, 0] = 0
-        return pattern / pattern.sum(-1, keepdim=True).clamp(min=1e-12)
-
-    no_bos = run_with_patterns(model, task, batch, {last: without_bos})["accuracy"]
-    claims.append(claim(
-        "BOS is the bias that keeps the count", "causal",
-        "accuracy drops by >= 0.5 when BOS is removed from the counting head's rows (renormalised)",
-        base - no_bos, 0.5, 0.2, detail=f"accuracy {base:.3f} -> {no_bos:.3f}"))
-    circuit = [(first, region_head), (last, count_head)]
-    heads = [(l, h) for l in range(model.cfg.n_layers) for h in range(model.cfg.n_heads)]
-    others = [hd for hd in heads if hd not in circuit]
-    means = head_mean_z(model, batch, range(model.cfg.n_layers))
-    per_head = {f"L{l}H{h}": run_ablated(model, task, batch, [(l, h)], means=means)["accuracy"] for l, h in heads}
-    claims.append(claim(
-        "each circuit head is needed", "causal",
-        "accuracy drops by >= 0.5 when either circuit head is mean-ablated",
-        base - max(per_head[f"L{l}H{h}"] for l, h in circuit), 0.5, 0.2,
-        detail="accuracy with one head ablated: " + ", ".join(f"{k}: {v:.3f}" for k, v in per_head.items())))
-    if others:
-        claims.append(claim("the other heads are not needed", "causal",
-                            "accuracy with the other heads mean-ablated >= 0.97",
-                            run_ablated(model, task, batch, others, means=means)["accuracy"], 0.97, 0.8))
-
+    ctx = CountingContext(model, task, reference, samples, seed)
+    claims = [probe(ctx) for probe in PROBES]
     if reference is not None:
-        reference_patterns = patterns(reference, batch)
-        with torch.no_grad():
-            ours = task.readout_logits(model(batch.inputs), batch).argmax(-1)
-            theirs = task.readout_logits(reference(batch.inputs), batch).argmax(-1)
-        reference_rows = readout_rows(reference_patterns[-1], batch)[:, 0]
-
-        def patch(pattern):
-            pattern = pattern.clone()
-            pattern[:, count_head, batch.readout] = reference_rows
-            return pattern
-
-        similarity = torch.nn.functional.cosine_similarity(rows[:, count_head], reference_rows, dim=-1).mean().item()
-        claims += [
-            claim("agrees with the construction", "comparison", "same count as the hand-built model on >= 0.98 of queries",
-                  (ours == theirs).float().mean().item(), 0.98, 0.7),
-            claim("counting attention matches the construction", "comparison",
-                  "cosine between the model's and the construction's rows at Q_r >= 0.9", similarity, 0.9, 0.6),
-            claim("works with the construction's attention patched in", "causal",
-                  "accuracy >= 0.98 with the counting head's Q_r rows replaced by the construction's",
-                  run_with_patterns(model, task, batch, {last: patch})["accuracy"], 0.98, 0.7),
-        ]
-
-    other_R = [r for r in (task.R - 1, task.R + 1) if 1 <= r <= task.max_regions and 2 * r <= task.L]
-    ood = {r: evaluate(model, task.replace(R=r), samples=samples // 2, seed=seed)["accuracy"] for r in other_R}
-    if ood:
-        prediction = "generalise" if bias == "BOS" else "fail"
-        claims.append(claim(
-            "generalises to other numbers of regions", "behaviour",
-            f"accuracy at R in {other_R} >= 0.95 (bias token {bias} predicts the model will {prediction})",
-            min(ood.values()), 0.95, 0.7, detail=", ".join(f"R={r}: {a:.3f}" for r, a in ood.items()), ood=ood))
-
-    plots = [
-        Plot.bars("counting_head_buckets", f"Where the counting head L{last}H{count_head} attends from Q_r",
-                  list(split), {"mass": list(split.values())}, ylabel="attention mass"),
-        Plot.bars("head_ablation", f"Accuracy with one head mean-ablated (baseline {base:.3f})",
-                  list(per_head), {"accuracy": list(per_head.values())},
-                  highlight=[hd in circuit for hd in heads], ylabel="accuracy"),
-    ]
-    if ood:
-        plots.append(Plot.bars("regions_ood", "Accuracy by number of regions (trained at R=%d)" % task.R,
-                               [f"R={r}" for r in [task.R, *ood]], {"accuracy": [base, *ood.values()]}, ylabel="accuracy"))
-    found = claims[1].verdict == "found" and claims[3].verdict == "found"
-    ood_text = ""
-    if ood:
-        held = min(ood.values()) >= 0.95
-        consistent = held == (bias == "BOS")
-        ood_text = (f"; at other numbers of regions it {'keeps' if held else 'loses'} its accuracy, "
-                    f"{'as' if consistent else 'unlike what'} a {bias} bias predicts")
-    mechanism = ((f"layer 0 reads the region from BOS and the delimiters; layer 1 counts the region's 1s with {bias} "
-                  "as the bias token: the predicted circuit") if found else
-                 f"not the circuit of the construction: the counting head's bias token is {bias}, not BOS") + ood_text
-    return Analysis(claims, plots, mechanism, circuit)
+        claims += [probe(ctx) for probe in COMPARISONS]
+    return Analysis(claims, plots(ctx), mechanism_line(claims, WORDING, ctx.circuit), ctx.circuit)

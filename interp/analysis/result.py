@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ..viz.figures import Plot
 from .claims import Claim
+from .mechanism import Assessment, assess
 
 
 @dataclass
@@ -21,6 +22,11 @@ class Analysis:
             if c.name == name:
                 return c
         raise KeyError(f"no claim {name!r}; claims: {', '.join(c.name for c in self.claims)}")
+
+    @property
+    def assessment(self) -> Assessment:
+        """The mechanism claims sorted by verdict, and the status the mechanism line states."""
+        return assess(self.claims)
 
 
 __all__ = ["Analysis", "Plot"]

@@ -58,6 +58,7 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
                        html: bool = True) -> dict[str, Any]:
     """Analyse the checkpoint in ``directory`` and write its report; returns the summary."""
     from ..viz import draw, side_by_side, write_model_report
+    from ..viz.claims import verdict_counts
 
     started = time.time()
     directory = Path(directory)
@@ -80,7 +81,8 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
         "model": ckpt.config["model"],
         "mechanism": analysis.mechanism,
         "circuit_heads": [f"L{l}H{h}" for l, h in analysis.circuit],
-        "verdicts": {v: sum(c["verdict"] == v for c in claims) for v in ("found", "partial", "not_found")},
+        "verdicts": verdict_counts(claims),
+        "mechanism_status": analysis.assessment.status,
         "claims": claims,
         "control": "each claim's 'control' is the same probe on a randomly initialised model of the same config",
         "samples": samples,

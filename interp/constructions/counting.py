@@ -1,6 +1,6 @@
 """Golkar et al. contextual counting: a two-layer causal NoPE construction and its "]-as-bias" twin.
 
-Recipe: /work/shared/theory/counting.md §4. The model reads ``BOS x_1 .. x_L Q_1 .. Q_R`` with no
+Derivation: docs/theory/counting.md, 'The construction'. The model reads ``BOS x_1 .. x_L Q_1 .. Q_R`` with no
 positional information at all (W_pos = 0); causality alone tells a token what came before it.
 
 - Layer 0 (region detector): every token attends uniformly to BOS and the N delimiters at or before
@@ -15,7 +15,7 @@ positional information at all (W_pos = 0); causality alone tells a token what ca
 
 The twin ``counting_close_bias`` uses the R "]" tokens as the bias instead of BOS and decodes as if
 there were always ``trained_regions`` of them. It is exact only when R equals that number: the
-failure mode the notes predict for models whose training always had the same number of regions.
+failure mode the paper reports for models whose training always had the same number of regions.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Han & Ghoshdastidar (arXiv 2502.07553): k heads point at the bits of S, a zig-zag MLP takes the parity.
 
-Recipe: /work/shared/theory/parity.md §1.4 and §5.2. The model reads ``x_0 .. x_{n-1} CLS``:
+Derivation: docs/theory/parity.md, 'The construction'. The model reads ``x_0 .. x_{n-1} CLS``:
 
 - W_E: bit 0 -> ``is_zero``, bit 1 -> ``is_one``, CLS -> ``is_cls``; W_pos[p] = (cos, sin)(2 pi p / n)
   for the bits and 0 for CLS.
@@ -81,8 +81,8 @@ def _config(task: ParityTask) -> ModelConfig:
 def parity(task: ParityTask, scale: float = 5.0) -> "TransformerBridge":
     """The Han & Ghoshdastidar construction for ``task``: exact parity at CLS for ``scale`` >= ~5.
 
-    ``scale`` sets the head sharpness through ``pointer_sharpness``; the notes measure 100 % accuracy
-    at 5 and 72-98 % at 1.
+    ``scale`` sets the head sharpness through ``pointer_sharpness``; docs/theory/parity.md derives when
+    it is exact and lists the reference runs (100 % at 5, 72-98 % at 1 on their grid).
     """
     task = _check_task(task)
     n, k = task.n, task.k
@@ -109,7 +109,7 @@ def parity(task: ParityTask, scale: float = 5.0) -> "TransformerBridge":
 
 
 def parity_frozen_attention(task: ParityTask) -> ModelConfig:
-    """The negative control (HG §1.5): the construction's shape with frozen random attention.
+    """The negative control (the paper's fixed heads; docs/theory/parity.md): frozen random attention.
 
     Same widths as ``parity(task)`` (k heads, d_head 2, width-k MLP, d_model 7), but
     ``freeze_attention=True``: W_E, W_pos, W_Q, W_K stay at their random init and only the values,

@@ -1,6 +1,6 @@
 """Sanford et al. / Wang et al.: one head whose query is the subset code and whose keys are positions.
 
-Recipe: /work/shared/theory/sparse_selection.md §5.2. Residual layout (d_model = 2d + 1 + 2m, with
+Derivation: docs/theory/selection.md, 'The construction'. Residual layout (d_model = 2d + 1 + 2m, with
 m = ``task.code_width``):
 
     [ content (d) | is_query | position (m) | subset (m) | mean (d) ]
@@ -47,7 +47,7 @@ def nmse_from_gap(length: int, q: int, gap: float, null_keys: int = 0) -> float:
         nMSE = ((length - q + null_keys)^2 + q (length - q)) / Z^2,
 
     which for ``null_keys = 0`` is ``length (length - q) / (q e^gap + length - q)^2``, the closed form of
-    Wang et al.'s ideal circuit used for length generalisation (docs/theory/selection.md).
+    Wang et al.'s ideal circuit used for length generalisation (docs/theory/selection.md, 'Attention and error').
     """
     rest = length - q + null_keys
     Z = q * math.exp(min(gap, 700.0)) + rest

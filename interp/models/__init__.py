@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..tasks.base import TaskError, check_choice, check_int
+from ..tasks.base import TaskError, check_bool, check_choice, check_int, check_length
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 POSITIONAL = ("learned", "none", "rotary")
 NORMALIZATION = ("none", "LN", "RMS")
+ATTENTION_DIRS = ("causal", "bidirectional")
+INPUT_KINDS = ("tokens", "features")
+ACT_FNS = ("relu", "gelu", "gelu_new", "silu")
+# The init modes TransformerLens 4.3 native models accept (transformer_lens/model_bridge/sources/native/init.py).
+INIT_MODES = ("gpt2", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
 
 
 @dataclass
@@ -58,13 +63,16 @@ class ModelConfig:
     def __post_init__(self) -> None:
         for name in ("n_layers", "n_heads", "d_model", "d_head"):
             check_int(name, getattr(self, name), 1)
-        for name in ("d_mlp", "n_ctx", "d_vocab", "d_vocab_out"):
+        for name in ("d_mlp", "d_vocab", "d_vocab_out"):
             check_int(name, getattr(self, name), 0)
+        check_length("n_ctx", self.n_ctx, 0)
         check_choice("positional", self.positional, POSITIONAL)
         check_choice("normalization_type", self.normalization_type, NORMALIZATION)
-        check_choice("attention_dir", self.attention_dir, ("causal", "bidirectional"))
-        check_choice("input_kind", self.input_kind, ("tokens", "features"))
-        check_choice("act_fn", self.act_fn, ("relu", "gelu", "gelu_new", "silu"))
+        check_choice("attention_dir", self.attention_dir, ATTENTION_DIRS)
+        check_choice("input_kind", self.input_kind, INPUT_KINDS)
+        check_choice("act_fn", self.act_fn, ACT_FNS)
+        check_choice("init_mode", self.init_mode, INIT_MODES)
+        check_bool("freeze_attention", self.freeze_attention)
         if self.positional == "rotary" and self.d_head % 2:
             raise TaskError(f"d_head must be even for rotary positions, got {self.d_head}")
 
@@ -176,7 +184,13 @@ def build_model(cfg: ModelConfig, seed: int | None = 0, device: str = "cpu") -> 
         for p in pattern_parameters(bridge, cfg.n_layers):
             p.requires_grad_(False)
     bridge.interp_config = cfg
-    return bridge if device == "cpu" else bridge.to(device)
+    return on_device(bridge, device)
+
+
+def on_device(model: nn.Module, device: str) -> nn.Module:
+    """``model`` moved to ``device`` (a no-op, and no TransformerLens notice, when it is already there)."""
+    current = next(model.parameters()).device
+    return model if current == torch.device(device) else model.to(device)
 
 
 def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -187,4 +201,4 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-__all__ = ["ModelConfig", "build_model", "FeatureEmbedding", "count_parameters", "pattern_parameters", "trainable_parameters"]
+__all__ = ["ModelConfig", "build_model", "FeatureEmbedding", "count_parameters", "on_device", "pattern_parameters", "trainable_parameters"]

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Batch, Task, TaskError, check_int, make_generator
+from .base import Batch, Task, check_float, check_int, check_length, make_generator
 
 BOS, ZERO, ONE, OPEN, CLOSE, FIRST_QUERY = 0, 1, 2, 3, 4, 5
 IGNORE = -100
@@ -44,11 +44,10 @@ class CountingTask(Task):
     def __post_init__(self) -> None:
         check_int("max_regions", self.max_regions, 1)
         check_int("R", self.R, 1, self.max_regions)
-        check_int("L", self.L, 2 * self.R)  # 2R delimiters must fit in the body
+        check_length("L", self.L, 2 * self.R)  # 2R delimiters must fit in the body
         check_int("max_count", self.max_count, 1)
-        check_int("max_len", self.max_len, 1 + self.L + self.R)
-        if not isinstance(self.p_one, (int, float)) or not 0.0 <= self.p_one <= 1.0:
-            raise TaskError(f"p_one must be a probability in [0, 1], got {self.p_one!r}")
+        check_length("max_len", self.max_len, 1 + self.L + self.R)
+        check_float("p_one", self.p_one, 0, 1)
 
     @property
     def n_ctx(self) -> int:

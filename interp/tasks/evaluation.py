@@ -12,6 +12,15 @@ if TYPE_CHECKING:
     from torch import nn
 
 EVAL_SEED = 12345  # fresh samples for `interp eval` and reports; training's held-out set uses its own stream
+PATTERN_BUDGET = 2**28  # bytes of attention scores and patterns one evaluation chunk may hold
+
+
+def chunk_size(model: "nn.Module", task: Task, largest: int = 4096) -> int:
+    """Examples per forward pass, so that the attention of a long sequence does not exhaust memory."""
+    cfg = getattr(model, "cfg", None)
+    heads = getattr(cfg, "n_heads", 1) if cfg is not None else 1
+    per_example = 3 * 4 * heads * task.seq_len**2  # scores, pattern and a temporary, float32
+    return max(1, min(largest, PATTERN_BUDGET // per_example))
 
 
 def model_device(model: "nn.Module") -> torch.device:
@@ -19,9 +28,11 @@ def model_device(model: "nn.Module") -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: "nn.Module", task: Task, samples: int = 8192, seed: int = EVAL_SEED, chunk: int = 4096) -> dict[str, float]:
-    """The task's metrics on ``samples`` fresh examples (weighted mean over chunks of ``chunk``)."""
+def evaluate(model: "nn.Module", task: Task, samples: int = 8192, seed: int = EVAL_SEED, chunk: int | None = None) -> dict[str, float]:
+    """The task's metrics on ``samples`` fresh examples (weighted mean over chunks of ``chunk``; by default as
+    many as fit ``PATTERN_BUDGET``)."""
     check_int("samples", samples, 1)
+    chunk = chunk_size(model, task) if chunk is None else chunk
     device = model_device(model)
     g = torch.Generator().manual_seed(seed)
     totals: dict[str, float] = {}

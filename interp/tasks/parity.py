@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Batch, Task, TaskError, check_int, make_generator
+from .base import Batch, Task, TaskError, check_int, check_length, check_seed, make_generator, shown
 
 CLS = 2
 
@@ -34,22 +34,24 @@ class ParityTask(Task):
     input_kind: ClassVar[str] = "tokens"
 
     def __post_init__(self) -> None:
-        check_int("n", self.n, 1)
-        check_int("seed", self.seed, 0)
+        check_length("n", self.n)
+        check_seed("seed", self.seed)
         if self.subset is None:
             check_int("k", self.k, 1, self.n)
             g = make_generator(self.seed)
             subset = tuple(sorted(torch.randperm(self.n, generator=g)[: self.k].tolist()))
             object.__setattr__(self, "subset", subset)
             return
+        if not isinstance(self.subset, (list, tuple)):
+            raise TaskError(f"subset must be a list of positions, got {shown(self.subset)}")
         subset = tuple(self.subset)
         if any(isinstance(j, bool) or not isinstance(j, int) for j in subset):
-            raise TaskError(f"subset must be a list of integers, got {list(subset)!r}")
+            raise TaskError(f"subset must be a list of integers, got {shown(list(subset))}")
         if len(set(subset)) != len(subset):
-            raise TaskError(f"subset must not repeat positions, got {list(subset)}")
+            raise TaskError(f"subset must not repeat positions, got {shown(list(subset))}")
         bad = [j for j in subset if not 0 <= j < self.n]
         if bad:
-            raise TaskError(f"subset positions must be in [0, {self.n - 1}] (n={self.n}), got {bad}")
+            raise TaskError(f"subset positions must be in [0, {self.n - 1}] (n={self.n}), got {shown(bad)}")
         if self.k != len(subset):
             raise TaskError(f"k must equal len(subset)={len(subset)}, got k={self.k}")
         check_int("k", self.k, 1, self.n)

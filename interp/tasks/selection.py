@@ -24,7 +24,7 @@ import einops
 import torch
 from torch import Tensor
 
-from .base import Batch, Task, TaskError, check_choice, check_int, make_generator
+from .base import Batch, Task, TaskError, check_choice, check_int, check_length, make_generator
 
 POSITION_MODES = ("learned", "orthonormal")
 
@@ -45,12 +45,12 @@ class SelectionTask(Task):
     input_kind: ClassVar[str] = "features"
 
     def __post_init__(self) -> None:
-        check_int("T", self.T, 1)
+        check_length("T", self.T)
         check_int("d", self.d, 1)
         check_int("q", self.q, 1, self.T)
         check_choice("positions", self.positions, POSITION_MODES)
         if self.positions == "orthonormal":
-            check_int("code_dim", self.code_dim, 1)
+            check_length("code_dim", self.code_dim)
             if self.T > self.code_dim:
                 raise TaskError(
                     f"T must be <= code_dim={self.code_dim} with orthonormal codes, got T={self.T}"

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .. import checkpoint
 from ..models import ModelConfig, build_model, trainable_parameters
 from ..tasks import Task, reached
-from ..tasks.base import TaskError, check_choice, check_int
+from ..tasks.base import TaskError, check_choice, check_float, check_int, check_seed
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -31,6 +31,7 @@ RESUME = "resume.safetensors"
 EVAL_SEED_OFFSET = 1_000_003  # held-out data never shares a stream with training batches
 TRAIN_SET_SEED_OFFSET = 2_000_003
 FORMATION_SAMPLES = 512  # held-out examples the attention-formation record is measured on
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -54,13 +55,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "eval_every", "eval_samples", "checkpoint_every"):
             check_int(name, getattr(self, name), 1)
-        for name in ("warmup_steps", "train_size", "seed"):
+        for name in ("warmup_steps", "train_size"):
             check_int(name, getattr(self, name), 0)
-        check_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
-        for name in ("lr", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0 or (name == "lr" and value == 0):
-                raise TaskError(f"{name} must be a {'positive' if name == 'lr' else 'non-negative'} number, got {value!r}")
+        check_seed("seed", self.seed)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_float("lr", self.lr, 0, low_open=True)
+        check_float("weight_decay", self.weight_decay, 0)
+        check_float("grad_clip", self.grad_clip, 0)
+        check_float("beta1", self.beta1, 0, 1, high_open=True)
+        check_float("beta2", self.beta2, 0, 1, high_open=True)
+        if self.target is not None:
+            check_float("target", self.target)
 
     @classmethod
     def for_task(cls, task: Task, **overrides: Any) -> "TrainConfig":

@@ -12,7 +12,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-VERDICTS = {"found": "found", "partial": "partial", "not_found": "not found"}
+VERDICTS = {"found": "found", "partial": "partial", "not_found": "not found", "untestable": "untestable"}
+# Always counted; "untestable" is counted only where some claim is (a claim that could not be computed
+# for that model, its detail saying why).
+CORE_VERDICTS = ("found", "partial", "not_found")
 COLUMNS = {"name": "Claim", "kind": "Kind", "expected": "Expected", "measured": "Measured", "verdict": "Verdict",
            "control": "Random init (control)", "detail": "Detail"}
 
@@ -49,8 +52,10 @@ def claim_rows(claims: Sequence[Any]) -> list[dict[str, str]]:
 
 
 def verdict_counts(claims: Sequence[Any]) -> dict[str, int]:
+    """How many claims have each verdict: found, partial and not_found always, untestable when any is."""
     rows = claim_rows(claims)
-    return {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    return {v: n for v, n in counts.items() if v in CORE_VERDICTS or n}
 
 
 def _columns(rows: list[dict[str, str]]) -> list[str]:
@@ -91,7 +96,40 @@ def claims_text(claims: Sequence[Any], indent: str = "  ") -> str:
     lines = []
     for row in claim_rows(claims):
         control = f"  (random init {row['control']})" if row["control"] else ""
-        lines.append(f"{indent}[{VERDICTS[row['verdict']]:>9}] {row['name']}: {row['measured']}{control}")
+        lines.append(f"{indent}[{VERDICTS[row['verdict']]:>10}] {row['name']}: {row['measured']}{control}")
+    return "\n".join(lines)
+
+
+def findings_markdown(claims: Sequence[Any], mechanism: str = "") -> str:
+    """What an analysis found, as Markdown bullets computed from its claims: the mechanism line, the
+    mechanism claims that hold, hold partly or are missing (with what was measured), the behaviour and
+    comparison claims, and what could not be tested and why. Stays true whatever the verdicts are."""
+    from ..analysis.claims import MECHANISM_KINDS
+
+    dicts = [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in claims]
+    rows = claim_rows(dicts)
+
+    def described(row: dict[str, str]) -> str:
+        detail = f"; {row['detail']}" if row["detail"] else ""
+        return f"{row['name']} (measured {row['measured']}{detail})"
+
+    def verdicts(selected: list[dict[str, str]]) -> str:
+        return "; ".join(f"{row['name']}: {VERDICTS[row['verdict']]}" for row in selected)
+
+    mechanism_rows = [r for r, c in zip(rows, dicts) if c.get("kind") in MECHANISM_KINDS]
+    lines = [f"- **Mechanism:** {mechanism}."] if mechanism else []
+    for verdict, label in (("found", "Holds as predicted"), ("partial", "Holds partly"), ("not_found", "Missing")):
+        selected = [r for r in mechanism_rows if r["verdict"] == verdict]
+        if selected:
+            shown = ", ".join(r["name"] for r in selected) if verdict == "found" else "; ".join(map(described, selected))
+            lines.append(f"- {label} ({len(selected)}): {shown}.")
+    for kind, label in (("behaviour", "Behaviour (any solver passes these)"), ("comparison", "Against the construction")):
+        selected = [r for r, c in zip(rows, dicts) if c.get("kind") == kind and r["verdict"] != "untestable"]
+        if selected:
+            lines.append(f"- {label}: {verdicts(selected)}.")
+    untested = [r for r in rows if r["verdict"] == "untestable"]
+    if untested:
+        lines.append("- Not testable on this model: " + "; ".join(f"{r['name']} ({r['detail']})" for r in untested) + ".")
     return "\n".join(lines)
 
 
@@ -103,6 +141,7 @@ table.claims th { background: #f6f8fa; }
 .verdict-found { background: #dafbe1; color: #116329; }
 .verdict-partial { background: #fff8c5; color: #7d4e00; }
 .verdict-not_found { background: #ffebe9; color: #a40e26; }
+.verdict-untestable { background: #eaeef2; color: #59636e; }
 """
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..files import write_text
 from .attention import GRID_CSS, AttentionView, bundle_script, render_script, views_html
 from .claims import CLAIMS_CSS, VERDICTS, claims_html, claims_markdown, format_value, verdict_counts
+
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -64,11 +65,16 @@ def render_report(
         figures_html(figures) if figures else "",
         attention_html(attention_rows) if any(attention_rows) else "",
     ]
+    return page(title, sections)
+
+
+def page(title: str, sections: Sequence[str], css: str = "") -> str:
+    """A self-contained HTML page: the CSP header, the shared styles, then the non-empty ``sections``."""
     body = "\n".join(s for s in sections if s)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{CLAIMS_CSS}{GRID_CSS}</style>\n</head>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}{CLAIMS_CSS}{GRID_CSS}{css}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -139,7 +145,7 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         "",
         f"**Mechanism:** {summary['mechanism']}.",
         "",
-        f"Verdicts: {counts['found']} found, {counts['partial']} partial, {counts['not_found']} not found. "
+        "Verdicts: " + ", ".join(f"{n} {VERDICTS[v]}" for v, n in counts.items()) + ". "
         f"Circuit heads: {', '.join(summary['circuit_heads']) or 'none'}.",
         "",
         claims_markdown(summary["claims"]),

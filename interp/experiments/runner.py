@@ -1,0 +1,242 @@
+"""Running an experiment's grid: locally in processes or on a Ray cluster, resumable, one progress bar.
+
+Each finished run is written at once, atomically, to ``<out>/runs/<id>.json``; a second ``run`` skips
+runs whose file says ``ok``, so a killed sweep resumes where it stopped, and a failing run is recorded
+with its error while the sweep goes on. Every run executes on one torch thread, so its numbers are the
+same whatever ``--jobs`` or executor ran it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..files import check_writable_dir, write_json, write_text
+from ..paths import EXPERIMENTS
+from ..tasks.base import TaskError, check_choice, check_int
+from .base import RunResult, RunSpec
+
+EXECUTORS = ("local", "ray")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    check_choice("--device", device, DEVICES)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TaskError("--device cuda: no CUDA device is available here (use --device cpu or auto)")
+    return device
+
+
+def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[str, Any]:
+    """Run one spec of experiment ``name`` on one torch thread; never raises (errors are recorded)."""
+    import torch
+
+    from . import get_experiment
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    spec_obj = RunSpec(**spec)
+    result = RunResult(run_id, name, spec_obj.group, spec_obj.params, spec_obj.seed, device, "ok")
+    try:
+        result.measurements = get_experiment(name).measure(spec_obj, device)
+        json.dumps(result.measurements, allow_nan=True)  # a measurement that cannot be stored is a failed run
+    except Exception as e:  # noqa: BLE001 - a failing run is recorded and the sweep goes on
+        result.status, result.measurements = "failed", {}
+        result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}"
+    finally:
+        torch.set_num_threads(threads)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result.to_dict()
+
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def failed(task: tuple, message: str) -> dict[str, Any]:
+    name, spec, device, run_id = task
+    return RunResult(run_id, name, spec["group"], spec["params"], spec["seed"], device, "failed", error=message).to_dict()
+
+
+def local_executor(jobs: int) -> Callable[[list[tuple]], Iterator[dict[str, Any]]]:
+    """Runs in this process (``jobs == 1``) or in ``jobs`` spawned worker processes.
+
+    A worker that dies (killed, out of memory) breaks its pool: the unfinished runs go to a fresh pool once
+    more, and a run that was in flight twice when that happened is recorded as failed.
+    """
+
+    def run(tasks: list[tuple]) -> Iterator[dict[str, Any]]:
+        if jobs == 1 or len(tasks) <= 1:
+            for task in tasks:
+                yield execute(*task)
+            return
+        import multiprocessing
+        from collections import Counter
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        pending, breaks = dict(enumerate(tasks)), Counter()
+        while pending:
+            # spawn, not fork: a forked child of a process that already ran torch can deadlock in OpenMP.
+            with ProcessPoolExecutor(min(jobs, len(pending)), mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_init_worker) as pool:
+                futures = {pool.submit(execute, *task): i for i, task in pending.items()}
+                try:
+                    for future in as_completed(futures):
+                        data = future.result()
+                        del pending[futures[future]]
+                        yield data
+                except BrokenProcessPool:
+                    for i in list(pending):
+                        breaks[i] += 1
+                        if breaks[i] >= 2:
+                            yield failed(pending.pop(i), "a worker process died while this run was in flight, twice "
+                                                         "(killed, or out of memory)")
+
+    return run
+
+
+def check_ray_address(address: str, timeout: float = 3.0) -> None:
+    """Refuse an address that does not answer, in seconds, instead of letting Ray wait for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise TaskError(f"--address must be HOST:PORT of a Ray cluster (or ray://HOST:PORT), got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise TaskError(f"--address {address}: no Ray cluster answers there ({e.strerror or e})") from None
+
+
+def ray_executor(jobs: int, address: str | None) -> Callable[[list[tuple]], Iterator[dict[str, Any]]]:
+    """Runs on an existing Ray cluster at ``address``, or on a local Ray instance with ``jobs`` CPUs."""
+    try:
+        import ray
+    except ImportError:
+        raise TaskError("--executor ray needs Ray: pip install 'interp[ray]' (make install does)") from None
+    if address:
+        check_ray_address(address)
+
+    def run(tasks: list[tuple]) -> Iterator[dict[str, Any]]:
+        started_here = not ray.is_initialized()
+        if started_here:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False)
+        try:
+            remote = ray.remote(num_cpus=1)(execute)
+            pending = [remote.remote(*task) for task in tasks]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                yield ray.get(done[0])
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    return run
+
+
+def load_finished(runs_dir: Path) -> dict[str, RunResult]:
+    """Stored results by id; unreadable files (which an atomic write never leaves) are ignored."""
+    out = {}
+    for path in sorted(runs_dir.glob("*.json")):
+        try:
+            result = RunResult.from_dict(json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError, KeyError):
+            continue
+        out[result.id] = result
+    return out
+
+
+def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, jobs: int | None = None,
+                   executor: str = "local", address: str | None = None, device: str = "auto",
+                   settings: dict[str, Any] | None = None, out: str | Path | None = None,
+                   progress: bool = True) -> dict[str, Any]:
+    """Run experiment ``name`` (skipping runs already finished in ``out``), then write its summary."""
+    from . import get_experiment
+
+    experiment = get_experiment(name)
+    options = experiment.resolve_options(quick, settings)
+    if seeds is None:
+        seeds = experiment.quick_seeds if quick else experiment.seeds
+    seeds = check_int("--seeds", seeds, 1)
+    jobs = check_int("--jobs", (os.cpu_count() or 1) if jobs is None else jobs, 1)
+    check_choice("--executor", executor, EXECUTORS)
+    if address and executor != "ray":
+        raise TaskError("--address is the address of a Ray cluster: it needs --executor ray")
+    device = resolve_device(device)
+    out = Path(out) if out is not None else EXPERIMENTS / name
+    try:
+        check_writable_dir("--out", out)
+    except ValueError as e:
+        raise TaskError(str(e)) from None
+    run_executor = ray_executor(jobs, address) if executor == "ray" else local_executor(jobs)
+
+    specs = experiment.grid(options, seeds)
+    ids = [spec.run_id(name, device) for spec in specs]
+    if len(set(ids)) != len(ids):
+        raise RuntimeError(f"experiment {name} has duplicate runs in its grid")
+    runs_dir = out / "runs"
+    finished = load_finished(runs_dir)
+    todo = [(name, spec.__dict__, device, run_id) for spec, run_id in zip(specs, ids)
+            if not (run_id in finished and finished[run_id].ok)]
+    started = time.time()
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"experiment {name}", unit="run",
+               disable=not progress, dynamic_ncols=True)
+    for data in run_executor(todo):
+        write_json(runs_dir / f"{data['id']}.json", data)
+        finished[data["id"]] = RunResult.from_dict(data)
+        bar.update(1)
+        if data["status"] != "ok":
+            bar.write(f"run {data['group']} seed {data['seed']} failed: {data['error'].splitlines()[0]}")
+    bar.close()
+
+    results = [finished[run_id] for run_id in ids]
+    write_text(out / "results.jsonl", "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in results))
+    summary = experiment.summarize(results, options, seeds)
+    return write_summary(out, experiment, summary, results, options=options, seeds=seeds, quick=quick, device=device,
+                         seconds=round(time.time() - started, 1))
+
+
+def write_summary(out: Path, experiment: Any, summary: Any, results: list[RunResult], *, options: dict[str, Any],
+                  seeds: int, quick: bool, device: str, seconds: float) -> dict[str, Any]:
+    """``summary.json`` (rows as data), the PNG plots, ``summary.md`` and ``report.html`` in ``out``."""
+    from ..viz import draw
+    from ..viz.experiments import write_experiment_report
+
+    figures = [draw(plot, out) for plot in summary.plots]
+    failed = [r for r in results if not r.ok]
+    data = {
+        "experiment": experiment.name,
+        "title": experiment.title,
+        "paper": experiment.paper,
+        "scale": "quick" if quick else "full",
+        "options": options,
+        "seeds": seeds,
+        "device": device,
+        "runs": {"asked": len(results), "finished": len(results) - len(failed), "failed": len(failed)},
+        "failures": [{"group": r.group, "seed": r.seed, "error": (r.error or "").splitlines()[0]} for r in failed],
+        "rows": [row.to_dict() for row in summary.rows],
+        "verdicts": {v: sum(row.verdict == v for row in summary.rows) for v in ("reproduced", "partial", "not_reproduced")},
+        "notes": summary.notes,
+        "figures": [path.name for path in figures],
+        "seconds": seconds,
+    }
+    write_json(out / "summary.json", data)
+    write_experiment_report(out, data)
+    return data

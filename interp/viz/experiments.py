@@ -1,0 +1,132 @@
+"""An experiment's summary as Markdown (``summary.md``), an offline HTML page (``report.html``) and terminal
+text: each row's reference (value, source, kind) beside what we measured, the rule and the verdict."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..files import write_text
+from .claims import format_value
+from .report import figures_html, markdown_html, page
+
+VERDICTS = {"reproduced": "reproduced", "partial": "partial", "not_reproduced": "not reproduced"}
+REFERENCE_KINDS = {"paper": "paper", "authors_code": "authors' code", "closed_form": "closed form",
+                   "proof": "proof", "reference_run": "reference run"}
+COLUMNS = ("Row", "Reference", "Source", "Measured", "Verdict", "Rule", "Detail")
+ROWS_CSS = """
+.verdict-reproduced { background: #dafbe1; color: #116329; }
+.verdict-not_reproduced { background: #ffebe9; color: #a40e26; }
+.short { color: #a40e26; }
+"""
+
+
+def measured_text(measured: Mapping[str, Any]) -> str:
+    """``median [low, high] over n`` for a spread, ``slope [low, high]`` for a fit, else the value(s)."""
+    if "median" in measured:
+        text = f"{format_value(measured['median'])} [{format_value(measured['low'])}, {format_value(measured['high'])}]"
+        text += f" over {measured['n']}"
+        return text + (f" ({measured['missing']} never got there)" if measured.get("missing") else "")
+    if "slope" in measured:
+        return f"slope {format_value(measured['slope'])} [{format_value(measured['low'])}, {format_value(measured['high'])}]"
+    return ", ".join(f"{k} {format_value(v)}" for k, v in measured.items())
+
+
+def row_cells(row: Mapping[str, Any]) -> dict[str, str]:
+    reference = row["reference"]
+    runs = f"{row['runs']}/{row['runs_asked']} runs" if row.get("runs_asked") else ""
+    short = " (fewer runs than asked)" if row.get("short_of_runs") else ""
+    return {
+        "Row": row["name"],
+        "Reference": format_value(reference["value"]),
+        "Source": f"{reference['source']} ({REFERENCE_KINDS.get(reference['kind'], reference['kind'])})",
+        "Measured": measured_text(row["measured"]) + (f"; {runs}{short}" if runs else ""),
+        "Verdict": VERDICTS[row["verdict"]],
+        "Rule": row["rule"],
+        "Detail": row.get("detail", ""),
+    }
+
+
+def rows_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = row_cells(row)
+        lines.append("| " + " | ".join(cells[c].replace("|", "\\|").replace("\n", " ") for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def rows_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    body = []
+    for row in rows:
+        cells = row_cells(row)
+        tds = "".join(
+            f'<td class="verdict verdict-{row["verdict"]}">{cells[c]}</td>' if c == "Verdict"
+            else f'<td{" class=short" if c == "Measured" and row.get("short_of_runs") else ""}>{html.escape(cells[c])}</td>'
+            for c in COLUMNS)
+        body.append(f"<tr>{tds}</tr>")
+    header = "<tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS) + "</tr>"
+    return f'<table class="rows">\n{header}\n' + "\n".join(body) + "\n</table>"
+
+
+def _header_lines(summary: Mapping[str, Any]) -> list[str]:
+    runs = summary["runs"]
+    counts = summary["verdicts"]
+    return [
+        f"Paper: {summary['paper']}. Scale: {summary['scale']} ({summary['seeds']} seeds); options "
+        f"`{format_value(summary['options'])}`; device {summary['device']}.",
+        f"Runs: {runs['finished']} of {runs['asked']} finished" + (f", {runs['failed']} failed" if runs["failed"] else "")
+        + f". Rows: {counts['reproduced']} reproduced, {counts['partial']} partial, {counts['not_reproduced']} not reproduced.",
+    ]
+
+
+def experiment_markdown(summary: Mapping[str, Any]) -> str:
+    lines = [f"# {summary['experiment']}: {summary['title']}", "", *_header_lines(summary), "",
+             rows_markdown(summary["rows"]), ""]
+    if summary.get("failures"):
+        lines += ["Failed runs:", *[f"- {f['group']} seed {f['seed']}: {f['error']}" for f in summary["failures"]], ""]
+    if summary.get("notes"):
+        lines += [summary["notes"], ""]
+    lines += [f"![{name}]({name})" for name in summary["figures"]] + [""]
+    return "\n".join(lines)
+
+
+def experiment_text(summary: Mapping[str, Any]) -> str:
+    """What ``interp experiment run`` prints."""
+    lines = [f"{summary['experiment']}: {summary['title']}", *_header_lines(summary)]
+    for row in summary["rows"]:
+        cells = row_cells(row)
+        lines.append(f"  [{cells['Verdict']:>14}] {cells['Row']}: {cells['Measured']} (reference {cells['Reference']}, "
+                     f"{cells['Source']})")
+    return "\n".join(lines)
+
+
+def experiments_text(experiments: Iterable[Any]) -> str:
+    """What ``interp experiment list`` prints: each experiment class's name, title, paper, seeds and options."""
+    lines = []
+    for cls in experiments:
+        lines += [f"{cls.name}: {cls.title}", f"  paper: {cls.paper}",
+                  f"  seeds: {cls.seeds} (--quick: {cls.quick_seeds}); options: "
+                  + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.options.items())]
+        if cls.quick:
+            lines.append("  --quick sets: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.quick.items()))
+    return "\n".join(lines)
+
+
+def write_experiment_report(out: Path, summary: Mapping[str, Any]) -> None:
+    """``summary.md`` and the self-contained ``report.html`` of an experiment in ``out``."""
+    out = Path(out)
+    write_text(out / "summary.md", experiment_markdown(summary))
+    failures = "".join(f"<li>{html.escape(f['group'])} seed {f['seed']}: {html.escape(f['error'])}</li>"
+                       for f in summary.get("failures", []))
+    sections = [
+        f"<h1>{html.escape(summary['experiment'])}: {html.escape(summary['title'])}</h1>",
+        "".join(markdown_html(line) for line in _header_lines(summary)),
+        "<h2>Rows</h2>\n" + rows_html(summary["rows"]),
+        f"<h2>Failed runs</h2><ul>{failures}</ul>" if failures else "",
+        f"<h2>Notes</h2>\n{markdown_html(summary['notes'])}" if summary.get("notes") else "",
+        figures_html([out / name for name in summary["figures"]]) if summary["figures"] else "",
+    ]
+    write_text(out / "report.html", page(f"{summary['experiment']}: {summary['title']}", sections, css=ROWS_CSS))

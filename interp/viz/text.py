@@ -1,0 +1,73 @@
+"""What the command line prints: plain text (and JSON) drawn from the data the commands hand over.
+
+``interp analyze`` prints ``interp.viz.report.summary_text``; the other commands print these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..limits import gib
+
+if TYPE_CHECKING:
+    from ..models import ModelConfig
+    from ..tasks import Task
+    from ..training import TrainConfig
+
+
+def fields_line(values: Mapping[str, Any]) -> str:
+    """``key=value, ...`` with JSON values: what ``--set key=value`` takes back."""
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in values.items())
+
+
+def tasks_text(rows: Iterable[tuple["Task", "ModelConfig", "TrainConfig"]]) -> str:
+    """``interp tasks``: each task's summary, metric and default task, model and training fields."""
+    lines = []
+    for task, model_cfg, train_cfg in rows:
+        summary = (type(task).__doc__ or "").strip().splitlines()
+        lines.append(f"{task.name}: {summary[0] if summary else ''}".rstrip())
+        lines.append(f"  metric: {task.metric} ({'higher' if task.higher_is_better else 'lower'} is better)")
+        lines.append("  task:  " + fields_line(task.params()))
+        lines.append("  model: " + fields_line(dataclasses.asdict(model_cfg)))
+        lines.append("  train: " + fields_line(dataclasses.asdict(train_cfg)))
+    return "\n".join(lines)
+
+
+def eval_text(checkpoint: str | Path, task: "Task", samples: int, metrics: Mapping[str, float]) -> str:
+    """``interp eval``: the headline metric on one line, the others indented below."""
+    lines = [f"{checkpoint}: {task.name} {task.metric}={metrics[task.metric]:.4f} on {samples} fresh samples"]
+    lines += [f"  {key}={value:.4f}" for key, value in metrics.items() if key != task.metric]
+    return "\n".join(lines)
+
+
+def eval_json(checkpoint: str | Path, task: "Task", samples: int, metrics: Mapping[str, float]) -> str:
+    """``interp eval --json``."""
+    return json.dumps({"checkpoint": str(checkpoint), "task": task.name, "params": task.params(),
+                       "samples": samples, "metrics": dict(metrics)}, indent=2)
+
+
+def train_text(task: "Task", metrics: Mapping[str, float], samples: int, steps: int, out: str | Path) -> str:
+    """``interp train``'s closing line: the fresh-sample metric, the steps taken and where the run went."""
+    return (f"{task.name}: {task.metric}={metrics[task.metric]:.4f} on {samples} fresh samples "
+            f"after {steps} steps -> {out}")
+
+
+def dry_run_text(task: "Task", model_cfg: "ModelConfig", train_cfg: "TrainConfig", out: str | Path,
+                 need: int, available: int) -> str:
+    """``interp train --dry-run``: the resolved configs, the memory estimate and where the run would go."""
+    return "\n".join([
+        f"{task.name}: would train to {out} (dry run: nothing trained or written)",
+        "  task:  " + fields_line(task.params()),
+        "  model: " + fields_line(dataclasses.asdict(model_cfg)),
+        "  train: " + fields_line(dataclasses.asdict(train_cfg)),
+        f"  memory: about {gib(need)} estimated, {gib(available)} available",
+    ])
+
+
+def construct_text(task: "Task", construction: Mapping[str, Any], out: str | Path) -> str:
+    """``interp construct``: which construction went where."""
+    return f"{task.name} construction ({construction['name']}) -> {out}"

@@ -1,0 +1,244 @@
+"""The experiments layer: grids, resumable sweeps, executors that agree byte for byte, honest rows.
+
+Experiments run here at a tiny scale (``--set`` shrinks them); their ``--quick`` results come from
+``make reproduce`` and are committed under ``analyses/experiments/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from interp.experiments import EXPERIMENTS, get_experiment, run_experiment
+from interp.experiments import runner
+from interp.experiments.base import Reference, Row, at_least, at_most, loglog_slope, spread, within
+from interp.tasks import TaskError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_CONSTRUCTION = {"ns": [6, 9], "ks": [2], "scales": [1.0, 5.0], "samples": 64, "reference_cells": [[6, 2]]}
+# Tiny settings under which every parity experiment runs in a few seconds.
+TINY = {
+    "parity-construction": TINY_CONSTRUCTION,
+    "parity-minimal": {"configs": [[6, 2]], "epochs": 30, "eval_every": 5, "record_every": 10},
+    "parity-frozen-attention": {"ns": [6, 8], "k": 2, "head_factors": [1, 2], "epochs": 20, "eval_every": 10,
+                                "data_cap": 200},
+    "parity-ffnn": {"ns": [6, 8], "k": 2, "widths": [4, 8], "train_size": 300, "steps": 40, "eval_every": 20,
+                    "pointer_epochs": 20},
+    "parity-online": {"n": 8, "k": 2, "widths": [8, 16], "max_steps": 100, "eval_every": 50, "eval_samples": 256,
+                      "transformer_seeds": 1, "transformer_max_steps": 20},
+}
+
+
+def without_timing(path: Path) -> list[dict]:
+    """results.jsonl without wall time: what must be identical whoever ran the sweep."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        line.pop("seconds")
+    return lines
+
+
+def sweep(tmp_path, name="parity-construction", settings=None, **kwargs):
+    out = tmp_path / kwargs.pop("folder", name)
+    summary = run_experiment(name, settings=settings if settings is not None else TINY[name], seeds=kwargs.pop("seeds", 2),
+                             out=out, progress=False, **{"jobs": 1, "device": "cpu", **kwargs})
+    return summary, out
+
+
+# --- pieces ----------------------------------------------------------------------------------
+
+
+def test_options_are_checked_by_name_and_type():
+    experiment = get_experiment("parity-construction")
+    assert experiment.resolve_options(True)["samples"] == experiment.quick["samples"]
+    assert experiment.resolve_options(False, {"ns": [8]})["ns"] == [8]
+    with pytest.raises(TaskError, match="unknown option 'width'"):
+        experiment.resolve_options(False, {"width": 3})
+    with pytest.raises(TaskError, match="samples must be an integer"):
+        experiment.resolve_options(False, {"samples": "many"})
+    with pytest.raises(TaskError, match="ns must be an integer"):
+        experiment.resolve_options(False, {"ns": [0.5]})
+    assert experiment.resolve_options(False, {"scales": [2]})["scales"] == [2.0]
+    with pytest.raises(TaskError, match="unknown experiment 'nope'"):
+        get_experiment("nope")
+
+
+def test_rows_and_references_refuse_unknown_verdicts_and_kinds():
+    with pytest.raises(ValueError, match="reference kind"):
+        Reference(1.0, "somewhere", "hearsay")
+    with pytest.raises(ValueError, match="verdict"):
+        Row("r", Reference(1.0, "s", "paper"), {}, "rule", "found")
+    row = Row("r", Reference(1.0, "s", "paper"), {}, "rule", "partial", runs=2, runs_asked=3)
+    assert row.short_of_runs and row.to_dict()["short_of_runs"]
+
+
+def test_verdict_rules_and_aggregates():
+    assert at_least(0.99, 0.99, 0.9) == "reproduced" and at_least(0.95, 0.99, 0.9) == "partial"
+    assert at_least(None, 0.99, 0.9) == "not_reproduced" and at_most(0.5, 0.6, 0.8) == "reproduced"
+    assert within(0.7, 0.72, 0.98, 0.02) == "partial" and within(0.5, 0.72, 0.98, 0.02) == "not_reproduced"
+    assert spread([3, 1, None, 2]) == {"median": 2, "low": 1, "high": 3, "n": 4, "missing": 1}
+    x = [10, 20, 40, 80] * 3
+    noise = torch.randn(12, generator=torch.Generator().manual_seed(0)).tolist()
+    y = [2.0 * xi**1.5 * (1 + 0.05 * e) for xi, e in zip(x, noise)]
+    fit = loglog_slope(x, y, groups=[i // 4 for i in range(12)])
+    assert fit["slope"] == pytest.approx(1.5, abs=0.05) and fit["low"] < 1.5 < fit["high"]
+
+
+# --- sweeps ----------------------------------------------------------------------------------
+
+
+def test_a_sweep_writes_results_summary_and_report(tmp_path):
+    summary, out = sweep(tmp_path)
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == summary["runs"]["asked"] == 2 * 2 * 2  # (n, k) cells x scales x seeds
+    assert {line["params"]["n"] for line in lines} == {6, 9} and all(line["status"] == "ok" for line in lines)
+    assert all(len(line["id"]) == 16 and (out / "runs" / f"{line['id']}.json").exists() for line in lines)
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["rows"] == summary["rows"] and saved["scale"] == "full"
+    for row in saved["rows"]:
+        assert set(row) >= {"name", "reference", "measured", "rule", "verdict", "detail", "runs", "runs_asked"}
+        assert row["verdict"] in ("reproduced", "partial", "not_reproduced")
+        assert set(row["reference"]) == {"value", "source", "kind"}
+    sharp = next(r for r in saved["rows"] if r["name"].startswith("accuracy at 5x"))
+    assert sharp["verdict"] == "reproduced" and sharp["measured"]["median"] == 1.0  # the construction is exact
+    markdown = (out / "summary.md").read_text()
+    assert all(row["name"] in markdown for row in saved["rows"])
+    page = (out / "report.html").read_text()
+    assert page.count('class="verdict verdict-') == len(saved["rows"])
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page) and "default-src 'none'" in page
+    assert all((out / name).stat().st_size > 0 for name in saved["figures"])
+
+
+def test_a_second_run_skips_finished_runs(tmp_path, monkeypatch):
+    _, out = sweep(tmp_path)
+    calls = []
+    original = runner.execute
+    monkeypatch.setattr(runner, "execute", lambda *a: calls.append(a) or original(*a))
+    again, _ = sweep(tmp_path)
+    assert calls == []  # every run was already finished
+    more, _ = sweep(tmp_path, seeds=3)
+    assert len(calls) == 4 and more["runs"]["asked"] == 12  # only the new seed's runs
+
+
+def test_jobs_do_not_change_results(tmp_path):
+    _, one = sweep(tmp_path, folder="one", jobs=1)
+    _, two = sweep(tmp_path, folder="two", jobs=2)
+    assert without_timing(one / "results.jsonl") == without_timing(two / "results.jsonl")
+    assert json.loads((one / "summary.json").read_text())["rows"] == json.loads((two / "summary.json").read_text())["rows"]
+
+
+@pytest.mark.slow
+def test_ray_executor_matches_the_local_one(tmp_path):
+    pytest.importorskip("ray")
+    _, local = sweep(tmp_path, folder="local", jobs=1)
+    _, on_ray = sweep(tmp_path, folder="ray", jobs=2, executor="ray")
+    assert without_timing(local / "results.jsonl") == without_timing(on_ray / "results.jsonl")
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    settings = {"configs": [[3, 5], [6, 2]], "epochs": 10, "eval_every": 5, "record_every": 5}  # k > n fails
+    summary, out = sweep(tmp_path, "parity-minimal", settings)
+    assert summary["runs"] == {"asked": 4, "finished": 2, "failed": 2}
+    assert all("k must be in" in f["error"] for f in summary["failures"])
+    failed = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if '"failed"' in line]
+    assert len(failed) == 2 and all(f["error"].startswith("TaskError") for f in failed)
+    short = [row for row in summary["rows"] if row["short_of_runs"]]
+    assert short and all(row["runs"] < row["runs_asked"] for row in short)
+    assert "Failed runs" in (out / "summary.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_to_the_same_results(tmp_path):
+    settings = {**TINY_CONSTRUCTION, "ns": [40, 48, 56], "samples": 2048}
+    _, straight = sweep(tmp_path, settings=settings, folder="straight")
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "interp", "experiment", "run", "parity-construction", "--out", str(killed),
+               "--jobs", "1", "--seeds", "2", "--device", "cpu", "--quiet",
+               *[arg for key, value in settings.items() for arg in ("--set", f"{key}={json.dumps(value)}")]]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while len(list((killed / "runs").glob("*.json"))) < 3 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    done = len(list((killed / "runs").glob("*.json")))
+    assert 3 <= done < 12, done  # killed mid-way
+    assert not list(killed.rglob(".*.json*"))  # no half-written file
+    resumed = subprocess.run(command, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert without_timing(killed / "results.jsonl") == without_timing(straight / "results.jsonl")
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_parity_experiment_runs_at_tiny_scale(tmp_path, name):
+    summary, out = sweep(tmp_path, name, seeds=1)
+    assert summary["runs"]["failed"] == 0, summary["failures"]
+    assert summary["rows"] and all(row["verdict"] in ("reproduced", "partial", "not_reproduced") for row in summary["rows"])
+    assert all(row["runs"] >= 1 for row in summary["rows"])
+    assert summary["figures"] and all((out / f).exists() for f in summary["figures"])
+
+
+def test_every_experiment_has_quick_summary_committed():
+    """`make reproduce` output is committed: each experiment's quick summary, linked from the README."""
+    readme = (ROOT / "README.md").read_text()
+    for name in EXPERIMENTS:
+        folder = ROOT / "analyses" / "experiments" / name
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["scale"] == "quick" and summary["experiment"] == name
+        assert summary["runs"]["failed"] == 0, (name, summary["failures"])
+        assert all((folder / f).exists() for f in summary["figures"])
+        assert f"analyses/experiments/{name}/summary.md" in readme, name
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def cli(*args):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "interp", "experiment", *args], capture_output=True, text=True, env=env)
+
+
+def test_experiment_list_names_every_experiment():
+    listed = cli("list")
+    assert listed.returncode == 0 and all(name in listed.stdout for name in EXPERIMENTS)
+    assert cli("list", "--names").stdout.split() == list(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "nope"), "unknown experiment 'nope'"),
+    (("run", "parity-construction", "--jobs", "0"), "--jobs must be"),
+    (("run", "parity-construction", "--seeds", "0"), "--seeds must be"),
+    (("run", "parity-construction", "--executor", "slurm"), "--executor must be one of"),
+    (("run", "parity-construction", "--executor", "ray", "--address", "127.0.0.1:1"), "no Ray cluster answers"),
+    (("run", "parity-construction", "--address", "127.0.0.1:6379"), "needs --executor ray"),
+    (("run", "parity-construction", "--set", "width=3"), "unknown option 'width'"),
+    (("run", "parity-construction", "--set", "ns=[0.5]"), "ns must be"),
+    (("run", "parity-construction", "--device", "tpu"), "--device must be one of"),
+])
+def test_bad_input_is_one_line_and_status_2(args, message, tmp_path):
+    result = cli(*args, "--quick", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "runs").exists()
+
+
+def test_cuda_request_without_a_gpu_is_refused(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the refusal is for machines without it")
+    result = cli("run", "parity-construction", "--device", "cuda", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "no CUDA device" in result.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_a_sweep_runs_on_cuda(tmp_path):
+    summary, _ = sweep(tmp_path, device="cuda")
+    assert summary["device"] == "cuda" and summary["runs"]["failed"] == 0
