@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TASKS := parity selection counting
+# task:preset runs shipped in trained_models/: the orthonormal-codes selection model shows length generalisation,
+# the standard cumsum model is the positional one's baseline.
+RUNS := parity:default selection:default selection:orthonormal counting:default cumsum:default cumsum:standard
 
 .PHONY: install train analyze test bench reproduce clean-venv
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 train: install
-	@for task in $(TASKS); do $(BIN)/interp train $$task || exit 1; done
+	@for run in $(RUNS); do $(BIN)/interp train $${run%%:*} --preset $${run##*:} || exit 1; done
 
 analyze: install
 	$(BIN)/interp analyze --all
@@ -29,6 +31,7 @@ test: install
 # Every experiment at --quick scale; their summaries and plots in analyses/experiments/ are committed.
 reproduce: install
 	@for name in $$($(BIN)/interp experiment list --names); do $(BIN)/interp experiment run $$name --quick || exit 1; done
+	$(BIN)/interp experiment table --readme README.md
 
 bench: install
 	$(BIN)/python -m interp.bench --out bench.json

@@ -44,7 +44,8 @@ from IPython.display import Markdown, display
 import interp
 from interp.analysis import analyze_model
 from interp.analysis.common import run_with_patterns
-from interp.analysis.counting import CountingContext, buckets, without_keys
+from interp.analysis.counting import (CountingContext, accuracy_within, bias_generalises, buckets, count_cap,
+                                     without_keys)
 from interp.constructions import counting, counting_close_bias
 from interp.tasks import evaluate
 from interp.viz import show_attention, side_by_side
@@ -59,19 +60,22 @@ CHECKPOINT = checkpoint_dir("counting")
 
 # %% [markdown]
 # ## The trained model and the two constructions
-# The twin is built for the number of regions the model was trained on, so all three are exact in distribution.
+# The default model is trained with a variable number of regions (`R_min`: each sequence has between `R_min` and R
+# of them), so that every query token Q_1 .. Q_R it is scored through was trained. Below, all three networks are
+# scored on sequences with all R regions; the twin is built for R, so all three are exact there.
 
 # %%
 model, task = interp.load(CHECKPOINT)
+full = task.fixed()  # every sequence with R regions
 networks = {
     "trained": model,
     "construction (BOS bias)": counting(task),
     "twin (] bias)": counting_close_bias(task, trained_regions=task.R),
 }
-accuracy = {name: evaluate(network, task, samples=1024)["accuracy"] for name, network in networks.items()}
+accuracy = {name: evaluate(network, full, samples=1024)["accuracy"] for name, network in networks.items()}
 print(task)
 print(f"trained: {model.cfg.n_layers} layers x {model.cfg.n_heads} head(s), d_model {model.cfg.d_model}, "
-      f"positional embedding: {'none' if not model.W_pos.any() else 'yes'}")
+      f"positional embedding: {'none' if not model.W_pos.any() else 'yes'}; trained on {list(task.region_counts)} regions")
 for name, value in accuracy.items():
     print(f"{name:>24}: accuracy {value:.3f} at R = {task.R}")
 
@@ -82,8 +86,8 @@ for name, value in accuracy.items():
 # the construction spreads it over BOS and the delimiters so far.
 
 # %%
-example = task.sample(1, seed=1)
-show_attention(side_by_side(model, networks["construction (BOS bias)"], task, example, names=("trained", "construction")))
+example = full.sample(1, seed=1)
+show_attention(side_by_side(model, networks["construction (BOS bias)"], full, example, names=("trained", "construction")))
 
 # %% [markdown]
 # ## The probes
@@ -108,7 +112,7 @@ show_plots(analysis, ("head_ablation",))
 # head, averaged over the body positions; 1 is the construction's pattern exactly.
 
 # %%
-contexts = {name: CountingContext(network, task, samples=512, seed=2) for name, network in networks.items()}
+contexts = {name: CountingContext(network, full, samples=512, seed=2, trained=task) for name, network in networks.items()}
 batch = contexts["trained"].batch
 layer0 = {name: context.region_scores.max().item() for name, context in contexts.items()}
 for name, value in layer0.items():
@@ -121,7 +125,7 @@ for name, value in layer0.items():
 # (`context.bias`, the same rule the analysis uses).
 
 # %%
-groups = buckets(task, batch)
+groups = buckets(full, batch)
 fig, ax = plt.subplots(figsize=(8, 3))
 width = 0.8 / len(contexts)
 for i, (name, context) in enumerate(contexts.items()):
@@ -138,7 +142,7 @@ show_figure(fig)
 
 # %%
 removed = {
-    name: {group: run_with_patterns(context.model, task, batch,
+    name: {group: run_with_patterns(context.model, full, batch,
                                     {context.last: without_keys(groups[group], context.count_head, batch.readout)})["accuracy"]
            for group in ("BOS", "]", "queries", "0s")}
     for name, context in contexts.items()
@@ -148,24 +152,41 @@ for name, results in removed.items():
     print(f"{name:>24}: " + ", ".join(f"{group} {value:.3f}" for group, value in results.items()))
 
 # %% [markdown]
-# **Other numbers of regions.** The twin uses the R `]` tokens as its bias and decodes as if there were always the
-# trained number of them; the BOS construction needs nothing that depends on R. A trained model that uses BOS
-# should generalise like the construction; one that leans on the `]`s or the query tokens should fail like the twin.
+# **Other numbers of regions.** The twin uses the R `]` tokens as its bias and decodes as if there were always R of
+# them; the BOS construction needs nothing that depends on R. By the paper's criterion a bias generalises where the
+# number of its tokens a query sees stays one it saw in training (`bias_generalises`): BOS always, the `]`s only at
+# the trained numbers of regions, the queries under causal attention always (Q_r sees r of them). Only counts up to
+# R are scored: a count above R would go through a query token the model never saw in training.
 
 # %%
-region_counts = [r for r in range(1, task.max_regions + 1) if 2 * r <= task.L][:6]
-by_regions = {name: [evaluate(network, task.replace(R=r), samples=256)["accuracy"] for r in region_counts]
+region_counts = list(range(1, task.R + 1))
+by_regions = {name: [evaluate(network, task.fixed(R=r), samples=256)["accuracy"] for r in region_counts]
               for name, network in networks.items()}
+predicted = {r: bias_generalises(contexts["trained"].bias, task, task.fixed(R=r)) for r in region_counts}
 
 fig, ax = plt.subplots(figsize=(5, 3))
 for name, values in by_regions.items():
     ax.plot(region_counts, values, marker="o", label=name)
-ax.axvline(task.R, color="grey", linestyle="--", linewidth=1)
-ax.set(xlabel="number of regions R (dashed: trained)", ylabel="accuracy", ylim=(0, 1.05))
+ax.set(xlabel=f"number of regions R (trained on {list(task.region_counts)})", ylabel="accuracy", ylim=(0, 1.05))
 ax.legend(fontsize=8)
 show_figure(fig)
 for name, values in by_regions.items():
     print(f"{name:>24}: " + ", ".join(f"R={r} {a:.2f}" for r, a in zip(region_counts, values)))
+print(f"the trained model's bias token {contexts['trained'].bias} predicts: "
+      + ", ".join(f"R={r} {'generalises' if ok else 'fails'}" for r, ok in predicted.items()))
+
+# %% [markdown]
+# **Longer sequences.** The same networks at 2L and 4L with all R regions (so that the twin, built for R, is in its
+# element), scored on the counts the model was trained to give (a longer region holds counts it never had to output).
+# The analysis's claim "generalises to longer sequences" does the same on the training distribution of regions.
+
+# %%
+cap = count_cap(task)
+lengths = [2 * task.L, 4 * task.L]
+by_length = {name: [accuracy_within(network, full.replace(L=L), cap, 256, 0)["accuracy"] for L in lengths]
+             for name, network in networks.items()}
+for name, values in by_length.items():
+    print(f"{name:>24}: " + ", ".join(f"L={L} {a:.2f}" for L, a in zip(lengths, values)) + f" (counts <= {cap})")
 
 # %% [markdown]
 # ## What was found
@@ -177,6 +198,7 @@ region_probe, bias_claim = claims["the region index is linear after layer 0"], c
 trained = contexts["trained"]
 off_R = [i for i, r in enumerate(region_counts) if r != task.R]
 worst_off = {name: min((values[i] for i in off_R), default=float("nan")) for name, values in by_regions.items()}
+longest = {name: min(values) for name, values in by_length.items()}
 findings = [
     f"- In distribution (R = {task.R}) the trained model reaches accuracy {accuracy['trained']:.3f}; both "
     f"constructions are exact ({accuracy['construction (BOS bias)']:.3f}, {accuracy['twin (] bias)']:.3f}).",
@@ -190,13 +212,15 @@ findings = [
     f"- Removing BOS from its query rows gives accuracy {removed['trained']['BOS']:.3f} (construction: "
     f"{removed['construction (BOS bias)']['BOS']:.3f}); removing the `]`s gives {removed['trained'][']']:.3f} "
     f"(twin: {removed['twin (] bias)'][']']:.3f}); removing the queries gives {removed['trained']['queries']:.3f}.",
-    f"- At other numbers of regions the worst accuracy is {worst_off['trained']:.2f} for the trained model, "
+    f"- With fewer than R regions the worst accuracy is {worst_off['trained']:.2f} for the trained model, "
     f"{worst_off['construction (BOS bias)']:.2f} for the BOS construction and {worst_off['twin (] bias)']:.2f} for "
-    "the `]` twin: the trained model "
-    + ("generalises, as a BOS bias predicts." if worst_off["trained"] >= 0.95 else
-       f"does not generalise, like the twin; its bias token, {trained.bias}, "
-       + ("is BOS, so something else fixed in training is at work." if trained.bias == "BOS" else
-          "is a token whose amount was fixed in training, as the theory says such a bias fails.")),
+    f"the `]` twin; the trained model's bias token, {trained.bias}, predicts that it "
+    + ("generalises" if all(predicted.values()) else "fails") + " there"
+    + (" (and it was trained on those numbers of regions anyway)." if task.R_min is not None and task.R_min == 1 else "."),
+    f"- At 2L and 4L (counts up to {cap}) the worst accuracy is {longest['trained']:.2f} for the trained model, "
+    f"{longest['construction (BOS bias)']:.2f} for the construction and {longest['twin (] bias)']:.2f} for the twin; "
+    f"its bias predicts it " + ("generalises" if bias_generalises(trained.bias, task, task.replace(L=4 * task.L))
+                                else "fails") + " in length.",
     findings_markdown(analysis.claims, analysis.mechanism),
 ]
 display(Markdown("\n".join(findings)))

@@ -42,7 +42,8 @@ from IPython.display import Markdown, display
 
 import interp
 from interp.analysis import analyze_model
-from interp.analysis.selection import SelectionContext, output_shift, positional_qk, with_content, with_subset
+from interp.analysis.selection import (SelectionContext, at_length, output_shift, positional_qk, with_content,
+                                      with_subset)
 from interp.constructions import selection
 from interp.constructions.selection import expected_nmse, nmse_from_gap
 from interp.tasks import evaluate
@@ -172,6 +173,19 @@ print(f"nMSE with head L{layer}H{head} mean-ablated: {ablated_nmse:.3f}")
 print(f"attention mass of the query on y: {mass_on_y:.3f} (uniform attention would give {q / (T + 1):.3f})")
 
 # %% [markdown]
+# **Longer sequences.** `at_length(model, task, T')` runs the same weights on T' data tokens. With per-example codes
+# only the codes in the features change (orthonormal codes exist up to `code_dim` positions). A learned table has no
+# trained row beyond T: its documented extension gives those rows their initial values, what a longer table would
+# hold after training, since no example reaches them. The theory expects that to fail, and the ideal circuit's error
+# to grow only like `(T'/(q e^gap))^2` with per-example codes.
+
+# %%
+lengths = [n for n in (2 * T, 4 * T) if task.positions != "orthonormal" or n <= task.code_dim]
+longer = {n: evaluate(*at_length(model, task, n), samples=512)["nmse"] for n in lengths}
+for n, value in longer.items():
+    print(f"T' = {n}: nMSE {value:.2e} (predicted from the gap {nmse_from_gap(n, q, context.gap):.2e})")
+
+# %% [markdown]
 # ## What was found
 # Computed from the analysis's claims and the interventions above, so it stays true when the model is retrained.
 
@@ -193,6 +207,11 @@ findings = [
     f"- Resampling the unselected tokens moves the output by {moved['unselected resampled']:.1e}, resampling the "
     f"selected ones by {moved['selected resampled']:.2f}; pointing the query at another subset gives the mean of "
     f"that subset up to nMSE {retarget_nmse:.1e}; ablating the head gives nMSE {ablated_nmse:.2f}.",
+    "- At longer sequences (" + ", ".join(f"T' = {n}: {v:.1e}" for n, v in longer.items()) + "), "
+    + ("the learned table, extended with its initial rows, " if task.positions == "learned" else "the per-example codes ")
+    + ("keep the error small, as the theory says of per-example codes." if max(longer.values(), default=1) <= 0.1 else
+       "lose the task" + (", as the theory expects of a learned table." if task.positions == "learned" else
+                          ": something beyond the gap depends on T.")),
     findings_markdown(analysis.claims, analysis.mechanism),
 ]
 display(Markdown("\n".join(findings)))

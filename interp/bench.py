@@ -4,6 +4,11 @@
   values with torch (the floor any sampler pays);
 - models: the TransformerBridge forward as a ratio to the bare native model underneath it (hook overhead),
   and ``run_with_cache`` as a ratio to the plain forward;
+- training: steps per second of ``interp.training``'s step (the fused training forward of a hooked model,
+  loss, backward, AdamW) over a plain PyTorch transformer of the same shape and parameter count, written
+  here as the baseline (target >= 0.95 for every task);
+- sweeps: runs per second of an experiment sweep with ``--jobs 2`` over ``--jobs 1`` (target >= 1.8 on
+  two cores; it includes starting the worker processes);
 - analysis: seconds to analyse each shipped default model (target: all three under 120 s).
 """
 
@@ -11,16 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import torch.nn as nn
 
+from .files import write_json
 from .models import ModelConfig, build_model
 from .paths import TRAINED_MODELS
 from .tasks import TASKS
+
+TRANSFORMER_TASKS = ("parity", "selection", "counting")
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 5) -> float:
@@ -64,6 +75,105 @@ def bench_models(batch_size: int = 1024) -> dict[str, Any]:
     return out
 
 
+class PlainBlock(nn.Module):
+    """One pre-norm block the way a plain PyTorch model writes it: fused QKV, softmax attention, ReLU MLP."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        D, H, dh = cfg.d_model, cfg.n_heads, cfg.d_head
+        self.ln1 = nn.LayerNorm(D) if cfg.normalization_type == "LN" else nn.Identity()
+        self.ln2 = nn.LayerNorm(D) if cfg.normalization_type == "LN" else nn.Identity()
+        self.qkv, self.o = nn.Linear(D, 3 * H * dh), nn.Linear(H * dh, D)
+        self.mlp = nn.Sequential(nn.Linear(D, cfg.d_mlp), nn.ReLU(), nn.Linear(cfg.d_mlp, D)) if cfg.d_mlp else None
+        self.heads, self.d_head, self.causal = H, dh, cfg.attention_dir == "causal"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, P, _ = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(B, P, 3, self.heads, self.d_head).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
+        if self.causal:
+            scores = scores.masked_fill(torch.ones(P, P, dtype=torch.bool).triu(1), float("-inf"))
+        x = x + self.o((scores.softmax(-1) @ v).transpose(1, 2).reshape(B, P, -1))
+        return x + self.mlp(self.ln2(x)) if self.mlp is not None else x
+
+
+class PlainTransformer(nn.Module):
+    """The baseline: a transformer of ``cfg``'s shape with no hooks, no bridge, nothing but PyTorch."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.input_kind == "features":
+            self.embed = nn.Linear(cfg.d_vocab, cfg.d_model, bias=False)
+        else:
+            self.embed = nn.Embedding(cfg.d_vocab, cfg.d_model)
+        self.pos = nn.Embedding(cfg.n_ctx, cfg.d_model)
+        self.blocks = nn.ModuleList(PlainBlock(cfg) for _ in range(cfg.n_layers))
+        self.ln = nn.LayerNorm(cfg.d_model) if cfg.normalization_type == "LN" else nn.Identity()
+        self.unembed = nn.Linear(cfg.d_model, cfg.d_vocab_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x) + self.pos.weight[: x.shape[1]]
+        for block in self.blocks:
+            h = block(h)
+        return self.unembed(self.ln(h))
+
+
+def bench_training(rounds: int = 7, steps: int = 10) -> dict[str, Any]:
+    """Seconds per training step, ours and the plain baseline's, timed in alternating rounds (best round)."""
+    from .defaults import configure
+    from .models.fast import training_forward
+
+    out = {}
+    for name in TRANSFORMER_TASKS:
+        task, model_cfg, train_cfg = configure(name)
+        batch = task.sample(train_cfg.batch_size, 0)
+        ours, plain = build_model(model_cfg, seed=0), PlainTransformer(model_cfg)
+
+        def stepper(model: nn.Module, forward: Callable) -> Callable[[], None]:
+            optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr)
+
+            def run() -> None:
+                for _ in range(steps):
+                    loss = task.loss(forward(batch.inputs), batch)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+            return run
+
+        candidates = {"ours": stepper(ours, lambda x: training_forward(ours, x)), "plain": stepper(plain, plain)}
+        best = {key: math.inf for key in candidates}
+        for key, run in candidates.items():
+            run()  # warm-up
+        for _ in range(rounds):
+            for key, run in candidates.items():
+                start = time.perf_counter()
+                run()
+                best[key] = min(best[key], (time.perf_counter() - start) / steps)
+        ratio = best["plain"] / best["ours"]
+        out[name] = {"ours_ms_per_step": 1e3 * best["ours"], "plain_ms_per_step": 1e3 * best["plain"],
+                     "parameters": [sum(p.numel() for p in m.parameters()) for m in (ours, plain)],
+                     "throughput_ratio": ratio, "target": 0.95, "meets_target": ratio >= 0.95}
+    return out
+
+
+def bench_sweep() -> dict[str, Any]:
+    """The same sweep (36 runs of ~4 s on one core) with ``--jobs 1`` and ``--jobs 2``, each in a fresh folder."""
+    from .experiments import run_experiment
+
+    settings = {"ns": [50], "ks": [3, 5, 10], "scales": [1.0, 5.0], "samples": 6000, "reference_cells": [[50, 3]]}
+    seconds = {}
+    for jobs in (1, 2):
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            summary = run_experiment("parity-construction", settings=settings, seeds=6, jobs=jobs, out=out,
+                                     device="cpu", progress=False)
+            seconds[jobs] = time.perf_counter() - start
+    ratio = seconds[1] / seconds[2]
+    return {"experiment": "parity-construction", "settings": settings, "runs": summary["runs"]["asked"],
+            "jobs_1_seconds": seconds[1], "jobs_2_seconds": seconds[2], "throughput_ratio": ratio, "target": 1.8,
+            "meets_target": ratio >= 1.8}
+
+
 def bench_analysis(root: Path = TRAINED_MODELS) -> dict[str, Any]:
     from .analysis.run import analyze_checkpoint
 
@@ -86,15 +196,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="bench.json")
     parser.add_argument("--skip-analysis", action="store_true")
+    parser.add_argument("--skip-sweep", action="store_true", help="skip the ~4 minute sweep benchmark")
     args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as `interp train` and every experiment run: per-step speed on one core
     results = {
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads()},
+        "machine": {"python": platform.python_version(), "torch": torch.__version__, "threads": 1,
+                    "cores": threads},
         "samplers": bench_samplers(),
         "models": bench_models(),
+        "training": bench_training(),
     }
+    if not args.skip_sweep:
+        results["sweep"] = bench_sweep()
     if not args.skip_analysis:
         results["analysis"] = bench_analysis()
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.out, results)
     print(json.dumps(results, indent=2))
 
 

@@ -128,6 +128,9 @@ SECTIONS: dict[str, tuple[type | None, ...]] = {
 REQUIRED_SECTIONS = ("task", "model", "weights")
 # Model fields that only matter while training; every other field changes what the weights compute.
 TRAINING_ONLY_MODEL_FIELDS = ("freeze_attention", "init_mode")
+# Model fields added after format version 1 was written; a config without them means their defaults, which
+# is what those checkpoints were built with.
+ADDED_MODEL_FIELDS = ("architecture", "layer", "bias")
 
 
 JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
@@ -191,7 +194,8 @@ def read_spec(directory: str | Path) -> tuple[dict[str, Any], Task, ModelConfig]
         task = make_task(task_section["name"], **task_section["params"])
         model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
         unknown = sorted(set(model_section) - model_fields)
-        missing = sorted(model_fields - set(model_section) - set(TRAINING_ONLY_MODEL_FIELDS))
+        missing = sorted(model_fields - set(model_section) - set(TRAINING_ONLY_MODEL_FIELDS)
+                         - set(ADDED_MODEL_FIELDS))
         if unknown or missing:
             raise CheckpointError(f"{path}: the model section " + "; ".join(
                 part for part in (f"lacks {', '.join(missing)}" if missing else "",

@@ -104,21 +104,18 @@ def split_settings(task_name: str, settings: list[str]) -> dict[str, dict[str, A
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
-    from .models import ModelConfig
+    from .defaults import configure
     from .tasks import TASKS
-    from .training import TrainConfig
     from .viz.text import tasks_text
 
-    rows = []
-    for cls in TASKS.values():
-        task = cls()
-        rows.append((task, ModelConfig.for_task(task), TrainConfig.for_task(task)))
-    print(tasks_text(rows))
+    # What `interp train TASK` trains: the default preset (it may set task parameters, e.g. counting's R_min).
+    print(tasks_text([configure(name) for name in TASKS]))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from . import limits
     from .defaults import configure, run_directory
+    from .models import resolve_device
     from .training import RESUME
 
     settings = split_settings(args.task, args.set or [])
@@ -126,6 +123,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         settings["train"]["seed"] = args.seed
     task, model_cfg, train_cfg = configure(args.task, args.preset, settings)
     model_cfg.check_fits(task)
+    device = resolve_device(args.device)
     need = limits.check_training(task, model_cfg, train_cfg)
     limits.check_evaluation(task, model_cfg, args.eval_samples)
     out = writable("--out", args.out if args.out else run_directory(task.name, args.preset, train_cfg.seed))
@@ -145,7 +143,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     # Small models train as fast on one thread, and a fixed thread count keeps runs bit-reproducible.
     torch.set_num_threads(args.threads)
-    result = train(task, model_cfg, train_cfg, out, resume=args.resume, progress=not args.quiet)
+    result = train(task, model_cfg, train_cfg, out, resume=args.resume, progress=not args.quiet, device=device)
     fresh = evaluate(result.model, task, samples=args.eval_samples)
     print(train_text(task, fresh, args.eval_samples, result.metrics["steps"], out))
 
@@ -236,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the last periodic checkpoint in --out")
     p.add_argument("--eval-samples", type=int_flag(1), default=8192, help="fresh samples scored after training")
     p.add_argument("--threads", type=int_flag(1, MAX_THREADS), default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--device", default="cpu", help="cpu (default: bit-reproducible), cuda, or auto (CUDA when available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true",
                    help="check everything (memory, --out), print the resolved configs and exit without training")
@@ -264,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments.cli import add_parser as add_experiment_parser
 
     add_experiment_parser(sub)
+    from .discovery.cli import add_parser as add_discovery_parser
+
+    add_discovery_parser(sub)
     return parser
 
 

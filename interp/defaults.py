@@ -8,6 +8,7 @@ held-out target that stops training early, and the named presets applied on top.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,23 @@ def _counting_model(task) -> dict[str, Any]:
     return dict(n_layers=2, n_heads=1, d_model=64, d_head=64, d_mlp=128, attention_dir="causal", positional="none")
 
 
+def _value_model(task) -> dict[str, Any]:
+    # Back de Luca et al.'s scale runs: log2(n) + 1 bidirectional layers, 2 heads, MLP width 64, no normalisation,
+    # queries and keys reading the fixed one-hot positions; d_model 32 (theirs: 64) keeps CPU runs short.
+    return dict(architecture="hooked", positional="attention", n_layers=math.ceil(math.log2(task.n)) + 1, n_heads=2,
+                d_model=32, d_head=16, d_mlp=64, attention_dir="bidirectional", normalization_type="none")
+
+
+# The paper's baselines and options, on the same model and training (docs/theory/positional.md).
+_VALUE_PRESETS: dict[str, Settings] = {
+    "default": {},
+    "standard": {"model": {"positional": "learned"}},  # Q/K read the residual; input x + W_pos[i] = encoder of x (+) P
+    "rotary": {"model": {"positional": "rotary"}},
+    "paper-layer": {"model": {"layer": "concat"}},  # MLP(concat[x, attn(x)]), no additive skip
+    "bias-free": {"model": {"bias": False}},  # positively homogeneous: f(c x) = c f(x)
+}
+
+
 RUNS: dict[str, RunDefaults] = {
     "parity": RunDefaults(
         _parity_model,
@@ -81,7 +99,15 @@ RUNS: dict[str, RunDefaults] = {
         _counting_model,
         dict(lr=3e-3, batch_size=128, max_steps=5000, lr_schedule="cosine", warmup_steps=100, weight_decay=0.01),
         target=0.995,
+        # Each sequence draws 1..R regions, so every query token Q_1..Q_R is trained and a count of regions is
+        # never scored through a query embedding still at its random init (docs/theory/counting.md).
+        presets={"default": {"task": {"R_min": 1}}},
     ),
+    # cumsum, cummin, cummedian, sort, cummaxsub: fresh batches from the training range [-2, 2] (c = 1).
+    # Adam at 1e-2 with cosine decay reached in 1000 steps what 3e-3 needed 2000 for (pilot runs on cummin).
+    **{name: RunDefaults(_value_model, dict(lr=1e-2, batch_size=256, max_steps=1000, lr_schedule="cosine",
+                                            weight_decay=0.0, eval_every=250), target=None, presets=_VALUE_PRESETS)
+       for name in ("cumsum", "cummin", "cummedian", "sort", "cummaxsub")},
 }
 
 

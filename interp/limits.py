@@ -40,7 +40,8 @@ GIB = 1 << 30
 SLACK = 1.25
 ANALYSIS_SAMPLES = 2048  # interp.analysis.run.analyze_checkpoint's default
 # Readout positions per example where a task has more than one (counting: one per region).
-READOUTS = {"counting": lambda task: task.R}
+READOUTS = {"counting": lambda task: task.R,
+            **{name: (lambda task: task.n) for name in ("cumsum", "cummin", "cummedian", "sort", "cummaxsub")}}
 
 
 class MemoryLimitError(TaskError):
@@ -49,6 +50,10 @@ class MemoryLimitError(TaskError):
 
 def parameter_count(cfg: "ModelConfig") -> int:
     """Parameters of ``build_model(cfg)``, trainable or not (the state dict's entries)."""
+    if cfg.architecture == "hooked":
+        from .models.positional import parameter_count as hooked_count
+
+        return hooked_count(cfg)
     d, width = cfg.d_model, cfg.n_heads * cfg.d_head
     norm = {"none": 0, "LN": 2 * d, "RMS": d}[cfg.normalization_type]
     attention = 4 * d * width + 3 * width + d  # W_Q, W_K, W_V, W_O and their biases

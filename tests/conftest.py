@@ -11,6 +11,18 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test on one torch thread, as `interp train` and each experiment run: float sums split over threads
+    round differently, and the bit-for-bit tests compare against single-threaded runs."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 SHIPPED = ("parity", "selection", "counting")
 
 

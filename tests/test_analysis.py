@@ -46,14 +46,6 @@ UNTESTABLE_ON_CONSTRUCTION = {
 SCORE = 0.99
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_task(case: str):
     name, params = SMALL[case]
     return make_task(name, **params)

@@ -173,6 +173,11 @@ BAD_INPUTS = [
     ("analyze nothing", ["analyze"], "--all", None),
     ("unknown command", ["sort"], "invalid choice", None),
     ("--set without =", ["train", "parity", "--set", "n", *DRY], "key=value", None),
+    ("value task with n < 2", ["train", "cumsum", "--set", "n=1", *DRY], "n must be", None),
+    ("value scale c <= 0", ["train", "cummin", "--set", "c=0", *DRY], "c must be", None),
+    ("standard attention on the scan construction",
+     ["construct", "cumsum", "--set", "construction.positional=learned", "--out", "{tmp}/scan"], "positional", None),
+    ("construction for a task that has none", ["construct", "sort", "--out", "{tmp}/scan"], "no construction", None),
 ]
 
 
@@ -291,8 +296,8 @@ def test_default_configs_and_presets_pass_the_memory_check(name, tmp_path):
        normalization=st.sampled_from(["none", "LN", "RMS"]), positional=st.sampled_from(["learned", "none", "rotary"]))
 def test_parameter_count_is_the_state_dict_size(task_name, n_layers, n_heads, d_head, d_model, d_mlp,
                                                 normalization, positional):
-    task = make_task(task_name, **{"parity": {"n": 5, "k": 2}, "selection": {"T": 5, "d": 2, "q": 2},
-                                   "counting": {"L": 6, "R": 2, "max_len": 12}}[task_name])
+    small = {"parity": {"n": 5, "k": 2}, "selection": {"T": 5, "d": 2, "q": 2}, "counting": {"L": 6, "R": 2, "max_len": 12}}
+    task = make_task(task_name, **small.get(task_name, {"n": 4}))
     cfg = ModelConfig.for_task(task, n_layers=n_layers, n_heads=n_heads, d_head=d_head, d_model=d_model, d_mlp=d_mlp,
                                normalization_type=normalization, positional=positional)
     model = build_model(cfg, seed=0)

@@ -188,7 +188,10 @@ def test_every_parity_experiment_runs_at_tiny_scale(tmp_path, name):
 
 def test_every_experiment_has_quick_summary_committed():
     """`make reproduce` output is committed: each experiment's quick summary, linked from the README."""
+    from interp.viz.experiments import replace_results_block, results_table
+
     readme = (ROOT / "README.md").read_text()
+    summaries = []
     for name in EXPERIMENTS:
         folder = ROOT / "analyses" / "experiments" / name
         summary = json.loads((folder / "summary.json").read_text())
@@ -196,6 +199,9 @@ def test_every_experiment_has_quick_summary_committed():
         assert summary["runs"]["failed"] == 0, (name, summary["failures"])
         assert all((folder / f).exists() for f in summary["figures"])
         assert f"analyses/experiments/{name}/summary.md" in readme, name
+        summaries.append(summary)
+    # The README's table is the one `interp experiment table` computes from these summaries, not an edited copy.
+    assert replace_results_block(readme, results_table(summaries)) == readme
 
 
 # --- the command line ------------------------------------------------------------------------------

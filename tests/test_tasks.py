@@ -53,16 +53,17 @@ def reference_selection(features, task):
     assert query[blocks["is_query"]].item() == 1.0
     if task.positions == "learned":
         chosen = [j for j in range(T) if query[blocks["subset"]][j] > 0.5]
-    else:
+    else:  # s is the sum of the selected codes; T <= code_dim independent codes make the weights unique
         s = query[blocks["subset"]]
-        chosen = [j for j in range(T) if torch.dot(s, features[j, blocks["position"]]) > 0.5]
+        weights = torch.linalg.lstsq(features[:T, blocks["position"]].T.double(), s.double()[:, None]).solution[:, 0]
+        chosen = [j for j in range(T) if weights[j] > 0.5]
     assert len(chosen) == q
     return sum(features[j, :d] for j in chosen) / q, chosen
 
 
 @SETTINGS
 @given(T=st.integers(1, 40), d=st.integers(1, 6), data=st.data(), seed=st.integers(0, 10_000),
-       positions=st.sampled_from(["learned", "orthonormal"]))
+       positions=st.sampled_from(["learned", "orthonormal", "gaussian", "fixed"]))
 def test_selection_sampler_matches_reference(T, d, data, seed, positions):
     q = data.draw(st.integers(1, T))
     task = make_task("selection", T=T, d=d, q=q, positions=positions, code_dim=max(T, 8))

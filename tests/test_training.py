@@ -85,7 +85,8 @@ def test_resume_after_a_kill_reaches_the_same_weights(tmp_path):
     out = tmp_path / "run"
     # Kill a CLI run mid-way: a child process that exits hard right after its step-20 resume write.
     code = f"""
-import os, interp.checkpoint as c
+import os, torch, interp.checkpoint as c
+torch.set_num_threads(1)  # as this process: float sums split over threads round differently
 from interp.training import train, TrainConfig
 from interp.models import ModelConfig
 from interp.tasks import make_task
@@ -310,7 +311,8 @@ CHOICES = {"act_fn": models.ACT_FNS, "normalization_type": models.NORMALIZATION,
 def test_every_accepted_choice_builds_and_trains(name, field, value):
     """Validation accepts nothing TransformerLens then rejects: each choice boots, runs forward and backward."""
     task, model_params = make_task(name, **TINY[name][0]), TINY[name][1]
-    cfg = ModelConfig.for_task(task, **{**model_params, "d_head": 4, field: value})
+    hooked = {"architecture": "hooked"} if (field, value) == ("positional", "attention") else {}
+    cfg = ModelConfig.for_task(task, **{**model_params, "d_head": 4, field: value, **hooked})
     model = build_model(cfg, seed=0)
     batch = task.sample(4, 0)
     loss = task.loss(model(batch.inputs), batch)
@@ -331,3 +333,55 @@ def test_shipped_selection_model_retrains_bit_for_bit(tmp_path):
     shipped = Path(__file__).resolve().parents[1] / "trained_models" / "selection" / "default-seed0"
     assert (out / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
     assert json.loads((out / "metrics.json").read_text()) == json.loads((shipped / "metrics.json").read_text())
+
+
+# --- the training forward pass --------------------------------------------------------------------
+
+FAST_CASES = [
+    ("parity", {}),  # LayerNorm, bidirectional, learned positions
+    ("parity", {"normalization_type": "RMS", "act_fn": "gelu"}),
+    ("parity", {"act_fn": "gelu_new", "n_layers": 2}),
+    ("selection", {}),  # features, causal, attention-only
+    ("selection", {"positional": "none", "d_mlp": 16, "act_fn": "silu"}),
+    ("counting", {}),  # NoPE, two layers
+    ("counting", {"attention_dir": "bidirectional", "freeze_attention": True}),
+]
+
+
+@pytest.mark.parametrize("name, overrides", FAST_CASES)
+def test_training_forward_is_the_hooked_forward(name, overrides):
+    """Training runs through a fused forward of the same parameters: same logits, same gradients."""
+    from interp.models.fast import supports, training_forward
+
+    task_params, model_params = TINY[name]
+    task = make_task(name, **task_params)
+    model = build_model(ModelConfig.for_task(task, **{**model_params, **overrides}), seed=4)
+    assert supports(model)
+    batch = task.sample(32, 1)
+    fast = training_forward(model, batch.inputs)
+    hooked = model(batch.inputs)
+    torch.testing.assert_close(fast, hooked, rtol=1e-5, atol=1e-5)
+    grads = []
+    for logits in (fast, hooked):
+        model.zero_grad()
+        task.loss(logits, batch).backward(retain_graph=True)
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for key in grads[0]:
+        torch.testing.assert_close(grads[0][key], grads[1][key], rtol=1e-4, atol=1e-6)
+
+
+def test_training_forward_defers_to_hooks_and_rotary():
+    from interp.models.fast import supports, training_forward
+
+    task = make_task("parity", n=6, k=2)
+    model = build_model(ModelConfig.for_task(task, d_model=16, n_heads=2, d_head=8), seed=0)
+    batch = task.sample(8, 0)
+    uniform = lambda pattern, hook: torch.full_like(pattern, 1 / pattern.shape[-1])  # noqa: E731
+    with model.hooks(fwd_hooks=[("blocks.0.attn.hook_pattern", uniform)]):
+        assert not supports(model)
+        torch.testing.assert_close(training_forward(model, batch.inputs), model(batch.inputs))
+    assert supports(model)
+    rotary = build_model(ModelConfig.for_task(task, d_model=16, n_heads=2, d_head=8, positional="rotary"), seed=0)
+    assert not supports(rotary)
+    torch.testing.assert_close(training_forward(rotary, batch.inputs), rotary(batch.inputs))

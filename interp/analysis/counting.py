@@ -1,7 +1,10 @@
 """Contextual counting probes (Golkar et al.): layer 0 finds the region of each token from BOS and the
 delimiters seen so far; the last layer at Q_r attends to the 1s of region r plus a bias token, BOS,
 so that its output (n v_one + v_BOS)/(n+1) still depends on the count n. Which token serves as the
-bias sets the behaviour at other numbers of regions.
+bias sets the behaviour out of distribution: a bias works wherever the number of its tokens a query
+sees takes only values it took in training (``bias_counts``, ``bias_generalises``). Region-count and
+length generalisation are graded apart, each only where the model was trained on what it is scored
+through (query tokens; output counts).
 
 ``analyze`` runs one small function per claim (``claim_*`` below, each documenting what it measures,
 what the theory expects and how it can fail) on a shared ``CountingContext``; the mechanism line comes
@@ -18,7 +21,8 @@ import torch
 from torch import Tensor
 
 from ..tasks import CountingTask, evaluate
-from ..tasks.counting import BOS, CLOSE, FIRST_QUERY, ONE, OPEN, ZERO
+from ..tasks.counting import BOS, CLOSE, FIRST_QUERY, IGNORE, ONE, OPEN, ZERO
+from ..tasks.evaluation import chunk_size, model_device
 from ..viz.figures import Plot
 from .claims import Claim, claim, head_names, untestable
 from .common import Head, closeness_to_uniform, linear_probe_accuracy, linear_probe_r2, mass_on, readout_rows, run_with_patterns
@@ -61,6 +65,64 @@ def bias_token(split: dict[str, float]) -> str:
     return max((b for b in split if b != TARGET), key=split.get)
 
 
+def bias_counts(bias: str, task: CountingTask, causal: bool = True) -> frozenset[int]:
+    """How many tokens of bucket ``bias`` a query can attend to, over every sequence of ``task``.
+
+    BOS: always 1. ``]`` and ``[``: one per region, so the sequence's number of regions. The queries:
+    Q_r sees itself and the queries before it, r of them, under causal attention (whatever L and R are);
+    all R under bidirectional attention. The 0s and the other 1s: anything from 0 to the number of bits,
+    L - 2 R_b, so their count moves with L and R. (docs/theory/counting.md, 'Which bias generalises'.)
+    """
+    regions = task.region_counts
+    if bias == "BOS":
+        return frozenset({1})
+    if bias in ("]", "["):
+        return frozenset(regions)
+    if bias == "queries":
+        return frozenset(range(1, task.R + 1)) if causal else frozenset({task.R})
+    return frozenset(range(task.L - 2 * min(regions) + 1))
+
+
+def bias_generalises(bias: str, trained: CountingTask, other: CountingTask, causal: bool = True) -> bool:
+    """Golkar et al.'s criterion: the count n is read off (n v_one + b v_bias)/(n + b), which means the same
+    n only while the number b of bias tokens is one the model was trained with. So the bias predicts that
+    the model generalises to ``other`` iff every count of it there was also a count in ``trained``."""
+    return bias_counts(bias, other, causal) <= bias_counts(bias, trained, causal)
+
+
+def prediction_text(bias: str, generalises: bool) -> str:
+    return (f"its bias token is {bias}, whose count there takes only values it took in training: the theory "
+            "predicts it generalises" if generalises else
+            f"its bias token is {bias}, whose count there takes values it never took in training: the theory "
+            "predicts it fails")
+
+
+def count_cap(task: CountingTask, samples: int = 20_000, seed: int = 0, share: float = 1e-3) -> int:
+    """The largest count that is at least ``share`` of the asked queries of ``task``'s sequences: the
+    counts a model trained on ``task`` has learned to output (an output class seen less often is not)."""
+    targets = task.sample(samples, seed).targets
+    counts = torch.bincount(targets[targets != IGNORE])
+    return int(torch.nonzero(counts >= share * counts.sum()).max())
+
+
+@torch.no_grad()
+def accuracy_within(model, task: CountingTask, cap: int, samples: int, seed: int) -> dict[str, float]:
+    """Accuracy on ``samples`` fresh sequences of ``task`` over the asked queries whose count is at most
+    ``cap`` (``scored``: their share of the asked queries), and over every asked query (``all``)."""
+    g = torch.Generator().manual_seed(seed)
+    chunk, device = chunk_size(model, task), model_device(model)
+    right = scored = right_all = asked = 0
+    done = 0
+    while done < samples:
+        batch = task.sample(min(chunk, samples - done), g).to(device)
+        done += len(batch)
+        correct = task.readout_logits(model(batch.inputs), batch).argmax(-1) == batch.targets
+        within = (batch.targets != IGNORE) & (batch.targets <= cap)
+        right, scored = right + (correct & within).sum().item(), scored + within.sum().item()
+        right_all, asked = right_all + correct.sum().item(), asked + (batch.targets != IGNORE).sum().item()
+    return {"accuracy": right / max(scored, 1), "scored": scored / max(asked, 1), "all": right_all / max(asked, 1)}
+
+
 def without_keys(mask: Tensor, head: int, readout: Tensor):
     """A ``hook_pattern`` replacement removing the keys in ``mask`` (``[batch, n_readout, pos]``) from
     ``head``'s rows at the ``readout`` positions, each row renormalised (for ``run_with_patterns``)."""
@@ -77,9 +139,22 @@ def without_keys(mask: Tensor, head: int, readout: Tensor):
 @dataclass(eq=False)
 class CountingContext(Context):
     """The inputs the counting probes share: the region head of layer 0, the counting head of the last
-    layer with its query rows split into buckets, and the bias token read off them."""
+    layer with its query rows split into buckets, and the bias token read off them.
+
+    ``trained`` is the task the model was trained on; the probes read sequences of ``task``, its version
+    with all R regions present (one of its draws when the number of regions varies), so that every
+    query asks something."""
 
     task: CountingTask
+    trained: CountingTask | None = None
+
+    @cached_property
+    def training(self) -> CountingTask:
+        return self.trained or self.task
+
+    @cached_property
+    def causal(self) -> bool:
+        return self.model.cfg.attention_dir == "causal"
 
     @cached_property
     def last(self) -> int:
@@ -133,12 +208,31 @@ class CountingContext(Context):
         return out.flatten(0, 1), self.batch.targets.float().flatten()
 
     @cached_property
-    def other_region_counts(self) -> dict[int, float]:
-        """Accuracy at R - 1 and R + 1 regions (where the task allows them)."""
-        task = self.task
-        others = [r for r in (task.R - 1, task.R + 1) if 1 <= r <= task.max_regions and 2 * r <= task.L]
-        return {r: evaluate(self.model, task.replace(R=r), samples=max(self.samples // 2, 1), seed=self.seed)["accuracy"]
-                for r in others}
+    def region_counts(self) -> dict[int, float]:
+        """Accuracy with exactly R' regions, for every R' <= R: the counts scored through query tokens
+        the model was trained on (Q_1 .. Q_R; a count above R would need a query token it never saw)."""
+        return {r: evaluate(self.model, self.training.fixed(R=r), samples=max(self.samples // 2, 1),
+                            seed=self.seed)["accuracy"] for r in range(1, self.training.R + 1)}
+
+    @cached_property
+    def ood_region_counts(self) -> list[int]:
+        """The counts of ``region_counts`` the model never saw in training (fewer regions than its fewest)."""
+        return [r for r in self.region_counts if r not in self.training.region_counts]
+
+    @cached_property
+    def cap(self) -> int:
+        """The largest count the model was trained to output often enough to learn it (``count_cap``)."""
+        return count_cap(self.training, seed=self.seed)
+
+    @cached_property
+    def lengths(self) -> dict[int, dict[str, float]]:
+        """At L' = 2L and 4L (those that fit the context; else the longest that does), with the training
+        distribution of regions: ``accuracy_within`` the trained counts."""
+        task = self.training
+        longest = min(task.max_len, self.model.cfg.n_ctx) - 1 - task.R
+        fits = [k * task.L for k in (2, 4) if k * task.L <= longest] or ([longest] if longest > task.L else [])
+        return {L: accuracy_within(self.model, task.replace(L=L), self.cap, max(self.samples // 2, 1), self.seed)
+                for L in fits}
 
 
 # --- behaviour ------------------------------------------------------------------------------------
@@ -167,21 +261,52 @@ def claim_each_circuit_head_needed(ctx: CountingContext) -> Claim:
 
 
 def claim_generalises_to_other_region_counts(ctx: CountingContext) -> Claim:
-    """Worst accuracy at R - 1 and R + 1 regions.
+    """Worst accuracy at the numbers of regions R' <= R the model never saw in training (fewer than its
+    fewest), each scored through query tokens it was trained on.
 
-    Theory: a BOS bias needs nothing that depends on R, so the model generalises; a bias whose amount was
-    fixed in training (the R ``]`` tokens, the R queries) makes it fail off the trained R. Behaviour: the
-    bias token itself is ``claim_bos_is_bias_token``. Untestable when no other R fits the task."""
-    expected_base = "accuracy at other numbers of regions >= 0.95"
-    if not ctx.other_region_counts:
-        return untestable("generalises to other numbers of regions", "behaviour", expected_base,
-                          f"no other number of regions fits (L = {ctx.task.L}, max_regions = {ctx.task.max_regions})")
-    ood = ctx.other_region_counts
-    prediction = "it generalises" if ctx.bias == "BOS" else "it fails off the trained R"
-    return claim(
-        "generalises to other numbers of regions", "behaviour",
-        f"accuracy at R in {list(ood)} >= 0.95 (its bias token is {ctx.bias}: the theory predicts {prediction})",
-        min(ood.values()), 0.95, 0.7, detail=", ".join(f"R={r}: {a:.3f}" for r, a in ood.items()), ood=ood)
+    Theory: the count survives softmax normalisation through the bias token, so the model generalises
+    where its bias's count stays one it had in training (``bias_generalises``): BOS always; the ``]`` (or
+    ``[``) tokens only at the trained numbers of regions; the queries under causal attention always (Q_r
+    sees r of them). Behaviour: the bias token itself is ``claim_bos_is_bias_token``. Untestable when the
+    model was trained on every R' <= R: a count above R would be scored through a query token it never
+    saw, which fails whatever the circuit, so it is not scored."""
+    name, training = "generalises to other numbers of regions", ctx.training
+    ood = {r: ctx.region_counts[r] for r in ctx.ood_region_counts}
+    predicted = {r: bias_generalises(ctx.bias, training, training.fixed(R=r), ctx.causal) for r in ood}
+    seen = ", ".join(f"R={r}: {a:.3f}" for r, a in ctx.region_counts.items())
+    if not ood:
+        return untestable(
+            name, "behaviour",
+            f"accuracy at numbers of regions never seen in training >= 0.95 ({prediction_text(ctx.bias, True)} "
+            "at every trained number of regions)",
+            f"trained on every number of regions from 1 to R = {training.R}; more regions would be scored through "
+            f"query tokens it never saw. Accuracy by number of regions: {seen}", by_regions=ctx.region_counts)
+    generalises = all(predicted.values())
+    return claim(name, "behaviour", f"accuracy at R in {list(ood)} >= 0.95 ({prediction_text(ctx.bias, generalises)})",
+                 min(ood.values()), 0.95, 0.7, detail=f"accuracy by number of regions: {seen}", ood=ood,
+                 by_regions=ctx.region_counts, predicted=generalises)
+
+
+def claim_generalises_to_longer_sequences(ctx: CountingContext) -> Claim:
+    """Worst accuracy at L' = 2L and 4L (or the longest length that fits), with the training distribution
+    of regions, over the queries whose count the model was trained to output (``count_cap``: longer
+    regions hold counts it never had to give, which fail whatever the circuit).
+
+    Theory: BOS, ``]``, ``[`` and the queries occur as often at every L, so a model biased by any of them
+    generalises in length; a bias among the 0s or other 1s grows with L and fails. Behaviour. Untestable
+    when no longer sequence fits the context."""
+    name, training = "generalises to longer sequences", ctx.training
+    if not ctx.lengths:
+        return untestable(name, "behaviour", "accuracy at L' = 2L, 4L >= 0.95",
+                          f"no longer sequence fits max_len = {training.max_len}")
+    generalises = all(bias_generalises(ctx.bias, training, training.replace(L=L), ctx.causal) for L in ctx.lengths)
+    worst = min(v["accuracy"] for v in ctx.lengths.values())
+    detail = "; ".join(f"L={L}: {v['accuracy']:.3f} on counts <= {ctx.cap} ({v['scored']:.0%} of queries), "
+                       f"{v['all']:.3f} on all" for L, v in ctx.lengths.items())
+    return claim(name, "behaviour",
+                 f"accuracy at L' in {list(ctx.lengths)} >= 0.95 on counts up to {ctx.cap}, the largest it was trained "
+                 f"to give ({prediction_text(ctx.bias, generalises)})", worst, 0.95, 0.7, detail=detail,
+                 by_length={L: v["accuracy"] for L, v in ctx.lengths.items()}, predicted=generalises, count_cap=ctx.cap)
 
 
 # --- attention ------------------------------------------------------------------------------------
@@ -371,6 +496,7 @@ PROBES = (
     claim_each_circuit_head_needed,
     claim_other_heads_not_needed,
     claim_generalises_to_other_region_counts,
+    claim_generalises_to_longer_sequences,
 )
 COMPARISONS = (claim_agrees_with_construction, claim_attention_matches_construction, claim_construction_attention_patched_in)
 
@@ -384,17 +510,22 @@ def plots(ctx: CountingContext) -> list[Plot]:
                   [head_names([h]) for h in accuracy], {"accuracy": list(accuracy.values())},
                   highlight=[h in ctx.circuit for h in accuracy], ylabel="accuracy"),
     ]
-    ood = ctx.other_region_counts
-    if ood:
-        out.append(Plot.bars("regions_ood", f"Accuracy by number of regions (trained at R={ctx.task.R})",
-                             [f"R={r}" for r in [ctx.task.R, *ood]], {"accuracy": [ctx.metrics["accuracy"], *ood.values()]},
+    trained = ctx.training.region_counts
+    out.append(Plot.bars("regions", f"Accuracy by number of regions (trained on R = {trained.start}..{trained.stop - 1}; "
+                         "orange: never seen in training)", [f"R={r}" for r in ctx.region_counts],
+                         {"accuracy": list(ctx.region_counts.values())},
+                         highlight=[r not in trained for r in ctx.region_counts], ylabel="accuracy"))
+    if ctx.lengths:
+        out.append(Plot.bars("lengths", f"Accuracy by length (trained at L = {ctx.training.L}; counts up to {ctx.cap})",
+                             [f"L={L}" for L in [ctx.training.L, *ctx.lengths]],
+                             {"accuracy": [ctx.metrics["accuracy"], *(v["accuracy"] for v in ctx.lengths.values())]},
                              ylabel="accuracy"))
     return out
 
 
 def analyze(model: "TransformerBridge", task: CountingTask, reference: "TransformerBridge | None",
             samples: int = 2048, seed: int = 0) -> Analysis:
-    ctx = CountingContext(model, task, reference, samples, seed)
+    ctx = CountingContext(model, task.fixed(), reference, samples, seed, trained=task)
     claims = [probe(ctx) for probe in PROBES]
     if reference is not None:
         claims += [probe(ctx) for probe in COMPARISONS]

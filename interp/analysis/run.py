@@ -15,13 +15,15 @@ from ..files import write_json
 from ..models import build_model
 from ..paths import REPORTS, TRAINED_MODELS, find_checkpoints
 from ..tasks import Task, TaskError
-from . import counting, parity, selection
+from ..viz.figures import Plot
+from . import counting, parity, positional, selection
 from .result import Analysis
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-ANALYSES = {"parity": parity.analyze, "selection": selection.analyze, "counting": counting.analyze}
+ANALYSES = {"parity": parity.analyze, "selection": selection.analyze, "counting": counting.analyze,
+            **{name: positional.analyze for name in ("cumsum", "cummin", "cummedian", "sort", "cummaxsub")}}
 CONTROL_SEED = 987_654  # the random-init control: same config, fresh weights
 
 
@@ -70,8 +72,11 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
     analysis = analyze_model(model, task, reference, samples, seed)
     control_model = build_model(ckpt.model_config, seed=CONTROL_SEED).eval()
     control = analyze_model(control_model, task, reference, samples, seed)
-    figures = [draw(plot, out) for plot in analysis.plots]
+    figures = [draw(plot, out) for plot in analysis.plots + formation_plots(ckpt.metrics)]
     claims = with_controls(analysis, control)
+    from ..symmetry.score import symmetry_score
+
+    symmetry = symmetry_score(model, task, seed=seed, control=control_model)
     summary = {
         "task": task.name,
         "params": task.params(),
@@ -84,6 +89,7 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
         "verdicts": verdict_counts(claims),
         "mechanism_status": analysis.assessment.status,
         "claims": claims,
+        "symmetry": symmetry,
         "control": "each claim's 'control' is the same probe on a randomly initialised model of the same config",
         "samples": samples,
         "figures": [p.name for p in figures],
@@ -94,6 +100,18 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
     views = side_by_side(model, reference, task, task.sample(2, seed + 7), indices=(0, 1)) if html else None
     write_model_report(out, summary, views)
     return summary
+
+
+def formation_plots(metrics: dict[str, Any]) -> list[Plot]:
+    """When each head locked on: attention on the relevant positions at every evaluation of training."""
+    history = [h for h in metrics.get("history", []) if "attention_on_relevant" in h]
+    if not history:
+        return []
+    heads = list(history[0]["attention_on_relevant"])
+    return [Plot.lines("circuit_formation", "Circuit formation: attention from the readout on the positions the theory "
+                       "names, per head, over training", [h["step"] for h in history],
+                       {head: [h["attention_on_relevant"][head] for h in history] for head in heads},
+                       xlabel="training step", ylabel="attention on relevant positions")]
 
 
 def analyze_all(root: str | Path = TRAINED_MODELS) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@
     model.residual_labels           # what each residual direction means ("count", "cos", ...)
     model.construction              # {"name": ..., "params": {...}}, JSON-ready
 
-One module per paper (``parity``, ``selection``, ``counting``), each composed from the named pieces in
+One module per paper (``parity``, ``selection``, ``counting``, and ``positional`` with the ``cumsum`` and
+``cummin`` scans), each composed from the named pieces in
 ``interp.constructions.pieces``. ``construct(task, **params)`` dispatches on the task's name; pass
 ``name=`` to pick a variant (``counting_close_bias``).
 """
@@ -20,6 +21,7 @@ from ..tasks.base import Task, TaskError
 from .counting import counting, counting_close_bias
 from .parity import parity, parity_frozen_attention, parity_parameter_count
 from .pieces import ResidualBasis
+from .positional import cummin, cumsum
 from .selection import selection
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ CONSTRUCTIONS: dict[str, Callable[..., "TransformerBridge"]] = {
     "parity": parity,
     "selection": selection,
     "counting": counting,
+    "cumsum": cumsum,  # Hillis-Steele scans on positional attention
+    "cummin": cummin,
 }
 # Every construction by its name (``model.construction["name"]``) -> (task name, builder).
 VARIANTS: dict[str, tuple[str, Callable[..., "TransformerBridge"]]] = {
@@ -73,6 +77,8 @@ __all__ = [
     "construct",
     "counting",
     "counting_close_bias",
+    "cummin",
+    "cumsum",
     "parity",
     "parity_frozen_attention",
     "parity_parameter_count",

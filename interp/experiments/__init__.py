@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from ..tasks.base import TaskError
 from .base import Experiment, Reference, Row, RunResult, RunSpec, Summary
+from .discovery import DISCOVERY_EXPERIMENTS
 from .parity import PARITY_EXPERIMENTS
+from .positional import POSITIONAL_EXPERIMENTS
+from .selection import SELECTION_EXPERIMENTS
+from .counting import COUNTING_EXPERIMENTS
+from .symmetry import SYMMETRY_EXPERIMENTS
 
-EXPERIMENTS: dict[str, type[Experiment]] = {cls.name: cls for cls in [*PARITY_EXPERIMENTS]}
+EXPERIMENTS: dict[str, type[Experiment]] = {cls.name: cls for cls in [*PARITY_EXPERIMENTS, *DISCOVERY_EXPERIMENTS, *SELECTION_EXPERIMENTS, *COUNTING_EXPERIMENTS, *SYMMETRY_EXPERIMENTS, *POSITIONAL_EXPERIMENTS]}
 
 
 def get_experiment(name: str) -> Experiment:

@@ -30,6 +30,37 @@ def cmd_list(args: argparse.Namespace) -> None:
     print("\n".join(EXPERIMENTS) if args.names else experiments_text(EXPERIMENTS.values()))
 
 
+def committed_summaries() -> list[dict[str, Any]]:
+    """Every registered experiment's summary in ``analyses/experiments/`` (those that have one), in registry order."""
+    from ..paths import EXPERIMENTS as FOLDER
+    from . import EXPERIMENTS
+
+    out = []
+    for name in EXPERIMENTS:
+        path = FOLDER / name / "summary.json"
+        if path.is_file():
+            out.append(json.loads(path.read_text()))
+    return out
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    from ..files import write_text
+    from ..viz.experiments import replace_results_block, results_table
+
+    table = results_table(committed_summaries())
+    if not args.readme:
+        print(table)
+        return
+    try:
+        text = open(args.readme, encoding="utf-8").read()
+    except OSError as e:
+        raise TaskError(f"--readme {args.readme}: cannot read it ({e.strerror})") from None
+    try:
+        write_text(args.readme, replace_results_block(text, table))
+    except ValueError as e:
+        raise TaskError(f"--readme {args.readme}: {e}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from ..viz.experiments import experiment_text
     from .runner import run_experiment
@@ -46,6 +77,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     listed = actions.add_parser("list", help="the experiments, their options and scales")
     listed.add_argument("--names", action="store_true", help="only the names, one a line")
     listed.set_defaults(func=cmd_list)
+    table = actions.add_parser("table", help="the results table of the committed summaries (Markdown)")
+    table.add_argument("--readme", metavar="PATH", help="rewrite the results block of this README instead of printing")
+    table.set_defaults(func=cmd_table)
     run = actions.add_parser("run", help="run an experiment (finished runs are skipped) and write its summary")
     run.add_argument("name")
     run.add_argument("--quick", action="store_true", help="the small scale `make reproduce` runs and commits")

@@ -21,22 +21,11 @@ from tqdm.auto import tqdm
 
 from ..files import check_writable_dir, write_json, write_text
 from ..paths import EXPERIMENTS
+from ..models import resolve_device
 from ..tasks.base import TaskError, check_choice, check_int
 from .base import RunResult, RunSpec
 
 EXECUTORS = ("local", "ray")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    check_choice("--device", device, DEVICES)
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise TaskError("--device cuda: no CUDA device is available here (use --device cpu or auto)")
-    return device
 
 
 def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[str, Any]:

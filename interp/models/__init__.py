@@ -12,6 +12,11 @@ not offer are added here, each visible in the weights and hooks:
   pattern at its random initial value: ``W_E``, ``W_pos``, every block before the last, and the last
   block's ``ln1``, ``W_Q``, ``W_K`` and their biases. Only the last block's values, output, MLP and the
   unembedding train, so every pattern is the one the model was initialised with.
+
+``architecture="hooked"`` builds ``interp.models.positional.PositionalTransformer`` instead: a
+``HookedRootModule`` with TL hook and weight names for what a bridge cannot express: positional
+attention (``positional="attention"``), the positional-attention paper's concatenate-then-MLP layer
+(``layer="concat"``) and models with no biases (``bias=False``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,11 @@ if TYPE_CHECKING:
 
     from ..tasks import Task
 
-POSITIONAL = ("learned", "none", "rotary")
+POSITIONAL = ("learned", "none", "rotary", "attention")  # "attention": positional attention (architecture="hooked")
+# "bridge": TransformerBridge.boot_native; "hooked": interp.models.positional.PositionalTransformer, a HookedRootModule
+# with what a bridge cannot have: positional attention, the paper's concat layer, no biases.
+ARCHITECTURES = ("bridge", "hooked")
+LAYERS = ("additive", "concat")
 NORMALIZATION = ("none", "LN", "RMS")
 ATTENTION_DIRS = ("causal", "bidirectional")
 INPUT_KINDS = ("tokens", "features")
@@ -59,6 +68,9 @@ class ModelConfig:
     input_kind: str = "tokens"
     freeze_attention: bool = False
     init_mode: str = "gpt2"
+    architecture: str = "bridge"
+    layer: str = "additive"  # "concat": the positional-attention paper's MLP(concat[x, attn(x)]) (architecture="hooked")
+    bias: bool = True  # False: no bias anywhere (architecture="hooked")
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "n_heads", "d_model", "d_head"):
@@ -73,6 +85,18 @@ class ModelConfig:
         check_choice("act_fn", self.act_fn, ACT_FNS)
         check_choice("init_mode", self.init_mode, INIT_MODES)
         check_bool("freeze_attention", self.freeze_attention)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("layer", self.layer, LAYERS)
+        check_bool("bias", self.bias)
+        if self.architecture == "bridge":
+            for name, value, default in (("positional", self.positional, "attention"), ("layer", self.layer, "concat"),
+                                         ("bias", self.bias, False)):
+                if value == default:
+                    raise TaskError(f"{name}={value!r} needs architecture='hooked' (a TransformerBridge has no such option)")
+        else:
+            from .positional import check_config
+
+            check_config(self)
         if self.positional == "rotary" and self.d_head % 2:
             raise TaskError(f"d_head must be even for rotary positions, got {self.d_head}")
 
@@ -171,6 +195,10 @@ def build_model(cfg: ModelConfig, seed: int | None = 0, device: str = "cpu") -> 
 
     for name in ("n_ctx", "d_vocab", "d_vocab_out"):
         check_int(name, getattr(cfg, name), 1)
+    if cfg.architecture == "hooked":
+        from .positional import PositionalTransformer
+
+        return on_device(PositionalTransformer(cfg, seed), device)
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**cfg.to_bridge_config(seed)))
     if cfg.input_kind == "features":
         bridge.embed.set_original_component(FeatureEmbedding(bridge.embed.original_component.weight))
@@ -187,6 +215,20 @@ def build_model(cfg: ModelConfig, seed: int | None = 0, device: str = "cpu") -> 
     return on_device(bridge, device)
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str) -> str:
+    """``device`` as torch names it: ``auto`` is CUDA when there is one, else the CPU; ``cuda`` without a GPU
+    raises TaskError (named as the ``--device`` flag that asks for it)."""
+    check_choice("--device", device, DEVICES)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TaskError("--device cuda: no CUDA device is available here (use --device cpu or auto)")
+    return device
+
+
 def on_device(model: nn.Module, device: str) -> nn.Module:
     """``model`` moved to ``device`` (a no-op, and no TransformerLens notice, when it is already there)."""
     current = next(model.parameters()).device
@@ -201,4 +243,4 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-__all__ = ["ModelConfig", "build_model", "FeatureEmbedding", "count_parameters", "on_device", "pattern_parameters", "trainable_parameters"]
+__all__ = ["ModelConfig", "build_model", "FeatureEmbedding", "count_parameters", "on_device", "resolve_device", "pattern_parameters", "trainable_parameters"]

@@ -9,12 +9,14 @@ from .base import Batch, Task, TaskError
 from .counting import CountingTask
 from .evaluation import evaluate, reached
 from .parity import ParityTask
+from .positional import VALUE_TASKS, ValueTask
 from .selection import SelectionTask
 
 TASKS: dict[str, type[Task]] = {
     "parity": ParityTask,
     "selection": SelectionTask,
     "counting": CountingTask,
+    **VALUE_TASKS,  # cumsum, cummin, cummedian, sort, cummaxsub (positional attention)
 }
 
 
@@ -41,5 +43,5 @@ def make_task(name: str, **params: Any) -> Task:
     return cls(**params)
 
 
-__all__ = ["Batch", "CountingTask", "ParityTask", "SelectionTask", "Task", "TaskError", "TASKS", "evaluate",
+__all__ = ["Batch", "CountingTask", "ParityTask", "SelectionTask", "Task", "TaskError", "TASKS", "ValueTask", "evaluate",
            "make_task", "reached", "task_class"]

@@ -8,6 +8,15 @@ target at Q_r (position ``L + r``) is the number of 1s strictly inside region r,
 
 The theory's relevant positions for the readout at Q_r are the 1s of region r plus BOS, the "bias"
 token that keeps the count after softmax normalisation.
+
+Variable number of regions (``R_min`` set): each sequence draws its own number of regions R_b
+uniformly from ``R_min .. R``. Every sequence still ends with all R queries ``Q_1 .. Q_R``, so the
+batch keeps one layout (one ``readout`` for every sequence, the same length); the query of a region
+a sequence does not have asks nothing: its target is ``IGNORE`` (left out of the loss and the
+metrics) and its ``relevant`` row is empty. Causal attention makes the layout invisible to the
+asked queries: Q_r never sees the queries after it, so it computes the same thing whether the
+sequence has R_b or R queries. Training this way gives every query embedding Q_1 .. Q_R a gradient,
+so a count at any R' <= R is measured through query tokens the model was trained on.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ class CountingTask(Task):
 
     L: int = 40
     R: int = 3
+    R_min: int | None = None  # None: every sequence has R regions; else each draws R_min..R
     p_one: float = 0.5
     max_regions: int = 8
     max_count: int = 40
@@ -44,6 +54,8 @@ class CountingTask(Task):
     def __post_init__(self) -> None:
         check_int("max_regions", self.max_regions, 1)
         check_int("R", self.R, 1, self.max_regions)
+        if self.R_min is not None:
+            check_int("R_min", self.R_min, 1, self.R)
         check_length("L", self.L, 2 * self.R)  # 2R delimiters must fit in the body
         check_int("max_count", self.max_count, 1)
         check_length("max_len", self.max_len, 1 + self.L + self.R)
@@ -66,15 +78,27 @@ class CountingTask(Task):
     def seq_len(self) -> int:
         return 1 + self.L + self.R
 
+    @property
+    def region_counts(self) -> range:
+        """The numbers of regions a sequence of this task can have."""
+        return range(self.R if self.R_min is None else self.R_min, self.R + 1)
+
+    def fixed(self, R: int | None = None, L: int | None = None) -> "CountingTask":
+        """This task with every sequence holding exactly ``R`` regions (default: the most, ``self.R``)."""
+        return self.replace(R=self.R if R is None else R, L=self.L if L is None else L, R_min=None)
+
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
         batch_size = self.check_batch_size(batch_size)
         g = make_generator(seed)
         B, L, R = batch_size, self.L, self.R
         is_one = torch.rand(B, L, generator=g) < self.p_one
-        delimiters = torch.rand(B, L, generator=g).argsort(dim=1)[:, : 2 * R].sort(dim=1).values
-        is_open = torch.zeros(B, L, dtype=torch.bool).scatter_(1, delimiters[:, 0::2], True)
-        is_close = torch.zeros(B, L, dtype=torch.bool).scatter_(1, delimiters[:, 1::2], True)
-        is_delim = is_open | is_close
+        order = torch.rand(B, L, generator=g).argsort(dim=1)
+        regions = (torch.full((B,), R) if self.R_min is None else
+                   torch.randint(self.R_min, R + 1, (B,), generator=g))
+        # The first 2 R_b positions of a random order are the delimiters; in sequence order they alternate [ ].
+        is_delim = torch.zeros(B, L, dtype=torch.bool).scatter_(1, order, torch.arange(L) < 2 * regions[:, None])
+        nth = is_delim.long().cumsum(1)
+        is_open, is_close = is_delim & (nth % 2 == 1), is_delim & (nth % 2 == 0)
         body = torch.where(is_one, ONE, ZERO)
         body = torch.where(is_open, OPEN, torch.where(is_close, CLOSE, body))
 
@@ -82,6 +106,8 @@ class CountingTask(Task):
         inside = (opened - is_close.long().cumsum(1) == 1) & ~is_delim
         region = torch.where(inside, opened, 0)  # 1..R inside region r, 0 outside
         counts = (F.one_hot(region, R + 1) * (is_one & inside)[..., None]).sum(1)[:, 1:]
+        asked = torch.arange(1, R + 1)[None, :] <= regions[:, None]  # [batch, R]: region r exists
+        counts = counts.masked_fill(~asked, IGNORE)
 
         queries = torch.arange(FIRST_QUERY, FIRST_QUERY + R).expand(B, R)
         inputs = torch.cat([torch.full((B, 1), BOS), body, queries], dim=1)
@@ -90,12 +116,13 @@ class CountingTask(Task):
         ones_full = inputs == ONE
         relevant = (region_full[:, None, :] == torch.arange(1, R + 1)[None, :, None]) & ones_full[:, None, :]
         relevant[:, :, 0] = True  # BOS, the bias token
+        relevant &= asked[..., None]  # a query that asks nothing has nothing to attend to
         return Batch(
             inputs=inputs,
             targets=counts,
             readout=torch.arange(1 + L, P),
             relevant=relevant,
-            info={"region": region_full, "counts": counts},
+            info={"region": region_full, "counts": counts, "regions": regions},
         )
 
     def delimiter_context(self, batch: Batch) -> Tensor:
@@ -116,11 +143,13 @@ class CountingTask(Task):
         return F.cross_entropy(out.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
 
     def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
+        """Accuracy over the queries that ask something (all of them unless ``R_min`` is set)."""
         out = self.readout_logits(logits, batch)
-        correct = out.argmax(-1) == batch.targets
+        asked = batch.targets != IGNORE
+        correct = (out.argmax(-1) == batch.targets) & asked
         return {
-            "accuracy": correct.float().mean().item(),
-            "sequence_accuracy": correct.all(-1).float().mean().item(),
+            "accuracy": (correct.sum() / asked.sum().clamp(min=1)).item(),
+            "sequence_accuracy": (correct == asked).all(-1).float().mean().item(),
             "loss": self.loss(logits, batch).item(),
         }
 

@@ -4,13 +4,20 @@ Layout: positions ``0 .. T-1`` are data tokens ``x_i ~ N(0, I_d)``; position T i
 which carries the selected q-subset y. Target: ``(1/q) sum_{i in y} x_i``, read at the query token.
 Inputs are float features ``[batch, T+1, d_in]``; each row is laid out as
 
-    positions="learned":     [ content x (d) | is_query (1) | subset multi-hot over T (T) ]
-    positions="orthonormal": [ content x (d) | is_query (1) | position code p_i (m) | subset code s (m) ]
+    positions="learned":  [ content x (d) | is_query (1) | subset multi-hot over T (T) ]
+    any code mode:        [ content x (d) | is_query (1) | position code p_i (m) | subset code s (m) ]
 
-With "learned" the model owns a positional table (``W_pos``); with "orthonormal" each example draws
-fresh orthonormal codes p_0..p_{T-1} in R^m (the first T columns of a Haar-random orthogonal matrix,
-m = ``code_dim``), the query carries ``s = sum_{j in y} p_j``, and the model has no positional table.
-Only the orthonormal mode can be evaluated at lengths other than the trained one (up to m).
+With "learned" the model owns a positional table (``W_pos``). In the code modes the position codes
+p_0..p_{T-1} in R^m (m = ``code_dim``) arrive in the features, the query carries
+``s = sum_{j in y} p_j``, and the model needs no positional table:
+
+- "orthonormal": fresh per example, the first T columns of a Haar-random orthogonal matrix (T <= m);
+- "gaussian": fresh per example, i.i.d. uniform on the unit sphere (Wang et al.'s stochastic codes; any T);
+- "fixed": one table of unit vectors uniform on the sphere, drawn once from ``FIXED_CODES_SEED`` and the
+  same for every example (a fixed random positional encoding; any T).
+
+The code modes have the same feature width at every T, so a model trained at T can be run at T'
+(``replace(T=T')``); whether it *generalises* there is the question of docs/theory/selection.md, E3.
 
 Metric: nMSE = E||f - target||^2 / (d/q); 1.0 is the error of predicting zero.
 """
@@ -18,6 +25,7 @@ Metric: nMSE = E||f - target||^2 / (d/q); 1.0 is the error of predicting zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
 import einops
@@ -26,7 +34,22 @@ from torch import Tensor
 
 from .base import Batch, Task, TaskError, check_choice, check_int, check_length, make_generator
 
-POSITION_MODES = ("learned", "orthonormal")
+POSITION_MODES = ("learned", "orthonormal", "gaussian", "fixed")
+CODE_MODES = ("orthonormal", "gaussian", "fixed")  # the modes whose position codes arrive in the features
+FIXED_CODES_SEED = 20_240_611  # the one draw of the "fixed" table
+
+
+@lru_cache(maxsize=16)
+def fixed_codes(length: int, code_dim: int) -> Tensor:
+    """``[length, code_dim]``: the "fixed" table, row i a unit vector uniform on the sphere.
+
+    Row i comes from its own generator (seeded ``FIXED_CODES_SEED + i``), so it is the same row whatever
+    ``length`` is: a model trained at T and run at T' > T sees the same first T codes, and the rows
+    beyond T are codes it never saw.
+    """
+    rows = [torch.randn(code_dim, generator=torch.Generator().manual_seed(FIXED_CODES_SEED + i)) for i in range(length)]
+    table = torch.stack(rows) if rows else torch.zeros(0, code_dim)
+    return table / table.norm(dim=-1, keepdim=True)
 
 
 @dataclass(frozen=True)
@@ -49,9 +72,9 @@ class SelectionTask(Task):
         check_int("d", self.d, 1)
         check_int("q", self.q, 1, self.T)
         check_choice("positions", self.positions, POSITION_MODES)
-        if self.positions == "orthonormal":
+        if self.positions in CODE_MODES:
             check_length("code_dim", self.code_dim)
-            if self.T > self.code_dim:
+            if self.positions == "orthonormal" and self.T > self.code_dim:
                 raise TaskError(
                     f"T must be <= code_dim={self.code_dim} with orthonormal codes, got T={self.T}"
                 )
@@ -74,7 +97,9 @@ class SelectionTask(Task):
 
     @property
     def n_ctx(self) -> int:
-        return self.T + 1 if self.positions == "learned" else self.code_dim + 1
+        # Code modes carry positions in the features, so the context is a capacity (W_pos is unused):
+        # room for every length the codes can serve, at least code_dim (orthonormal codes stop there).
+        return self.T + 1 if self.positions == "learned" else max(self.T, self.code_dim) + 1
 
     @property
     def seq_len(self) -> int:
@@ -105,7 +130,7 @@ class SelectionTask(Task):
         if self.positions == "learned":
             features[:, T, blocks["subset"]] = selected.float()
         else:
-            codes = self.orthonormal_codes(B, g)
+            codes = self.position_codes(B, g)
             features[:, :T, blocks["position"]] = codes
             features[:, T, blocks["subset"]] = einops.einsum(
                 selected.float(), codes, "b t, b t m -> b m"
@@ -114,6 +139,15 @@ class SelectionTask(Task):
         relevant = torch.zeros(B, 1, T + 1, dtype=torch.bool)
         relevant[:, 0, :T] = selected
         return Batch(features, target, torch.tensor([T]), relevant, info)
+
+    def position_codes(self, batch_size: int, g: torch.Generator) -> Tensor:
+        """``[batch, T, m]``: the position codes of ``batch_size`` examples in this task's code mode."""
+        if self.positions == "orthonormal":
+            return self.orthonormal_codes(batch_size, g)
+        if self.positions == "gaussian":
+            gauss = torch.randn(batch_size, self.T, self.code_dim, generator=g)
+            return gauss / gauss.norm(dim=-1, keepdim=True)
+        return fixed_codes(self.T, self.code_dim).expand(batch_size, -1, -1).clone()
 
     def orthonormal_codes(self, batch_size: int, g: torch.Generator) -> Tensor:
         """``[batch, T, m]``: T orthonormal rows per example, Haar-distributed."""

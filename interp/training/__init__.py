@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .. import checkpoint
 from ..models import ModelConfig, build_model, trainable_parameters
+from ..models.fast import training_forward
 from ..tasks import Task, reached
 from ..tasks.base import TaskError, check_choice, check_float, check_int, check_seed
 
@@ -202,7 +203,7 @@ def train(
             batch = train_set[idx.to(device)]
         for group in optimizer.param_groups:
             group["lr"] = train_cfg.lr_at(step)
-        loss = task.loss(model(batch.inputs), batch)
+        loss = task.loss(training_forward(model, batch.inputs), batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if train_cfg.grad_clip:

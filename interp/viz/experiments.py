@@ -32,7 +32,16 @@ def measured_text(measured: Mapping[str, Any]) -> str:
         return text + (f" ({measured['missing']} never got there)" if measured.get("missing") else "")
     if "slope" in measured:
         return f"slope {format_value(measured['slope'])} [{format_value(measured['low'])}, {format_value(measured['high'])}]"
-    return ", ".join(f"{k} {format_value(v)}" for k, v in measured.items())
+    return ", ".join(f"{k} {nested_text(v)}" for k, v in measured.items())
+
+
+def nested_text(value: Any) -> str:
+    """A value inside ``measured``: a spread or fit as above, a table by key as ``key: value`` pairs."""
+    if isinstance(value, Mapping):
+        if "median" in value or "slope" in value:
+            return measured_text(value)
+        return "{" + ", ".join(f"{k}: {nested_text(v)}" for k, v in value.items()) + "}"
+    return format_value(value)
 
 
 def row_cells(row: Mapping[str, Any]) -> dict[str, str]:
@@ -113,6 +122,35 @@ def experiments_text(experiments: Iterable[Any]) -> str:
         if cls.quick:
             lines.append("  --quick sets: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.quick.items()))
     return "\n".join(lines)
+
+
+RESULTS_BEGIN, RESULTS_END = "<!-- results table: begin (interp experiment table --readme README.md) -->", "<!-- results table: end -->"
+
+
+def results_table(summaries: Sequence[Mapping[str, Any]], root: str = "analyses/experiments") -> str:
+    """The README's table of every experiment's committed summary: verdict counts, and for each row that did
+    not reproduce (fully), what was measured against what was expected."""
+    lines = ["| experiment | scale | rows | reproduced | partial | not reproduced | what did not reproduce: measured (reference) |",
+             "|---|---|---|---|---|---|---|"]
+    for summary in summaries:
+        counts = summary["verdicts"]
+        misses = []
+        for row in summary["rows"]:
+            if row["verdict"] != "reproduced":
+                cells = row_cells(row)
+                misses.append(f"{VERDICTS[row['verdict']]}: *{row['name']}*: {cells['Measured']} ({cells['Reference']})")
+        link = f"[{summary['experiment']}]({root}/{summary['experiment']}/summary.md)"
+        lines.append(f"| {link} | {summary['scale']} | {len(summary['rows'])} | {counts['reproduced']} | {counts['partial']} | "
+                     f"{counts['not_reproduced']} | " + "<br>".join(m.replace("|", "\\|") for m in misses) + " |")
+    return "\n".join(lines)
+
+
+def replace_results_block(text: str, table: str) -> str:
+    """``text`` (a README) with the block between the results markers replaced by ``table``."""
+    start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no results block: the README needs the lines {RESULTS_BEGIN!r} and {RESULTS_END!r}")
+    return text[: start + len(RESULTS_BEGIN)] + "\n" + table + "\n" + text[end:]
 
 
 def write_experiment_report(out: Path, summary: Mapping[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from ..files import write_text
 from .attention import GRID_CSS, AttentionView, bundle_script, render_script, views_html
 from .claims import CLAIMS_CSS, VERDICTS, claims_html, claims_markdown, format_value, verdict_counts
+from .symmetry import symmetry_html, symmetry_markdown, symmetry_text
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
 CSP = (
@@ -56,10 +57,11 @@ def render_report(
     notes_markdown: str = "",
 ) -> str:
     """The report page as an HTML string (see ``write_report``)."""
-    details = {k: v for k, v in summary.items() if k != "claims"}
+    details = {k: v for k, v in summary.items() if k not in ("claims", "symmetry")}
     sections = [
         f"<h1>{html.escape(title)}</h1>",
         claims_section(summary.get("claims", [])),
+        symmetry_html(summary.get("symmetry")),
         details_html(details) if details else "",
         f"<h2>Notes</h2>\n{markdown_html(notes_markdown)}" if notes_markdown.strip() else "",
         figures_html(figures) if figures else "",
@@ -150,6 +152,7 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         "",
         claims_markdown(summary["claims"]),
         "",
+        symmetry_markdown(summary.get("symmetry")),
         "Plots: " + ", ".join(f"[{f}]({f})" for f in summary["figures"]),
         "",
     ]
@@ -161,6 +164,7 @@ def summary_text(summary: Mapping[str, Any]) -> str:
     from .claims import claims_text
 
     return "\n".join([f"{summary['checkpoint']}: {summary['mechanism']}", claims_text(summary["claims"]),
+                      *filter(None, [symmetry_text(summary.get("symmetry"))]),
                       f"  report: {summary['report_dir']}/report.html ({summary['seconds']} s)"])
 
 
@@ -173,6 +177,6 @@ def write_model_report(out: Path, summary: Mapping[str, Any],
         return
     keys = ("task", "run", "kind", "checkpoint", "mechanism", "circuit_heads", "verdicts", "params")
     write_report(Path(out) / "report.html", title=f"{summary['task']} / {summary['run']}",
-                 summary={**{k: summary[k] for k in keys}, "claims": summary["claims"]},
+                 summary={**{k: summary[k] for k in keys}, "claims": summary["claims"], "symmetry": summary.get("symmetry")},
                  figures=[Path(out) / f for f in summary["figures"]], attention_rows=attention_rows,
                  notes_markdown=MODEL_REPORT_NOTES)

@@ -1,0 +1,202 @@
+"""Which edges each construction uses, and which heads a trained model's analysis names.
+
+Constructions (docs/theory/discovery.md, 'Ground truth'): every edge a construction uses is listed once
+below, as the residual blocks it carries (the construction's ``residual_labels``) and whether that
+signal is the same for every input (``constant``). Two versions follow:
+
+- the **zero-ablation** truth: every listed edge. Zeroing an edge that carries even a constant signal
+  (the CLS flag, the positional code) changes the output;
+- the **resample/mean** truth: the edges that carry something input-dependent. An edge with only constant
+  signal carries the same value on the corrupted input (and as its mean), so ablating it changes nothing.
+
+``label_edges(model)`` recomputes the edge set from the weights (which residual blocks each sender
+writes and each receiver reads); ``tests/test_discovery.py`` checks that it equals the list, that the
+listed circuit alone reproduces the model's output under each ablation, and that removing any listed
+edge changes it.
+
+Trained models: the heads ``interp.analysis`` names as the circuit (``Analysis.circuit``: heads whose
+attention matches the theory, whose ablation the analysis checks breaks the task); node level only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..constructions.pieces import ResidualBasis
+from .graph import LOGITS, Graph, component, head_name, nodes_of, reaching_logits, split_edge
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+    from ..tasks import Task
+
+VERSIONS = ("zero", "resample")  # mean ablation shares the resample truth
+_BLOCK = re.compile(r"^([^\[\]]+)")
+
+
+def truth_version(ablation: str) -> str:
+    return "zero" if ablation == "zero" else "resample"
+
+
+@dataclass(frozen=True)
+class Use:
+    """An edge a construction uses: the residual blocks it carries, and whether their value is the same on
+    every input of the task (then only zero ablation sees the edge)."""
+
+    edge: str
+    blocks: tuple[str, ...]
+    constant: bool
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    construction: str
+    uses: tuple[Use, ...]
+
+    def edges(self, version: str) -> list[str]:
+        """The truth's edges under ``version`` (``zero`` or ``resample``; ``mean`` is read as ``resample``)."""
+        version = truth_version(version)
+        return [u.edge for u in self.uses if version == "zero" or not u.constant]
+
+    def nodes(self, version: str) -> set[str]:
+        return nodes_of(self.edges(version))
+
+    def heads(self, version: str) -> set[str]:
+        return {component(n) for n in self.nodes(version) if n.startswith("A")}
+
+
+# --- the constructions' circuits ------------------------------------------------------------------
+
+
+def parity_uses(model: "TransformerBridge") -> list[Use]:
+    """Head h points from CLS (query: ``is_cls``) at a bit of S (key: the positional ``cos``/``sin``) and
+    copies ``is_one`` into ``count``; the MLP writes ``parity``; W_U reads ``parity`` and ``is_cls`` (a bias).
+    CLS is always last and the positional code is fixed, so only the value path varies with the input."""
+    uses = []
+    for h in range(model.cfg.n_heads):
+        head = head_name(0, h)
+        uses += [Use(f"embed->{head}.q", ("is_cls",), True), Use(f"pos->{head}.k", ("cos", "sin"), True),
+                 Use(f"embed->{head}.v", ("is_one",), False), Use(f"{head}->M0", ("count",), False)]
+    return uses + [Use("M0->logits", ("parity",), False), Use("embed->logits", ("is_cls",), True)]
+
+
+def selection_uses(model: "TransformerBridge") -> list[Use]:
+    """The query's ``subset`` code meets the keys' ``position`` codes; OV copies ``content`` into ``mean``,
+    which W_U reads. With a learned table the positions come from ``pos`` and never change; with per-example
+    orthonormal codes they arrive in the features (``embed``) and differ on every input."""
+    learned = model.construction["params"]["positions"] == "learned"
+    return [Use("embed->A0.0.q", ("subset",), False),
+            Use("pos->A0.0.k" if learned else "embed->A0.0.k", ("position",), learned),
+            Use("embed->A0.0.v", ("content",), False),
+            Use("A0.0->logits", ("mean",), False)]
+
+
+def counting_uses(model: "TransformerBridge") -> list[Use]:
+    """Layer 0: every token (``one``) attends to BOS and the delimiters and copies ``is_bos`` into
+    ``region_code``; MLP0 writes ``in_region``. Layer 1: Q_r (``query``, ``one``) attends to the 1s of region r
+    (``in_region``, ``is_one``) and the bias token, copying the bias flag into ``count_code``; MLP1 writes
+    ``at_least``, W_U reads it and ``one``. BOS, the query tokens and ``one`` sit at the same positions in
+    every input; the delimiters, the bits and (for the ``]``-bias twin) the ``]`` tokens do not."""
+    bias = "is_bos" if model.construction["params"]["bias_token"] == "BOS" else "is_close"
+    return [Use("embed->A0.0.q", ("one",), True),
+            Use("embed->A0.0.k", ("is_bos", "is_delim"), False),
+            Use("embed->A0.0.v", ("is_bos",), True),
+            Use("A0.0->M0", ("region_code",), False),
+            Use("embed->A1.0.q", ("one", "query"), True),
+            Use("embed->A1.0.k", tuple(sorted({"one", "is_one", bias})), False),
+            Use("M0->A1.0.k", ("in_region",), False),
+            Use("embed->A1.0.v", (bias,), bias == "is_bos"),
+            Use("A1.0->M1", ("count_code",), False),
+            Use("M1->logits", ("at_least",), False),
+            Use("embed->logits", ("one",), True)]
+
+
+# Keyed by ``model.construction["name"]``.
+CONSTRUCTION_TRUTHS: dict[str, Callable[["TransformerBridge"], list[Use]]] = {
+    "parity": parity_uses,
+    "selection": selection_uses,
+    "counting": counting_uses,
+    "counting_close_bias": counting_uses,
+}
+
+
+def ground_truth(model: "TransformerBridge") -> GroundTruth | None:
+    """The edges ``model`` uses if it is a construction with a listed truth, else None."""
+    construction = getattr(model, "construction", None)
+    if not construction or construction.get("name") not in CONSTRUCTION_TRUTHS:
+        return None
+    uses = CONSTRUCTION_TRUTHS[construction["name"]](model)
+    graph = Graph.of(model)
+    unknown = [u.edge for u in uses if u.edge not in graph.edge_index]
+    if unknown:
+        raise ValueError(f"the truth of {construction['name']} names edges the model lacks: {unknown}")
+    return GroundTruth(construction["name"], tuple(uses))
+
+
+# --- the same edges, read off the weights ---------------------------------------------------------
+
+
+def _blocks_of(rows: torch.Tensor, basis: ResidualBasis) -> set[str]:
+    """The residual blocks whose directions have a nonzero entry in ``rows`` ``[D, ...]``."""
+    used = rows.detach().reshape(rows.shape[0], -1).abs().sum(1) > 0
+    return {_BLOCK.match(basis.labels[i])[1] for i in used.nonzero().flatten().tolist()}
+
+
+def label_edges(model: "TransformerBridge") -> dict[str, tuple[str, ...]]:
+    """Every edge whose sender writes a residual block its receiver reads, with those blocks, restricted
+    to edges whose receiver reaches the logits. From the weights of a construction (no LayerNorm) and its
+    ``residual_labels``."""
+    basis = ResidualBasis.from_labels(model.residual_labels)
+    graph = Graph.of(model)
+    writes = {"embed": _blocks_of(model.W_E.T, basis)}
+    if graph.has_pos:
+        writes["pos"] = _blocks_of(model.W_pos.T, basis)
+    reads = {LOGITS: _blocks_of(model.W_U, basis)}
+    for layer, block in enumerate(model.blocks):
+        attn = block.attn
+        for h in range(graph.n_heads):
+            name = head_name(layer, h)
+            writes[name] = _blocks_of(attn.W_O[h].T, basis)
+            for kind in ("q", "k", "v"):
+                reads[f"{name}.{kind}"] = _blocks_of(getattr(attn, f"W_{kind.upper()}")[h], basis)
+        if graph.has_mlp:
+            mlp = block.mlp
+            writes[f"M{layer}"] = _blocks_of(torch.cat([mlp.W_out.T, mlp.b_out[:, None]], 1), basis)
+            reads[f"M{layer}"] = _blocks_of(mlp.W_in, basis)
+    found = {}
+    for name in graph.edges:
+        sender, receiver = split_edge(name)
+        shared = writes[sender] & reads[receiver]
+        if shared:
+            found[name] = tuple(sorted(shared))
+    return {name: found[name] for name in reaching_logits(found)}
+
+
+# --- trained models ------------------------------------------------------------------------------
+
+
+def analysis_heads(model: "TransformerBridge", task: "Task", samples: int = 512, seed: int = 0) -> set[str]:
+    """The circuit heads ``interp.analysis`` names for ``model`` (``Analysis.circuit``), as ``A{l}.{h}``.
+
+    The analysis contexts compute them from the attention alone, so only that is run here, not every probe.
+    """
+    from ..analysis import counting, parity, selection
+
+    contexts = {"parity": parity.ParityContext, "selection": selection.SelectionContext,
+                "counting": counting.CountingContext}
+    if task.name in contexts:
+        circuit = contexts[task.name](model, task, None, samples, seed).circuit
+    else:
+        from ..analysis import analyze_model
+
+        circuit = analyze_model(model, task, None, samples, seed).circuit
+    return {head_name(layer, head) for layer, head in circuit}
+
+
+__all__ = ["CONSTRUCTION_TRUTHS", "GroundTruth", "Use", "VERSIONS", "analysis_heads", "ground_truth",
+           "label_edges", "truth_version"]

@@ -1,0 +1,404 @@
+"""``discovery-benchmark``: automatic circuit discovery (ACDC, EAP, EAP-IG, node ablation) scored against
+circuits known by construction, and against the circuit heads the analysis names in the trained models.
+
+One run is one (model, ablation, method, seed): the model is a construction (parity, selection, counting,
+counting's ``]``-bias twin, over several sizes) or a shipped trained model; the seed draws the clean and
+corrupted batches (and parity's hidden subset). ``measure`` returns only what is the same whoever runs it
+(AUCs, circuits, faithfulness, passes spent); a method's wall time is the run's ``seconds``
+(``RunResult.seconds``, kept apart from the measurements), which the summary reports per method.
+
+Setups, the ground truths, the published numbers (context, not targets): docs/theory/discovery.md.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Any
+
+from ..viz.figures import Plot
+from .base import Experiment, Reference, RunResult, RunSpec, Summary, at_least, ok_results, row, spread
+
+CONMY = "Conmy et al. 2023 (arXiv 2304.14997)"
+CONMY_CODE = f"{CONMY}, result tables in the authors' repository"
+MILLER = "Miller, Chughtai, Saunders 2024 (arXiv 2407.08734)"
+SYED = "Syed, Rager, Conmy 2023 (arXiv 2310.10348)"
+HANNA = "Hanna, Pezzelle, Belinkov 2024 (arXiv 2403.17806)"
+DOCS = "docs/theory/discovery.md"
+
+# Published AUCs, shown beside ours as context only (docs/theory/discovery.md, 'Published numbers').
+PUBLISHED = [
+    ("ACDC", "IOI (GPT-2 small)", "resample", "KL", 0.869, CONMY_CODE),
+    ("ACDC", "greater-than (GPT-2 small)", "resample", "KL", 0.853, CONMY_CODE),
+    ("ACDC", "docstring (4-layer attention-only)", "resample", "KL", 0.982, CONMY_CODE),
+    ("ACDC", "tracr-reverse", "resample", "L2", 0.200, CONMY_CODE),
+    ("ACDC", "tracr-reverse", "zero", "L2", 1.000, CONMY_CODE),
+    ("ACDC", "tracr-proportion", "zero", "L2", 1.000, CONMY_CODE),
+]
+
+
+def _pairs(values: list[list[int]], name: str) -> list[tuple[int, int]]:
+    from ..tasks.base import TaskError
+
+    if any(len(v) != 2 for v in values):
+        raise TaskError(f"{name} must be a list of pairs, got {json.dumps(values)}")
+    return [tuple(v) for v in values]
+
+
+def subjects(options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models of the benchmark, each as JSON-ready parameters that rebuild it (``build``)."""
+    from ..checkpoint import read_config
+    from ..paths import ROOT
+
+    out = []
+    for n, k in _pairs(options["parity"], "parity"):
+        out.append({"subject": f"parity n={n} k={k}", "construction": "parity", "task": "parity",
+                    "task_params": {"n": n, "k": k}})
+    d, m = options["selection_d"], options["selection_code_dim"]
+    for positions in ("learned", "orthonormal"):
+        for T, q in _pairs(options[f"selection_{positions}"], f"selection_{positions}"):
+            params = {"T": T, "d": d, "q": q, "positions": positions, **({"code_dim": m} if positions == "orthonormal" else {})}
+            out.append({"subject": f"selection T={T} q={q} {positions}", "construction": "selection", "task": "selection",
+                        "task_params": params})
+    for name in ("counting", "counting_close_bias"):
+        for L, R in _pairs(options[name], name):
+            params = {"L": L, "R": R, "max_regions": R, "max_count": L, "max_len": 1 + L + R}
+            out.append({"subject": f"{name} L={L} R={R}", "construction": name, "task": "counting", "task_params": params,
+                        **({"construction_params": {"trained_regions": R}} if name == "counting_close_bias" else {})})
+    for task in options["trained"]:
+        path = f"trained_models/{task}/default-seed0"
+        sha = read_config(ROOT / path)["weights"]["sha256"]
+        out.append({"subject": f"trained {task}", "checkpoint": path, "sha256": sha, "task": task})
+    return out
+
+
+def build(params: dict[str, Any], seed: int):
+    """The model and task of a subject (constructions: the task instance drawn from ``seed``)."""
+    from ..checkpoint import load_checkpoint
+    from ..constructions import construct
+    from ..paths import ROOT
+    from ..tasks import make_task
+
+    if "checkpoint" in params:
+        ckpt = load_checkpoint(ROOT / params["checkpoint"])
+        if ckpt.config["weights"]["sha256"] != params["sha256"]:
+            raise RuntimeError(f"{params['checkpoint']} changed since the grid was made (its weights' SHA-256 differs)")
+        return ckpt.model, ckpt.task
+    task_params = dict(params["task_params"])
+    if params["task"] == "parity":
+        task_params["seed"] = seed
+    task = make_task(params["task"], **task_params)
+    return construct(task, name=params["construction"], **params.get("construction_params", {})), task
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+class DiscoveryBenchmark(Experiment):
+    name = "discovery-benchmark"
+    title = "Circuit discovery (ACDC, EAP, EAP-IG, node ablation) against circuits known by construction"
+    paper = f"{CONMY}; {SYED}; {HANNA}; {MILLER}"
+    options = {
+        "parity": [[8, 2], [12, 3], [20, 4], [30, 5]],
+        "selection_learned": [[8, 2], [16, 3]],
+        "selection_orthonormal": [[12, 3]],
+        "selection_d": 4,
+        "selection_code_dim": 16,
+        "counting": [[12, 2], [20, 3], [30, 4]],
+        "counting_close_bias": [[16, 2]],
+        "trained": ["parity", "selection", "counting"],
+        "ablations": ["zero", "mean", "resample"],
+        "methods": ["acdc", "eap", "eap-ig", "node"],
+        "samples": 256,
+        "acdc_thresholds": [float(f"{10.0 ** (e / 2):.2g}") for e in range(-14, 3)],  # 1e-7 .. 10, half decades
+        "ig_steps": 5,
+    }
+    quick = {
+        "parity": [[8, 2], [12, 3], [20, 4]],
+        "selection_learned": [[8, 2]],
+        "counting": [[12, 2], [20, 3]],
+        "ablations": ["zero", "resample"],
+        "samples": 128,
+        "acdc_thresholds": [10.0 ** e for e in range(-7, 2)],
+    }
+    seeds, quick_seeds = 3, 2
+
+    def grid(self, options, seeds):
+        from ..discovery.methods import DEFAULT_METRIC, METHODS
+        from ..discovery.patching import ABLATIONS
+        from ..tasks.base import check_choice
+
+        for method in options["methods"]:
+            check_choice("methods", method, METHODS)
+        for ablation in options["ablations"]:
+            check_choice("ablations", ablation, ABLATIONS)
+        specs = []
+        for subject in subjects(options):
+            for ablation in options["ablations"]:
+                for method in options["methods"]:
+                    params = {**subject, "ablation": ablation, "method": method, "metric": DEFAULT_METRIC[method],
+                              "samples": options["samples"]}
+                    if method == "acdc":
+                        params["thresholds"] = options["acdc_thresholds"]
+                    if method == "eap-ig":
+                        params["steps"] = options["ig_steps"]
+                    specs += [RunSpec(f"{subject['subject']} | {ablation} | {method}", params, seed)
+                              for seed in range(seeds)]
+        return specs
+
+    def measure(self, spec, device):
+        from ..discovery import Problem, discover, evaluate
+        from ..discovery.graph import nodes_of
+        from ..discovery.run import known_circuit, method_options
+        from ..models import on_device
+
+        p = spec.params
+        model, task = build(p, spec.seed)
+        model = on_device(model, device)
+        # The batches' seed is apart from the task's (parity's hidden subset is drawn from spec.seed).
+        problem = Problem(model, task, p["ablation"], p["metric"], p["samples"], seed=1000 + spec.seed)
+        found = discover(problem, p["method"], **method_options(p["method"], p.get("thresholds"), p.get("steps")))
+        truth, heads = known_circuit(model, task)
+        out = evaluate(problem, found, truth, heads)
+        graph = problem.graph
+        out["graph"] = {"edges": len(graph.edges), "nodes": len(graph.nodes), "senders": len(graph.senders),
+                        "receivers": len(graph.receivers)}
+        if truth is not None:
+            out["truth_edges"] = {version: len(edges) for version, edges in truth.items()}
+            out["truth_nodes"] = {version: len(nodes_of(edges)) for version, edges in truth.items()}
+            out["faithfulness_at_truth_size"] = self.at_size(out["faithfulness"], len(truth[out["matched_truth"]]))
+        out["scores_task"] = {"full": problem.full_score, "all_ablated": problem.empty_score}
+        return out
+
+    @staticmethod
+    def at_size(curve: list[list[Any]], size: int) -> float | None:
+        """Faithfulness of the largest proposed circuit with at most ``size`` edges (the empty circuit, 0, if
+        none): a method whose scores tie gets no credit for edges it cannot tell apart."""
+        within = [(s, f) for s, f in curve if s <= size]
+        return max(within, key=lambda p: p[0])[1] if within else 0.0
+
+    # --- summary ---------------------------------------------------------------------------------
+
+    def summarize(self, results, options, seeds):
+        constructions = [r for r in results if "construction" in r.params]
+        trained = [r for r in results if "checkpoint" in r.params]
+        ok_c = [r for r in constructions if r.ok]
+
+        def runs(method: str, ablation: str | None = None, pool: list[RunResult] = ok_c) -> list[RunResult]:
+            return [r for r in pool if r.params["method"] == method and (ablation is None or r.params["ablation"] == ablation)]
+
+        rows = []
+        asked = [r for r in constructions if r.params["method"] == "acdc" and r.params["ablation"] == "zero"]
+        zero = runs("acdc", "zero")
+        exact = sum(r.measurements["edge_auc"] == 1.0 for r in zero)
+        rows.append(row(
+            "ACDC with zero ablation recovers each construction's zero-ablation circuit exactly",
+            Reference(1.0, f"{CONMY_CODE}: tracr-proportion and tracr-reverse, zero ablation, edge AUC", "authors_code"),
+            {"exact": exact, "runs": len(zero), "edge_auc": spread([r.measurements["edge_auc"] for r in zero])},
+            "reproduced if ACDC (KL, zero ablation) has edge AUC 1.0 (some threshold gives exactly the listed edges) in "
+            "every construction run; partial if in at least half",
+            "not_reproduced" if not zero else "reproduced" if exact == len(zero) else
+            "partial" if exact >= len(zero) / 2 else "not_reproduced",
+            detail=self.misses(zero), results=asked))
+        if "resample" in options["ablations"]:
+            asked = [r for r in constructions if r.params["method"] == "acdc" and r.params["ablation"] == "resample"]
+            resample = runs("acdc", "resample")
+            exact = sum(r.measurements["edge_auc"] == 1.0 for r in resample)
+            rows.append(row(
+                "ACDC with resample ablation recovers the resample-ablation circuit",
+                Reference("recovered perfectly once the truth matches the ablation (tracr)", MILLER, "paper"),
+                {"exact": exact, "runs": len(resample),
+                 "edge_auc": spread([r.measurements["edge_auc"] for r in resample])},
+                "reproduced if ACDC (KL, resample ablation) has edge AUC 1.0 against the resample truth in every "
+                "construction run; partial if in at least half",
+                "not_reproduced" if not resample else "reproduced" if exact == len(resample) else
+                "partial" if exact >= len(resample) / 2 else "not_reproduced",
+                detail=self.misses(resample), results=asked))
+            differ = [r for r in resample if r.measurements["truth_edges"]["zero"] != r.measurements["truth_edges"]["resample"]]
+            against_zero = [r.measurements["edge_auc_by_truth"]["zero"] for r in differ]
+            below = all(a is not None and a < 1.0 for a in against_zero)
+            matched = all(r.measurements["edge_auc"] == 1.0 for r in differ)
+            rows.append(row(
+                "the ablation defines the truth: resample-ablation circuits scored against the zero-ablation truth fall short",
+                Reference("tracr-reverse: ACDC edge AUC 0.200 with resample ablation, 1.000 with zero ablation "
+                          "(the truth was made with zero ablation)", CONMY_CODE, "authors_code"),
+                {"constructions_where_truths_differ": len(differ), "auc_against_zero_truth": spread(against_zero)},
+                "reproduced if on every construction run whose two truths differ, ACDC's resample-ablation edge AUC "
+                "against the zero-ablation truth is below 1 while against the resample truth it is 1; partial if only "
+                "the first holds",
+                "not_reproduced" if not differ else "reproduced" if below and matched else "partial" if below
+                else "not_reproduced",
+                detail=", ".join(f"{r.params['subject']} (seed {r.seed}): {_fmt(a)}" for r, a in zip(differ, against_zero)),
+                results=[r for r in constructions if r.params["method"] == "acdc" and r.params["ablation"] == "resample"]))
+        eap_runs, ig_runs, acdc_runs = runs("eap"), runs("eap-ig"), runs("acdc")
+        eap_f = _mean([r.measurements["faithfulness_at_truth_size"] for r in eap_runs])
+        ig_f = _mean([r.measurements["faithfulness_at_truth_size"] for r in ig_runs])
+        rows.append(row(
+            "EAP-IG's circuits are more faithful than EAP's",
+            Reference("EAP-IG finds more faithful circuits than EAP at the same size", HANNA, "paper"),
+            {"eap": eap_f, "eap_ig": ig_f, "runs": len(eap_runs) + len(ig_runs)},
+            "mean over construction runs (every ablation) of the faithfulness of the largest proposed circuit with at "
+            "most as many edges as the truth (edges tied in score enter together); reproduced if EAP-IG's exceeds "
+            "EAP's by more than 0.01, partial if within 0.01",
+            "not_reproduced" if eap_f is None or ig_f is None else "reproduced" if ig_f > eap_f + 0.01 else
+            "partial" if ig_f >= eap_f - 0.01 else "not_reproduced",
+            detail=self.by_family("faithfulness_at_truth_size", {"EAP": eap_runs, "EAP-IG": ig_runs}),
+            results=[r for r in constructions if r.params["method"] in ("eap", "eap-ig")]))
+        eap_auc = _mean([r.measurements["edge_auc"] for r in eap_runs])
+        acdc_auc = _mean([r.measurements["edge_auc"] for r in acdc_runs])
+        rows.append(row(
+            "EAP's edge AUC, averaged over tasks, is at least ACDC's",
+            Reference("averaged over all tasks, EAP has greater circuit-recovery AUC than other methods", SYED, "paper"),
+            {"eap": eap_auc, "acdc": acdc_auc, "runs": len(eap_runs) + len(acdc_runs)},
+            "mean edge AUC (against the truth matching the ablation) over every construction run; reproduced if EAP's "
+            "is at least ACDC's, partial if within 0.05",
+            "not_reproduced" if eap_auc is None or acdc_auc is None else "reproduced" if eap_auc >= acdc_auc else
+            "partial" if eap_auc >= acdc_auc - 0.05 else "not_reproduced",
+            detail=self.by_family("edge_auc", {"EAP": eap_runs, "ACDC": acdc_runs}),
+            results=[r for r in constructions if r.params["method"] in ("eap", "acdc")]))
+        truth_f = [r.measurements["truth_faithfulness"] for r in ok_c]
+        low = min((f for f in truth_f if f is not None), default=None)
+        rows.append(row(
+            "each listed truth alone keeps the task score under its ablation",
+            Reference(1.0, f"{DOCS}, 'Ground truth' (every other edge carries nothing the circuit reads)", "proof"),
+            spread(truth_f),
+            "faithfulness of the truth matching the run's ablation, every construction run; reproduced if >= 0.999 "
+            "in all, partial if >= 0.9",
+            at_least(low, 0.999, 0.9), results=constructions))
+        table, plots = self.tables(results, options)
+        notes = self.notes(table, trained, results, options)
+        return Summary(rows, plots, notes)
+
+    @staticmethod
+    def by_family(key: str, groups: dict[str, list[RunResult]]) -> str:
+        """``key``'s mean per construction family, for each method: "parity: EAP 0.8, ACDC 1.0; ..."."""
+        families = dict.fromkeys(r.params["construction"] for runs in groups.values() for r in runs)
+        return "; ".join(f"{family}: " + ", ".join(
+            f"{method} {_fmt(_mean([r.measurements[key] for r in runs if r.params['construction'] == family]))}"
+            for method, runs in groups.items()) for family in families)
+
+    @staticmethod
+    def misses(runs: list[RunResult]) -> str:
+        missed = [f"{r.params['subject']} seed {r.seed}: AUC {_fmt(r.measurements['edge_auc'])}" for r in runs
+                  if r.measurements["edge_auc"] != 1.0]
+        return "missed: " + "; ".join(missed) if missed else f"exact in all {len(runs)} runs"
+
+    def tables(self, results: list[RunResult], options: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Plot]]:
+        """One line per (subject, ablation, method): medians over seeds; and the plots."""
+        lines = []
+        for subject in dict.fromkeys(r.params["subject"] for r in results):
+            for ablation in options["ablations"]:
+                for method in options["methods"]:
+                    group = [r for r in ok_results(results, subject=subject, ablation=ablation, method=method)]
+                    asked = [r for r in results if r.params["subject"] == subject and r.params["ablation"] == ablation
+                             and r.params["method"] == method]
+                    if not asked:
+                        continue
+                    m = [r.measurements for r in group]
+                    lines.append({
+                        "subject": subject, "ablation": ablation, "method": method, "runs": len(group),
+                        "asked": len(asked), "construction": "construction" in asked[0].params,
+                        "edges": m[0]["graph"]["edges"] if m else None,
+                        "truth": m[0]["truth_edges"].get("zero" if ablation == "zero" else "resample") if m and "truth_edges" in m[0] else None,
+                        "edge_auc": _median([x.get("edge_auc") for x in m]),
+                        "node_auc": _median([x.get("node_auc") for x in m]),
+                        "head_auc": _median([x.get("head_auc") for x in m]),
+                        "exact": (sum(bool(x.get("exact")) for x in m) == len(m)) if m and "exact" in m[0] else None,
+                        "smallest_faithful": _median([x.get("smallest_faithful") for x in m]),
+                        "passes": m[0]["passes"] if m else None,
+                        "seconds": _median([r.seconds for r in group]),
+                    })
+        plots = []
+        methods = options["methods"]
+        keys = list(dict.fromkeys((l["subject"], l["ablation"]) for l in lines if l["construction"]))
+        if keys:
+            matrix = [[next((l["edge_auc"] for l in lines if (l["subject"], l["ablation"]) == key and l["method"] == method),
+                            None) for method in methods] for key in keys]
+            plots.append(Plot.heatmap("edge_auc", "Edge AUC vs the matched truth (median)",
+                                      [[float("nan") if v is None else v for v in line] for line in matrix], methods,
+                                      [f"{s} | {a}" for s, a in keys]))
+        node_keys = [(l["subject"], l["ablation"]) for l in lines if l["method"] == methods[0]
+                     and (l["node_auc"] if l["construction"] else l["head_auc"]) is not None]
+        if node_keys:
+            def value(key, method):
+                line = next((l for l in lines if (l["subject"], l["ablation"]) == key and l["method"] == method), None)
+                v = None if line is None else line["node_auc"] if line["construction"] else line["head_auc"]
+                return float("nan") if v is None else v
+
+            plots.append(Plot.heatmap("node_auc", "Node AUC (trained: heads), median",
+                                      [[value(k, m) for m in methods] for k in node_keys], methods,
+                                      [f"{s} | {a}" for s, a in node_keys]))
+        for subject in dict.fromkeys(r.params["subject"] for r in results if "checkpoint" in r.params):
+            for ablation in options["ablations"]:
+                runs = {m: ok_results(results, subject=subject, ablation=ablation, method=m) for m in methods}
+                edges = next((r.measurements["graph"]["edges"] for group in runs.values() for r in group), None)
+                if edges is None:
+                    continue
+                sizes = list(range(edges + 1))
+                series = {m: [_median([self.at_size(r.measurements["faithfulness"], size) for r in group])
+                              for size in sizes] for m, group in runs.items() if group}
+                plots.append(Plot.lines(f"faithfulness_{subject.replace(' ', '_')}_{ablation}",
+                                        f"{subject}, {ablation} ablation: faithfulness against circuit size",
+                                        sizes, series, xlabel="edges (the largest proposed circuit of at most this many;"
+                                        " median over seeds)", ylabel="faithfulness", hline=0.9,
+                                        styles={m: "-" for m in series}))
+        seconds = {kind: [_median([l["seconds"] for l in lines if l["method"] == m and l["construction"] == (kind == "constructions")])
+                          for m in methods] for kind in ("constructions", "trained")}
+        plots.append(Plot.bars("seconds", "Wall time of one run (discovery and scoring), median over runs", methods,
+                               seconds, ylabel="seconds"))
+        return lines, plots
+
+    @staticmethod
+    def notes(table: list[dict[str, Any]], trained: list[RunResult], results: list[RunResult],
+              options: dict[str, Any]) -> str:
+        parts = [
+            "Each run: one model, one ablation (what a removed edge carries: zero, the mean over a fresh batch, or the "
+            "value on another input), one method; the seed draws the clean and corrupted batches (and parity's hidden "
+            "subset). ACDC and node ablation use the KL divergence to the full model's output (squared distance for "
+            "selection's regression output); EAP and EAP-IG the task score (KL's gradient is 0 at the clean point). "
+            "Edge AUC: pessimistic step ROC over the method's threshold, against the construction's truth for the "
+            "run's ablation (zero ablation: every edge the construction uses; mean and resample: those carrying an "
+            "input-dependent signal). Node AUC over inputs, heads, q/k/v inputs and MLPs is only defined where some "
+            "node is unused (— otherwise); for trained models it is over heads, against the heads the analysis names. "
+            "'smallest faithful': edges in the smallest proposed circuit keeping 90 % of the task score. Wall time is "
+            "the run's `seconds` (discovery plus scoring: it varies between machines and is not part of the "
+            "measurements); 'passes' is the deterministic cost of the discovery itself.",
+            "",
+            "| model | ablation | method | runs | edges | truth | edge AUC | node AUC | head AUC | exact | "
+            "smallest faithful | passes (fwd/bwd) | seconds |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for l in table:
+            passes = f"{l['passes']['forward']}/{l['passes']['backward']}" if l["passes"] else "—"
+            parts.append(f"| {l['subject']} | {l['ablation']} | {l['method']} | {l['runs']}/{l['asked']} | "
+                         f"{_fmt(l['edges'])} | {_fmt(l['truth'])} | "
+                         f"{_fmt(l['edge_auc'])} | {_fmt(l['node_auc'])} | {_fmt(l['head_auc'])} | {_fmt(l['exact'])} | "
+                         f"{_fmt(l['smallest_faithful'], 1)} | {passes} | {_fmt(l['seconds'], 1)} |")
+        heads = {r.params["subject"]: r.measurements.get("truth_heads") for r in trained if r.ok}
+        if heads:
+            parts += ["", "Trained models' circuit heads (from the analysis): "
+                      + "; ".join(f"{s}: {', '.join(h) if h else 'none'}" for s, h in heads.items()) + "."]
+        parts += ["", "Published AUCs, for context only (other models, other tasks, other ablations: not targets):", "",
+                  "| method | task | ablation | metric | edge AUC | source |", "|---|---|---|---|---|---|"]
+        parts += [f"| {m} | {t} | {a} | {metric} | {v:.3f} | {s} |" for m, t, a, metric, v, s in PUBLISHED]
+        total = sum(r.seconds for r in results)
+        parts += ["", f"Total run time {total:.0f} s over {len(results)} runs (one thread each)."]
+        return "\n".join(parts)
+
+
+DISCOVERY_EXPERIMENTS = [DiscoveryBenchmark]

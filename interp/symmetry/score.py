@@ -1,0 +1,300 @@
+"""The permutation-symmetry score of a toolkit model on its task (docs/theory/symmetry.md, "The score").
+
+For each task a ``Domain`` says which positions are rearranged and which output is scored:
+
+- ``parity``: the n bit positions, CLS fixed (S_n, the readout-at-one-position variant); scored: the logit
+  difference at CLS (class 1 minus class 0); target ``+-1``. Closed form ``S_sym = 1 / C(n, k)``.
+- ``selection``: the contents of the T data tokens, the query (and any position codes) fixed (S_T);
+  scored: the d outputs at the query; target the mean of the selected tokens. ``S_sym = q / T``.
+- ``counting``: the interior of region r (the tokens strictly between its delimiters), everything else
+  fixed (S_m, m the region's interior length, per query); scored: the expected count at ``Q_r`` under
+  the output distribution; target the count. ``S_sym = 1``: counting is the symmetric task.
+
+The energies of ``f - E f`` are exact on whole orbits (every rearrangement of each sampled input) when at
+most ``MAX_ORBIT`` positions move, and then give the full profile ``E_k / Var f`` by asymmetry order and the
+mean order ``kbar``; beyond that only the fully symmetric fraction ``S_sym`` is measured, from pairs of
+random rearrangements (higher orders in irreps of dimension ~ L^k are out of reach of sampling). The
+symmetry bias is ``B = S_sym(f) - S_sym(target)``, both measured on the same rearrangements.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..tasks import Batch, Task
+from ..tasks.base import check_int
+from .energy import MAX_ORBIT, orbit_energies, ratio_with_error, symmetric_fraction_pairs
+from .group import all_permutations, asymmetry_order, partitions, random_permutations
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+SAMPLES = 128  # inputs per score
+PAIR_REARRANGEMENTS = 64  # random rearrangements per input when whole orbits are too large
+CHUNK = 4096  # sequences per forward pass
+# Whole orbits of float inputs cannot be deduplicated: at most this many rearranged inputs per frame group.
+MAX_EVALUATIONS = 60_000
+
+
+@dataclass
+class Frames:
+    """Inputs whose ``positions [N, m]`` are rearranged (the rest fixed), scored at ``readout [N]``."""
+
+    batch: Batch
+    positions: Tensor
+    readout: Tensor
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What the score rearranges and reads for one task (see the module docstring)."""
+
+    group: str
+    scored: str
+    frames: Callable[[Task, int, int], list[Frames]]  # (task, samples, seed) -> frames grouped by m
+    rearrange: Callable[[Task, Tensor, Tensor, Tensor], Tensor]  # (task, inputs [n, ...], positions [n, m], arr [n, a, m])
+    output: Callable[[Task, Tensor, Tensor], Tensor]  # (task, logits [n, pos, vocab], readout [n]) -> [n, C]
+    target: Callable[[Task, Tensor, Batch, Tensor, Tensor], Tensor]  # (task, inputs, batch, example, readout) -> [n, C]
+    closed_form: Callable[[Task], dict[str, Any]]
+
+
+def rearranged_tokens(task: Task, inputs: Tensor, positions: Tensor, arrangements: Tensor) -> Tensor:
+    """``[n, a, pos]``: position ``positions[i]`` of copy ``a`` holds the token from ``positions[arr[a, i]]``
+    (``x[:, p]``, i.e. ``pi^-1 x``)."""
+    n, a = arrangements.shape[:2]
+    out = inputs[:, None].expand(n, a, *inputs.shape[1:]).clone()
+    source = torch.gather(positions[:, None, :].expand(n, a, -1), 2, arrangements)
+    values = torch.gather(inputs[:, None].expand(n, a, -1), 2, source)
+    out.scatter_(2, positions[:, None, :].expand(n, a, -1), values)
+    return out
+
+
+# --- parity ---------------------------------------------------------------------------------------
+
+
+def parity_frames(task, samples: int, seed: int) -> list[Frames]:
+    batch = task.sample(samples, seed)
+    return [Frames(batch, torch.arange(task.n).expand(samples, -1), torch.full((samples,), task.n))]
+
+
+def logit_difference(task, logits: Tensor, readout: Tensor) -> Tensor:
+    at = logits[torch.arange(len(logits)), readout]
+    return (at[:, 1] - at[:, 0])[:, None]
+
+
+def parity_target(task, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
+    return (2.0 * task.labels(inputs[:, : task.n]) - 1)[:, None]
+
+
+def parity_closed_form(task) -> dict[str, Any]:
+    n, k = task.n, task.k
+    total = math.comb(n, k)
+    profile = [(math.comb(n, j) - (math.comb(n, j - 1) if j else 0)) / total for j in range(min(k, n - k) + 1)]
+    return {"s_sym": profile[0], "profile": profile, "kbar": sum(j * p for j, p in enumerate(profile)),
+            "formula": f"E_j / Var = (C(n,j) - C(n,j-1)) / C(n,k) for j <= min(k, n-k); S_sym = 1/C({n},{k})"}
+
+
+# --- selection ------------------------------------------------------------------------------------
+
+
+def selection_frames(task, samples: int, seed: int) -> list[Frames]:
+    batch = task.sample(samples, seed)
+    return [Frames(batch, torch.arange(task.T).expand(samples, -1), torch.full((samples,), task.T))]
+
+
+def rearranged_contents(task, inputs: Tensor, positions: Tensor, arrangements: Tensor) -> Tensor:
+    """Only the content block moves: the query, subset and position codes stay where they are."""
+    content = task.blocks["content"]
+    n, a = arrangements.shape[:2]
+    out = inputs[:, None].expand(n, a, *inputs.shape[1:]).clone()
+    source = torch.gather(positions[:, None, :].expand(n, a, -1), 2, arrangements)
+    values = inputs[torch.arange(n)[:, None, None], source][..., content]  # [n, a, m, d]
+    out[torch.arange(n)[:, None, None], torch.arange(a)[None, :, None], positions[:, None, :], content] = values
+    return out
+
+
+def readout_vector(task, logits: Tensor, readout: Tensor) -> Tensor:
+    return logits[torch.arange(len(logits)), readout]
+
+
+def selection_target(task, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
+    chosen = torch.zeros(len(inputs), task.T).scatter_(1, batch.info["subset"][example], 1.0)
+    return (inputs[:, : task.T, task.blocks["content"]] * chosen[..., None]).sum(1) / task.q
+
+
+def selection_closed_form(task) -> dict[str, Any]:
+    s = task.q / task.T
+    return {"s_sym": s, "profile": [s, 1 - s], "kbar": 1 - s,
+            "formula": f"a mean of q of T exchangeable tokens: S_sym = q/T = {task.q}/{task.T}, the rest in (T-1,1)"}
+
+
+# --- counting -------------------------------------------------------------------------------------
+
+
+def counting_frames(task, samples: int, seed: int) -> list[Frames]:
+    """Every (example, region) whose interior has 2 .. MAX_ORBIT tokens, grouped by that length."""
+    from ..tasks.counting import OPEN
+
+    batch = task.sample(samples, seed)
+    region = batch.info["region"]
+    out = []
+    for m in range(2, MAX_ORBIT + 1):
+        rows, positions, readout = [], [], []
+        for r in range(1, task.R + 1):
+            inside = (region == r) & (batch.inputs != OPEN)
+            for i in torch.nonzero(inside.sum(1) == m).flatten().tolist():
+                rows.append(i)
+                positions.append(torch.nonzero(inside[i]).flatten())
+                readout.append(int(batch.readout[r - 1]))
+        if rows:
+            out.append(Frames(batch[torch.tensor(rows)], torch.stack(positions), torch.tensor(readout)))
+    return out
+
+
+def expected_count(task, logits: Tensor, readout: Tensor) -> Tensor:
+    probabilities = logits[torch.arange(len(logits)), readout].softmax(-1)
+    return (probabilities @ torch.arange(probabilities.shape[-1], dtype=probabilities.dtype))[:, None]
+
+
+def counting_target(task, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
+    from ..tasks.counting import ONE
+
+    r = readout - task.L  # the query Q_r sits at position L + r
+    return ((batch.info["region"][example] == r[:, None]) & (inputs == ONE)).sum(1, keepdim=True).double()
+
+
+def counting_closed_form(task) -> dict[str, Any]:
+    return {"s_sym": 1.0, "profile": [1.0], "kbar": 0.0,
+            "formula": "the count of 1s in a region is unchanged by rearranging the region: S_sym = 1"}
+
+
+DOMAINS: dict[str, Domain] = {
+    "parity": Domain("S_n on the bit positions (CLS fixed)", "logit difference at CLS (class 1 - class 0)",
+                     parity_frames, rearranged_tokens, logit_difference, parity_target, parity_closed_form),
+    "selection": Domain("S_T on the data tokens' contents (query and positions fixed)", "the d outputs at the query",
+                        selection_frames, rearranged_contents, readout_vector, selection_target, selection_closed_form),
+    "counting": Domain("S_m on the interior of region r (all else fixed), regions with 2..7 interior tokens",
+                       "expected count at Q_r under the output distribution", counting_frames, rearranged_tokens,
+                       expected_count, counting_target, counting_closed_form),
+}
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def model_outputs(model: "TransformerBridge", inputs: Tensor) -> Tensor:
+    """Logits on ``inputs`` in chunks (the fused forward of ``interp.models.fast`` where it applies)."""
+    from ..models.fast import training_forward
+
+    device = next(model.parameters()).device
+    return torch.cat([training_forward(model, inputs[i:i + CHUNK].to(device)).double().cpu()
+                      for i in range(0, len(inputs), CHUNK)])
+
+
+def evaluate_rearrangements(domain: Domain, task: Task, models: dict[str, Any], frames: Frames,
+                            arrangements: Tensor) -> dict[str, np.ndarray]:
+    """``name -> [n, a, C]``: each model's scored output (and the target's) on every rearrangement."""
+    inputs = domain.rearrange(task, frames.batch.inputs, frames.positions, arrangements)
+    n, a = arrangements.shape[:2]
+    flat = inputs.reshape(n * a, *inputs.shape[2:])
+    readout = frames.readout.repeat_interleave(a)
+    example = torch.arange(n).repeat_interleave(a)
+    out = {"target": domain.target(task, flat, frames.batch, example, readout).reshape(n, a, -1).numpy()}
+    if flat.is_floating_point():
+        unique, unique_readout, inverse = flat, readout, torch.arange(len(flat))
+    else:  # token inputs repeat across rearrangements: evaluate each (sequence, readout) once
+        keys, inverse = torch.unique(torch.cat([flat, readout[:, None]], 1), dim=0, return_inverse=True)
+        unique, unique_readout = keys[:, :-1], keys[:, -1]
+    for name, model in models.items():
+        scored = domain.output(task, model_outputs(model, unique), unique_readout)
+        out[name] = scored[inverse].reshape(n, a, -1).numpy()
+    return out
+
+
+def summarise(energies_by_order: np.ndarray | None, symmetric: np.ndarray, squares: np.ndarray) -> dict[str, Any]:
+    """The score of one function from per-input quantities: ``symmetric [N]`` (trivial energy), ``squares [N]``
+    and, when whole orbits were enumerated, ``energies_by_order [N, K]``."""
+    s_sym, se = ratio_with_error(symmetric, squares)
+    out = {"s_sym": s_sym, "s_sym_se": se, "variance": float(squares.mean())}
+    if energies_by_order is not None:
+        total = squares.sum()
+        out["profile"] = (energies_by_order.sum(0) / total).tolist()
+        out["kbar"] = float((energies_by_order.sum(0) * np.arange(energies_by_order.shape[1])).sum() / total)
+    else:
+        out["profile"], out["kbar"] = None, None
+    return out
+
+
+def symmetry_score(model: "TransformerBridge", task: Task, samples: int = SAMPLES, seed: int = 0,
+                   control: "TransformerBridge | None" = None) -> dict[str, Any]:
+    """The symmetry score of ``model`` (and of ``control``, a random-init model, if given) on ``task``: a
+    JSON-ready section for the report. Tasks without a ``Domain`` get ``{"available": False, ...}``."""
+    check_int("samples", samples, 2)
+    if task.name not in DOMAINS:
+        return {"available": False, "task": task.name,
+                "reason": f"no permutation domain is defined for task {task.name!r} (interp.symmetry.score.DOMAINS)"}
+    domain = DOMAINS[task.name]
+    models = {"model": model.eval(), **({"control": control.eval()} if control is not None else {})}
+    rng = np.random.default_rng(seed)
+    collected: dict[str, list] = {name: [] for name in ("target", *models)}
+    sizes = []
+    for frames in domain.frames(task, samples, seed):
+        n, m = frames.positions.shape
+        if m <= MAX_ORBIT and frames.batch.inputs.is_floating_point() and n * math.factorial(m) > MAX_EVALUATIONS:
+            n = max(2, MAX_EVALUATIONS // math.factorial(m))
+            frames = Frames(frames.batch[:n], frames.positions[:n], frames.readout[:n])
+        sizes += [m] * n
+        if m <= MAX_ORBIT:
+            arrangements = torch.from_numpy(np.array(all_permutations(m))).expand(n, -1, -1)
+        else:
+            arrangements = torch.as_tensor(np.stack([random_permutations(PAIR_REARRANGEMENTS, m, rng) for _ in range(n)]))
+        for name, table in evaluate_rearrangements(domain, task, models, frames, arrangements).items():
+            collected[name].append((m, table))
+    if not sizes:
+        return {"available": False, "task": task.name, "reason": "no input had a rearrangeable set of positions"}
+    exact = max(sizes) <= MAX_ORBIT
+    out: dict[str, Any] = {"available": True, "task": task.name, "group": domain.group, "scored": domain.scored,
+                           "positions": sorted(set(sizes)), "inputs": len(sizes),
+                           "method": ("whole orbits (exact energies per input)" if exact else
+                                      f"pairs of {PAIR_REARRANGEMENTS} random rearrangements per input (S_sym only)")}
+    for name, tables in collected.items():
+        out[name] = score_tables(tables, exact)
+    out["closed_form"] = domain.closed_form(task)
+    out["bias"] = out["model"]["s_sym"] - out["target"]["s_sym"]
+    return out
+
+
+def score_tables(tables: list[tuple[int, np.ndarray]], exact: bool) -> dict[str, Any]:
+    """The score of one function from its ``(m, [n, a, C])`` tables (centred by the mean over all of them)."""
+    mean = np.concatenate([t.reshape(-1, t.shape[-1]) for _, t in tables]).mean(0)
+    symmetric, squares, orders, irreps = [], [], [], {}
+    width = max(m for m, _ in tables)
+    for m, table in tables:
+        if exact:
+            energies, sq = orbit_energies(table, m, mean)
+            by_order = np.zeros((len(table), width))
+            for lam, column in zip(partitions(m), energies.T):
+                by_order[:, asymmetry_order(lam)] += column
+                irreps[",".join(map(str, lam))] = irreps.get(",".join(map(str, lam)), 0.0) + float(column.sum())
+            orders.append(by_order)
+            symmetric.append(by_order[:, 0])
+        else:
+            pairs, sq = symmetric_fraction_pairs(table, mean)
+            symmetric.append(pairs)
+        squares.append(sq)
+    out = summarise(np.concatenate(orders) if exact else None, np.concatenate(symmetric), np.concatenate(squares))
+    if exact and len({m for m, _ in tables}) == 1:  # one group size: the energy of each irrep, as a share of Var f
+        total = float(np.concatenate(squares).sum())
+        out["irreps"] = {label: energy / total for label, energy in irreps.items()}
+    return out
+
+
+__all__ = ["DOMAINS", "Domain", "Frames", "symmetry_score"]
