@@ -385,3 +385,12 @@ def test_training_forward_defers_to_hooks_and_rotary():
     rotary = build_model(ModelConfig.for_task(task, d_model=16, n_heads=2, d_head=8, positional="rotary"), seed=0)
     assert not supports(rotary)
     torch.testing.assert_close(training_forward(rotary, batch.inputs), rotary(batch.inputs))
+
+
+def test_bench_models_runs_on_every_bridge_task():
+    """`make bench`'s forward-pass benchmark takes every task whose model is a bridge (and only those)."""
+    from interp import bench
+
+    out = bench.bench_models(batch_size=8)
+    assert set(out) == set(bench.BRIDGE_TASKS)
+    assert all(row["bridge_ms"] > 0 and row["native_ms"] > 0 for row in out.values())
