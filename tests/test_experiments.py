@@ -214,7 +214,9 @@ def cli(*args):
 
 def test_experiment_list_names_every_experiment():
     listed = cli("list")
-    assert listed.returncode == 0 and all(name in listed.stdout for name in EXPERIMENTS)
+    assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()] == list(EXPERIMENTS)
+    verbose = cli("list", "--verbose").stdout
+    assert all(f"--quick: {cls.quick_seeds}" in verbose for cls in EXPERIMENTS.values())
     assert cli("list", "--names").stdout.split() == list(EXPERIMENTS)
 
 

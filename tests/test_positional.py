@@ -3,8 +3,6 @@ probes and the experiments, each at a tiny scale (docs/theory/positional.md)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 
@@ -27,7 +25,6 @@ from interp.analysis.positional import (
     window_statistic,
 )
 from interp.checkpoint import load_checkpoint, save
-from interp.cli import main
 from interp.constructions import CONSTRUCTIONS, construct
 from interp.constructions.pieces import ResidualBasis
 from interp.constructions.positional import (
@@ -45,25 +42,10 @@ from interp.models import ModelConfig, build_model
 from interp.models.positional import PositionalTransformer, parameter_count
 from interp.tasks import TASKS, TaskError, make_task
 from interp.tasks.positional import VALUE_TASKS, sample_values
+from test_cli import cli
 
 FAST = settings(max_examples=20, deadline=None)
 NAMES = list(VALUE_TASKS)
-
-
-def cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_line_error(code: int, err: str, *names: str) -> None:
-    lines = err.splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(name in lines[0] for name in names), lines[0]
 
 
 def hooked(task, **fields) -> ModelConfig:
@@ -122,23 +104,6 @@ def test_training_scale_is_the_whole_training_range_and_the_loss_ignores_the_ext
     assert task.loss(logits, batch) == 0
     logits[:, 5] = 123.0  # the extra node's output is not scored
     assert task.loss(logits, batch) == 0 and task.evaluate(logits, batch)["relative_error"] == 0
-
-
-@pytest.mark.parametrize("argv, names", [
-    (["train", "cumsum", "--set", "n=1", "--dry-run"], ["n"]),
-    (["train", "sort", "--set", "c=0", "--dry-run"], ["c"]),
-    (["train", "cummin", "--set", "c=-3", "--dry-run"], ["c"]),
-    (["train", "cummedian", "--set", "c=NaN", "--dry-run"], ["c"]),
-    (["train", "cumsumm", "--dry-run"], ["cumsumm"]),
-    (["train", "cumsum", "--set", "architecture=bridge", "--dry-run"], ["positional", "architecture"]),
-    (["train", "cumsum", "--set", "layer=concat", "--set", "d_mlp=0", "--dry-run"], ["d_mlp"]),
-    (["construct", "cumsum", "--set", "construction.positional=learned", "--out", "/tmp/never"], ["positional"]),
-    (["construct", "cummin", "--set", "construction.positional=rotary", "--out", "/tmp/never"], ["positional"]),
-    (["construct", "sort", "--out", "/tmp/never"], ["sort"]),
-])
-def test_bad_input_is_one_line(argv, names):
-    code, _, err = cli(*argv)
-    one_line_error(code, err, *names)
 
 
 def test_registries_know_the_tasks():

@@ -14,6 +14,7 @@ from ..checkpoint import load_checkpoint
 from ..files import write_json
 from ..models import build_model
 from ..paths import REPORTS, TRAINED_MODELS, find_checkpoints
+from ..symmetry.score import symmetry_score
 from ..tasks import Task, TaskError
 from ..viz.figures import Plot
 from . import counting, parity, positional, selection
@@ -74,8 +75,6 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
     control = analyze_model(control_model, task, reference, samples, seed)
     figures = [draw(plot, out) for plot in analysis.plots + formation_plots(ckpt.metrics)]
     claims = with_controls(analysis, control)
-    from ..symmetry.score import symmetry_score
-
     symmetry = symmetry_score(model, task, seed=seed, control=control_model)
     summary = {
         "task": task.name,

@@ -27,7 +27,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     from ..viz.experiments import experiments_text
     from . import EXPERIMENTS
 
-    print("\n".join(EXPERIMENTS) if args.names else experiments_text(EXPERIMENTS.values()))
+    print("\n".join(EXPERIMENTS) if args.names else experiments_text(EXPERIMENTS.values(), args.verbose))
 
 
 def committed_summaries() -> list[dict[str, Any]]:
@@ -74,8 +74,9 @@ def cmd_run(args: argparse.Namespace) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("experiment", help="reproduce the papers' claims: sweeps over seeds and settings")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listed = actions.add_parser("list", help="the experiments, their options and scales")
+    listed = actions.add_parser("list", help="the experiments: a line each, name and title")
     listed.add_argument("--names", action="store_true", help="only the names, one a line")
+    listed.add_argument("--verbose", action="store_true", help="also each one's paper, seeds, options and --quick scale")
     listed.set_defaults(func=cmd_list)
     table = actions.add_parser("table", help="the results table of the committed summaries (Markdown)")
     table.add_argument("--readme", metavar="PATH", help="rewrite the results block of this README instead of printing")

@@ -112,15 +112,20 @@ def experiment_text(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def experiments_text(experiments: Iterable[Any]) -> str:
-    """What ``interp experiment list`` prints: each experiment class's name, title, paper, seeds and options."""
+def experiments_text(experiments: Iterable[Any], verbose: bool = False) -> str:
+    """What ``interp experiment list`` prints: a line per experiment, its name then its title; ``verbose`` adds
+    its paper, seeds and options on indented lines below."""
+    experiments = list(experiments)
+    width = max((len(cls.name) for cls in experiments), default=0)
     lines = []
     for cls in experiments:
-        lines += [f"{cls.name}: {cls.title}", f"  paper: {cls.paper}",
-                  f"  seeds: {cls.seeds} (--quick: {cls.quick_seeds}); options: "
-                  + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.options.items())]
-        if cls.quick:
-            lines.append("  --quick sets: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.quick.items()))
+        lines.append(f"{cls.name:<{width}}  {cls.title}")
+        if verbose:
+            lines += [f"  paper: {cls.paper}",
+                      f"  seeds: {cls.seeds} (--quick: {cls.quick_seeds}); options: "
+                      + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.options.items())]
+            if cls.quick:
+                lines.append("  --quick sets: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.quick.items()))
     return "\n".join(lines)
 
 
