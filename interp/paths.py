@@ -23,6 +23,7 @@ ROOT = repository_root()
 TRAINED_MODELS = ROOT / "trained_models"  # <task>/<preset>-seed<N>/: checkpoints, shipped ones included
 REPORTS = ROOT / "analyses" / "reports"  # <task>/<run>/: what `interp analyze` writes
 EXPERIMENTS = ROOT / "analyses" / "experiments"  # <name>/: what `interp experiment run` writes
+DISCOVERY = ROOT / "analyses" / "discovery"  # <task>/<run>/<method>-<ablation>/: what `interp discover` writes
 
 
 def find_checkpoints(root: str | Path = TRAINED_MODELS) -> list[Path]:

@@ -13,10 +13,11 @@ if os.environ.get("CI"):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def one_thread():
-    """Every test on one torch thread, as `interp train` and each experiment run: float sums split over threads
-    round differently, and the bit-for-bit tests compare against single-threaded runs."""
+    """The whole session (tests and the fixtures they share) on one torch thread, as `interp train` and each
+    experiment run: float sums split over threads round differently, and the bit-for-bit tests compare against
+    single-threaded runs. Tiny models also train fastest on one thread."""
     import torch
 
     threads = torch.get_num_threads()
@@ -29,18 +30,11 @@ SHIPPED = ("parity", "selection", "counting")
 @pytest.fixture(scope="session")
 def shipped_reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
     """The shipped default models analysed once per session, with HTML reports: task -> (summary, report dir)."""
-    import torch
-
     from interp.analysis import analyze_checkpoint
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the machine is shared; one thread is also what the timings assume
     out = {}
-    try:
-        for name in SHIPPED:
-            directory = tmp_path_factory.mktemp(f"report-{name}")
-            summary = analyze_checkpoint(ROOT / "trained_models" / name / "default-seed0", out=directory)
-            out[name] = (summary, directory)
-    finally:
-        torch.set_num_threads(threads)
+    for name in SHIPPED:
+        directory = tmp_path_factory.mktemp(f"report-{name}")
+        summary = analyze_checkpoint(ROOT / "trained_models" / name / "default-seed0", out=directory)
+        out[name] = (summary, directory)
     return out

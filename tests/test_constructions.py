@@ -45,20 +45,6 @@ FAST = settings(max_examples=25, deadline=None)
 MODELS = settings(max_examples=10, deadline=None)
 
 
-def sample(task, batch_size, seed):
-    """``task.sample`` on one intra-op thread.
-
-    Batched QR (the orthonormal selection codes) ran 50-200x slower with 2 threads than with 1 on a
-    loaded 2-core machine (OpenMP oversubscription), which alone would blow the suite's time budget.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return task.sample(batch_size, seed)
-    finally:
-        torch.set_num_threads(threads)
-
-
 def readout_mass(model, batch, layer, relevant=None):
     """``[batch, heads, n_readout]``: attention mass each head puts on the relevant positions."""
     _, cache = model.run_with_cache(batch.inputs, names_filter=f"blocks.{layer}.attn.hook_pattern")
@@ -203,7 +189,7 @@ def test_parity_construction_is_exact_and_points_at_the_subset(n, data, seed):
     k = 10 if data is None else data.draw(st.integers(1, min(10, n)))
     task = make_task("parity", n=n, k=k, seed=seed)
     model = parity(task)
-    batch = sample(task, 256, seed + 1)
+    batch = task.sample(256, seed + 1)
     assert task.evaluate(model(batch.inputs), batch)["accuracy"] == 1.0
     assert readout_mass(model, batch, 0).min() >= 0.99  # every head, on S
     assert model.cfg.n_heads == k and model.cfg.d_mlp == k
@@ -212,7 +198,7 @@ def test_parity_construction_is_exact_and_points_at_the_subset(n, data, seed):
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_parity_construction_covers_tiny_n(n):
     task = make_task("parity", n=n, k=n)
-    batch = sample(task, 64, 0)
+    batch = task.sample(64, 0)
     model = parity(task)
     assert task.evaluate(model(batch.inputs), batch)["accuracy"] == 1.0
     assert readout_mass(model, batch, 0).min() >= 0.99
@@ -220,7 +206,7 @@ def test_parity_construction_covers_tiny_n(n):
 
 def test_parity_scale_controls_head_sharpness():
     task = make_task("parity", n=50, k=5, seed=3)
-    batch = sample(task, 2048, 0)
+    batch = task.sample(2048, 0)
     blunt = parity(task, scale=0.3)
     assert readout_mass(blunt, batch, 0).min() < 0.9
     assert task.evaluate(blunt(batch.inputs), batch)["accuracy"] < 1.0
@@ -248,7 +234,7 @@ def test_parity_frozen_attention_control_freezes_the_heads_only():
     assert sizes[20] == sizes[200] > 0
     # Random attention is not the construction: near chance before training.
     task = make_task("parity", n=20, k=3, seed=0)
-    batch = sample(task, 2048, 0)
+    batch = task.sample(2048, 0)
     assert task.evaluate(model(batch.inputs), batch)["accuracy"] < 0.6
 
 
@@ -269,7 +255,7 @@ def test_selection_construction_meets_the_requested_error(T, data, d, positions,
     q = 8 if data is None else data.draw(st.integers(1, min(8, T)))
     task = make_task("selection", T=T, d=d, q=q, positions=positions, code_dim=T)
     model = selection(task, error=error)
-    batch = sample(task, 128, T)
+    batch = task.sample(128, T)
     assert task.evaluate(model(batch.inputs), batch)["nmse"] < error
     params = model.construction["params"]
     assert params["expected_nmse"] <= error * BATCH_MARGIN * (1 + 1e-9)
@@ -283,11 +269,11 @@ def test_selection_orthonormal_serves_every_length_up_to_max_length():
     assert model.construction["params"]["max_length"] == 128
     for length in (3, 16, 64, 128):
         longer = task.replace(T=length)
-        batch = sample(longer, 64, length)
+        batch = longer.sample(64, length)
         assert longer.evaluate(model(batch.inputs), batch)["nmse"] < 1e-4
     # Built only for the trained length, the same error bound breaks at 8x the length.
     short = selection(task, error=1e-4, max_length=16)
-    batch = sample(task.replace(T=128), 64, 0)
+    batch = task.replace(T=128).sample(64, 0)
     assert task.replace(T=128).evaluate(short(batch.inputs), batch)["nmse"] > 1e-4
 
 
@@ -328,7 +314,7 @@ def test_counting_construction_is_exact_with_bos_and_delimiter_attention(countin
     base, model = counting_model
     L = 512 if data is None else data.draw(st.integers(2 * R, 512))
     task = base.replace(L=L, R=R, p_one=p_one)
-    batch = sample(task, 16, seed)
+    batch = task.sample(16, seed)
     predicted = task.readout_logits(model(batch.inputs), batch).argmax(-1)
     within = batch.targets <= task.max_count
     assert (predicted[within] == batch.targets[within]).all()
@@ -344,7 +330,7 @@ def test_counting_construction_is_exact_with_bos_and_delimiter_attention(countin
 
 def test_counting_construction_counts_up_to_a_large_max_count():
     task = make_task("counting", L=512, R=1, p_one=1.0, max_count=512, max_len=520)
-    batch = sample(task, 8, 0)
+    batch = task.sample(8, 0)
     assert batch.targets.max() > 400
     assert task.evaluate(counting(task)(batch.inputs), batch)["accuracy"] == 1.0
 
@@ -355,14 +341,14 @@ def test_close_bias_twin_is_right_only_at_its_trained_number_of_regions(counting
     accuracy = {}
     for R in (2, 3, 4, 5, 6):
         task = base.replace(L=48, R=R)
-        batch = sample(task, 256, R)
+        batch = task.sample(256, R)
         accuracy[R] = task.evaluate(twin(batch.inputs), batch)["accuracy"]
         assert task.evaluate(bos_model(batch.inputs), batch)["accuracy"] == 1.0
     assert accuracy[4] == 1.0
     assert max(accuracy[R] for R in (2, 3, 5, 6)) < 0.85  # docs/theory/counting.md: 0.15 / 0.39 / 0.75 / 0.63
     # Length generalises at the trained R.
     task = base.replace(L=200, R=4)
-    batch = sample(task, 16, 1)
+    batch = task.sample(16, 1)
     assert batch.targets.max() <= task.max_count
     assert task.evaluate(twin(batch.inputs), batch)["accuracy"] == 1.0
     # Its bias is "]", not BOS: layer-1 mass sits on region r's 1s plus the "]" tokens.
@@ -391,7 +377,7 @@ def test_constructions_round_trip_through_checkpoints(tmp_path, task_name, param
     json.dumps(model.construction)  # JSON-ready
     save(tmp_path / "ckpt", model, task, construction=model.construction)
     ckpt = load_checkpoint(tmp_path / "ckpt")
-    batch = sample(task, 32, 5)
+    batch = task.sample(32, 5)
     assert torch.equal(ckpt.model(batch.inputs), model(batch.inputs))
     assert ckpt.model.residual_labels == model.residual_labels
     assert ResidualBasis.from_labels(ckpt.model.residual_labels).labels == model.residual_labels

@@ -27,15 +27,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models train fastest on one thread, and the suite shares the machine's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(name, steps=30, **train_overrides):
     task_params, model_params = TINY[name]
     task = make_task(name, **task_params)
@@ -63,6 +54,28 @@ def test_same_config_and_seed_give_the_same_weights(name):
     assert_same_state(state(first.model), state(second.model))
     other = train(task, model_cfg, TrainConfig(**{**train_cfg.__dict__, "seed": 1}), progress=False)
     assert not torch.equal(state(first.model)["blocks.0.attn.q.weight"], state(other.model)["blocks.0.attn.q.weight"])
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_the_multi_tensor_optimizer_gives_the_per_tensor_loops_weights(name, monkeypatch):
+    """``make_optimizer``'s foreach AdamW is a speed-up only: training with the per-tensor loop instead gives
+    the same bytes (so checkpoints trained either way are interchangeable)."""
+    import interp.training as training
+
+    task, model_cfg, train_cfg = tiny(name, weight_decay=0.01)
+    fast = train(task, model_cfg, train_cfg, progress=False)
+    per_tensor = training.make_optimizer
+    assert per_tensor(list(fast.model.parameters()), train_cfg).param_groups[0]["foreach"] is True
+
+    def loop(params, cfg):
+        optimizer = per_tensor(params, cfg)
+        for group in optimizer.param_groups:
+            group["foreach"] = False
+        return optimizer
+
+    monkeypatch.setattr(training, "make_optimizer", loop)
+    slow = train(task, model_cfg, train_cfg, progress=False)
+    assert_same_state(state(fast.model), state(slow.model))
 
 
 @pytest.mark.parametrize("name", list(TINY))

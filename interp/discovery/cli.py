@@ -11,12 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ..paths import ROOT
+from ..paths import DISCOVERY
 from .methods import METHODS
 from .patching import ABLATIONS
 from .problem import METRICS
-
-DISCOVERY = ROOT / "analyses" / "discovery"  # <task>/<run>/<method>-<ablation>/: what `interp discover` writes
 
 
 def summary_text(result: dict, out: Path) -> str:
@@ -90,4 +88,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_discover)
 
 
-__all__ = ["DISCOVERY", "add_parser", "cmd_discover"]
+__all__ = ["add_parser", "cmd_discover"]

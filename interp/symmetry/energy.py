@@ -24,12 +24,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..tasks.base import TaskError
 from .group import (MAX_ENUMERATED, Partition, all_permutations, asymmetry_order, character_table, class_labels,
                     compose, dimensions, inverse, partitions, permutation_codes, random_permutations_of_type,
                     z_values)
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 MAX_ORBIT = 7  # whole orbits are enumerated up to 7! = 5040 rearrangements per input
 ORBIT_BASE_POINTS = 256  # base points per orbit beyond 6! (an unbiased subsample of the pair sum)
@@ -179,7 +184,7 @@ def _labels_by_code(m: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _class_sum_operator(m: int, base_points: int | None, seed: int) -> tuple[np.ndarray, "scipy.sparse.csr_matrix"]:
+def _class_sum_operator(m: int, base_points: int | None, seed: int) -> tuple[np.ndarray, csr_matrix]:
     """The base rows ``a`` of an orbit sum and the sparse operator ``S [B * p(m), m!]`` with
     ``S[b * p + class(a_b^-1 o a), a] = 1``: ``S @ F`` gives, for each base row, the class sums of F."""
     from scipy.sparse import csr_matrix

@@ -95,6 +95,14 @@ class TrainResult:
     metrics: dict[str, Any]
 
 
+def make_optimizer(params: list[torch.nn.Parameter], train_cfg: TrainConfig) -> torch.optim.AdamW:
+    """The optimizer of every ``interp train`` run: AdamW with the multi-tensor (foreach) update, one kernel per
+    step for all parameters instead of one per tensor; its elementwise arithmetic is the per-tensor loop's, so
+    the weights come out bit-identical, sooner."""
+    return torch.optim.AdamW(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay,
+                             betas=(train_cfg.beta1, train_cfg.beta2), foreach=True)
+
+
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     state = optimizer.state_dict()
     tensors = {}
@@ -152,9 +160,7 @@ def train(
     model_cfg.check_fits(task)
     model = build_model(model_cfg, seed=train_cfg.seed, device=device)
     params = trainable_parameters(model)
-    optimizer = torch.optim.AdamW(
-        params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, betas=(train_cfg.beta1, train_cfg.beta2)
-    )
+    optimizer = make_optimizer(params, train_cfg)
     data = torch.Generator().manual_seed(train_cfg.seed)
     eval_batch = task.sample(train_cfg.eval_samples, train_cfg.seed + EVAL_SEED_OFFSET).to(device)
     train_set = (
@@ -230,4 +236,4 @@ def train(
     return TrainResult(model, metrics)
 
 
-__all__ = ["TrainConfig", "TrainResult", "run_identity", "train"]
+__all__ = ["TrainConfig", "TrainResult", "make_optimizer", "run_identity", "train"]
