@@ -8,7 +8,8 @@
   loss, backward, AdamW) over a plain PyTorch transformer of the same shape and parameter count, written
   here as the baseline (target >= 0.95 for every task);
 - sweeps: runs per second of a real experiment (``parity-construction --quick``, 44 runs) with ``--jobs 2``
-  over ``--jobs 1`` (target >= 1.8 on two cores; it includes starting the worker processes);
+  over ``--jobs 1`` (target >= 1.8 on two cores; it includes starting the worker processes), beside what
+  two processes get out of the machine over one for pure compute and for pure memory traffic;
 - analysis: seconds to analyse each shipped default model (target: all three under 120 s).
 """
 
@@ -18,6 +19,8 @@ import argparse
 import json
 import math
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +29,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
+from .allocator import reuse_freed_memory
 from .files import write_json
 from .models import ModelConfig, build_model
 from .paths import TRAINED_MODELS
@@ -162,7 +166,9 @@ def bench_sweep(experiment: str = "parity-construction") -> dict[str, Any]:
     """``experiment`` at ``--quick`` scale with ``--jobs 1`` and ``--jobs 2``, each in a fresh folder.
 
     The ``--jobs 2`` time includes starting its two worker processes (each imports torch and TransformerLens,
-    about 4 s); the ``--jobs 1`` sweep runs in this process, where both are already imported.
+    about 5 s); the ``--jobs 1`` sweep runs in this process, where both are already imported. Two runs side
+    by side also share the memory bus and last-level cache: ``side_by_side_run_seconds`` is how much longer
+    the runs' own seconds add up to with two workers than with one.
     """
     from .experiments import run_experiment
 
@@ -179,7 +185,45 @@ def bench_sweep(experiment: str = "parity-construction") -> dict[str, Any]:
             "jobs_1_seconds": seconds[1], "jobs_2_seconds": seconds[2],
             # how busy the two workers were: the runs' own seconds over the sweep's wall time (2 at best)
             "jobs_2_busy_workers": run_seconds[2] / seconds[2],
+            "side_by_side_run_seconds": run_seconds[2] / run_seconds[1],
             "throughput_ratio": ratio, "target": 1.8, "meets_target": ratio >= 1.8}
+
+
+# One kind of work on one thread: small products that stay in a core's own cache, or copies that stream
+# 128 MiB arrays through memory (four times the shared last-level cache). Starts at the wall-clock time it
+# is given, so that processes started together work at the same time; prints its seconds.
+MACHINE_PROBE = """
+import sys, time, torch
+torch.set_num_threads(1)
+if sys.argv[1] == "compute":
+    a = torch.randn(64, 64)
+    step, repeats = lambda: a @ a, 100000
+else:
+    x, y = torch.randn(2**25), torch.zeros(2**25)
+    step, repeats = lambda: y.copy_(x), 100
+step()
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+start = time.perf_counter()
+for _ in range(repeats):
+    step()
+print(time.perf_counter() - start)
+"""
+
+
+def bench_machine() -> dict[str, Any]:
+    """What two processes get out of this machine over one, for compute and for memory traffic: the ceiling
+    a ``--jobs 2`` sweep runs into, measured in the same run as it (2.0 is perfect scaling). Best of three."""
+
+    def seconds(kind: str, processes: int) -> float:
+        times = []
+        for _ in range(3):
+            at = str(time.time() + 3)  # after the interpreters and torch have started
+            started = [subprocess.Popen([sys.executable, "-c", MACHINE_PROBE, kind, at], stdout=subprocess.PIPE,
+                                        text=True) for _ in range(processes)]
+            times.append(max(float(p.communicate()[0]) for p in started))
+        return min(times)
+
+    return {f"{kind}_2_over_1": 2 * seconds(kind, 1) / seconds(kind, 2) for kind in ("compute", "memory")}
 
 
 def bench_analysis(root: Path = TRAINED_MODELS) -> dict[str, Any]:
@@ -206,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-analysis", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true", help="skip the ~3 minute sweep benchmark")
     args = parser.parse_args(argv)
+    reuse_freed_memory()  # as `interp` and every experiment run
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as `interp train` and every experiment run: per-step speed on one core
     results = {
@@ -216,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         "training": bench_training(),
     }
     if not args.skip_sweep:
-        results["sweep"] = bench_sweep()
+        results["sweep"] = {**bench_sweep(), "machine": bench_machine()}
     if not args.skip_analysis:
         results["analysis"] = bench_analysis()
     write_json(args.out, results)

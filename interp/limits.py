@@ -11,7 +11,8 @@ in the configs:
   ``[batch, heads, pos, pos]`` attention tensors), the gradients in flight during backward, the
   held-out batch and its evaluation (a plain forward, plus ``run_with_cache`` on its first 512
   examples), a finite training set, and the sampler's temporaries;
-- evaluation and analysis: the model, a chunk of fresh samples and a forward pass (cached for analysis).
+- evaluation: the model, the fresh samples, a chunk's copy and forward pass, and the outputs at the readouts
+  of all samples; analysis: the model, the samples and a cached forward pass.
 
 It estimates the growth of the process over its state just before the run, not the interpreter and
 libraries. Before the ``SLACK`` factor, against the real peak resident growth it came out 0.99-1.6x for
@@ -134,14 +135,16 @@ def estimate_bytes(task: "Task", model_cfg: "ModelConfig", train_cfg: "TrainConf
 
 
 def evaluation_bytes(task: "Task", model_cfg: "ModelConfig", samples: int) -> int:
-    """Peak memory of ``interp.tasks.evaluate`` (fresh samples in chunks sized by ``chunk_size``), in bytes."""
+    """Peak memory of ``interp.tasks.evaluate`` (all samples drawn at once, run in chunks sized by
+    ``chunk_size``, the outputs at the readouts kept for all of them), in bytes."""
     from types import SimpleNamespace
 
     from .tasks.evaluation import chunk_size
 
     n = min(samples, chunk_size(SimpleNamespace(cfg=model_cfg), task))
-    return int(SLACK * (model_bytes(model_cfg) + max(sampling_bytes(task, n),
-                                                     batch_bytes(task, n) + forward_bytes(task, model_cfg, n, "no_grad"))))
+    outputs = FLOAT * samples * readouts(task) * model_cfg.d_vocab_out
+    return int(SLACK * (model_bytes(model_cfg) + max(sampling_bytes(task, samples), batch_bytes(task, samples) + outputs
+                                                     + batch_bytes(task, n) + forward_bytes(task, model_cfg, n, "no_grad"))))
 
 
 def analysis_bytes(task: "Task", model_cfg: "ModelConfig", samples: int = ANALYSIS_SAMPLES) -> int:
@@ -217,7 +220,7 @@ def check_training(task: "Task", model_cfg: "ModelConfig", train_cfg: "TrainConf
 def check_evaluation(task: "Task", model_cfg: "ModelConfig", samples: int) -> int:
     """The estimate for ``evaluate(model, task, samples)``, or MemoryLimitError."""
     parts = {**_model_part(model_cfg), **_attention_part(task, model_cfg, 1, "examples"),
-             **_batch_part(task, 1, "one example")}
+             **_batch_part(task, samples, f"the samples (samples={samples})")}
     return check_memory(f"evaluating {task.name}", evaluation_bytes(task, model_cfg, samples), parts)
 
 

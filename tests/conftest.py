@@ -14,12 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True, scope="session")
-def one_thread():
-    """The whole session (tests and the fixtures they share) on one torch thread, as `interp train` and each
-    experiment run: float sums split over threads round differently, and the bit-for-bit tests compare against
-    single-threaded runs. Tiny models also train fastest on one thread."""
+def like_interp_runs():
+    """The whole session (tests and the fixtures they share) set up as `interp train` and each experiment run:
+    freed memory kept for reuse, and one torch thread, since float sums split over threads round differently
+    and the bit-for-bit tests compare against single-threaded runs (tiny models also train fastest so)."""
     import torch
 
+    from interp.allocator import reuse_freed_memory
+
+    reuse_freed_memory()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

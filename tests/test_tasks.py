@@ -5,7 +5,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interp.tasks import TaskError, make_task
+from interp.models import ModelConfig, build_model
+from interp.tasks import TASKS, TaskError, evaluate, make_task
 from interp.tasks.counting import BOS, CLOSE, FIRST_QUERY, ONE, OPEN, ZERO
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -231,3 +232,16 @@ def test_unknown_task_and_key():
         make_task("parity", bits=3)
     with pytest.raises(TaskError, match="batch_size"):
         make_task("parity").sample(0)
+
+
+@pytest.mark.parametrize("name, params", [(name, {}) for name in TASKS] + [("counting", {"R": 4, "R_min": 1})])
+@settings(max_examples=4, deadline=None)
+@given(chunk=st.integers(1, 40), samples=st.integers(1, 90))
+def test_evaluation_does_not_depend_on_the_chunking(name, params, chunk, samples):
+    """Chunks of any size score the same examples, weighted alike, as one pass over them all (counting with
+    ``R_min`` asks a varying number of queries per example, so a mean of chunk means would weight it wrongly).
+    Up to float rounding only: a matrix product need not round alike for different batch sizes."""
+    task = make_task(name, **params)
+    model = build_model(ModelConfig.for_task(task, d_model=16, n_heads=2, d_head=8, d_mlp=16))
+    whole = evaluate(model, task, samples, seed=3, chunk=samples)
+    assert evaluate(model, task, samples, seed=3, chunk=chunk) == pytest.approx(whole, rel=1e-5, abs=1e-7)

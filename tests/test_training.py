@@ -20,6 +20,7 @@ from interp.tasks import TaskError, make_task
 from interp.tasks import evaluate
 from interp.training import TRAIN_SET_SEED_OFFSET, TrainConfig, train
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "parity": ({"n": 6, "k": 2}, {"d_model": 32, "n_heads": 2, "d_mlp": 32}),
     "selection": ({"T": 6, "d": 3, "q": 2}, {"d_model": 24, "d_head": 12}),
@@ -343,7 +344,7 @@ def test_shipped_selection_model_retrains_bit_for_bit(tmp_path):
     out = tmp_path / "selection"
     trained = run_cli("train", "selection", "--out", str(out), "--quiet", "--eval-samples", "256")
     assert trained.returncode == 0, trained.stderr
-    shipped = Path(__file__).resolve().parents[1] / "trained_models" / "selection" / "default-seed0"
+    shipped = ROOT / "trained_models" / "selection" / "default-seed0"
     assert (out / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
     assert json.loads((out / "metrics.json").read_text()) == json.loads((shipped / "metrics.json").read_text())
 
@@ -407,3 +408,30 @@ def test_bench_models_runs_on_every_bridge_task():
     out = bench.bench_models(batch_size=8)
     assert set(out) == set(bench.BRIDGE_TASKS)
     assert all(row["bridge_ms"] > 0 and row["native_ms"] > 0 for row in out.values())
+
+
+PAGE_FAULTS = """
+import resource, sys, torch
+from interp.allocator import reuse_freed_memory
+applied = reuse_freed_memory() if sys.argv[1] == "reuse" else None
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    torch.ones(2**24)  # 64 MiB, over glibc's largest mmap threshold, freed at once
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
+def test_freed_memory_is_reused_instead_of_faulted_in_again():
+    """Ten 64 MiB tensors in turn: by default each one's 16384 pages are faulted in afresh; with
+    ``reuse_freed_memory`` the pages of the first (measured: two) serve all ten."""
+    counts = {}
+    for mode in ("default", "reuse"):
+        result = subprocess.run([sys.executable, "-c", PAGE_FAULTS, mode], capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 0, result.stderr
+        applied, faults = result.stdout.split()
+        counts[mode] = int(faults)
+    assert applied == "True"
+    assert counts["default"] > 10 * 16384 * 0.9, counts
+    assert counts["reuse"] < 3 * 16384, counts

@@ -32,8 +32,10 @@ def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[s
     """Run one spec of experiment ``name`` on one torch thread; never raises (errors are recorded)."""
     import torch
 
+    from ..allocator import reuse_freed_memory
     from . import get_experiment
 
+    reuse_freed_memory()  # in a Ray or pool worker too, which this process did not start
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     started = time.perf_counter()

@@ -187,6 +187,8 @@ class Task:
         raise NotImplementedError
 
     def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
+        """Metrics of ``logits`` on ``batch``, reading only ``readout_logits(logits, batch)`` and
+        ``batch.targets`` (``interp.tasks.evaluate`` scores outputs kept at the readouts only)."""
         raise NotImplementedError
 
     def token_labels(self, batch: Batch, index: int = 0) -> list[str]:
