@@ -1,10 +1,11 @@
 """Keeping freed memory for reuse instead of handing it back to the kernel after every tensor.
 
 CPU tensors come from the C library's ``malloc``. glibc serves a block above its mmap threshold (32 MiB at
-most) with fresh pages from the kernel and unmaps them again when the block is freed, so a forward pass
-whose attention tensors are larger than that (``batch x heads x pos^2`` floats: 88 MB for a chunk of the
-n = 200 parity task) has every page of each of them faulted in and zeroed by the kernel again. On the
-``parity-construction`` sweep that was 37 million page faults and half of all CPU time spent in the kernel.
+most) with fresh pages from the kernel and unmaps them again when the block is freed, so every tensor
+larger than that (attention scores are ``batch x heads x pos^2`` floats: 88 MB for 55 examples of the
+n = 200 parity task) has each of its pages faulted in and zeroed by the kernel again. On the
+``parity-construction`` sweep, when this was written, that was 37 million page faults and half of all
+CPU time spent in the kernel.
 
 :func:`reuse_freed_memory` tells ``malloc`` to take every block from its heap and never to shrink it: the
 same sweep then takes 57 s instead of 131 s, with identical results, and a process keeps its peak memory
