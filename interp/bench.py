@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-analysis", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true", help="skip the ~3 minute sweep benchmark")
     args = parser.parse_args(argv)
-    reuse_freed_memory()  # as `interp` and every experiment run
+    reuse_freed_memory()  # as every experiment run
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as `interp train` and every experiment run: per-step speed on one core
     results = {

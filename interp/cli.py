@@ -275,11 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     Only the errors that mean bad input are caught: anything else is a bug and keeps its traceback.
     """
     args = build_parser().parse_args(argv)
-    from .allocator import reuse_freed_memory
     from .checkpoint import CheckpointError
     from .tasks import TaskError
 
-    reuse_freed_memory()
     try:
         args.func(args)
     except (TaskError, CheckpointError, UsageError) as e:

@@ -330,7 +330,6 @@ MEASURE = """
 import json, re, sys, torch
 torch.set_num_threads(1)
 from interp import limits
-from interp.allocator import reuse_freed_memory
 from interp.models import ModelConfig
 from interp.tasks import make_task
 from interp.training import TrainConfig, train
@@ -338,7 +337,6 @@ from interp.training import TrainConfig, train
 def status(key):
     return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1)) * 1024
 
-reuse_freed_memory()  # as `interp train`
 warm = make_task("parity", n=4, k=1)  # lazy initialisation (kernels, thread pools) out of the measurement
 train(warm, ModelConfig.for_task(warm, d_model=8, n_heads=1, d_head=4, d_mlp=8),
       TrainConfig(max_steps=2, batch_size=4, eval_every=1, eval_samples=8), progress=False)
