@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import safetensors.torch
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from . import __version__
 from .files import atomic_write, write_json
@@ -36,8 +36,14 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, truncated, corrupt or not an interp checkpoint."""
 
 
+def save_file(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """safetensors' ``save_file``, but an I/O error (a full disk) stays an OSError with its errno: safetensors'
+    own writer turns it into a SafetensorError that says only "Error while serializing"."""
+    Path(path).write_bytes(safetensors.torch.save(tensors, metadata=metadata))
+
+
 def write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> str:
-    """Atomically write a safetensors file; returns its SHA-256."""
+    """Atomically write a safetensors file; returns its SHA-256. An I/O error is ``interp.files.WriteError``."""
     tensors = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return sha256(path)

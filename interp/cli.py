@@ -53,7 +53,9 @@ def int_flag(low: int, high: int | None = None) -> Callable[[str], int]:
 
 
 def writable(flag: str, path: str | Path) -> Path:
-    """``path`` if a folder can be made or written there (``interp.files.check_writable_dir``), else UsageError."""
+    """``path`` if a folder can be made or written there (``interp.files.check_writable_dir``), else UsageError.
+
+    Every command that writes calls it before any work, and then writes inside ``interp.files.exclusive``."""
     from .files import check_writable_dir
 
     try:
@@ -115,6 +117,7 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from . import limits
     from .defaults import configure, run_directory
+    from .files import exclusive
     from .models import resolve_device
     from .training import RESUME
 
@@ -143,7 +146,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     # Small models train as fast on one thread, and a fixed thread count keeps runs bit-reproducible.
     torch.set_num_threads(args.threads)
-    result = train(task, model_cfg, train_cfg, out, resume=args.resume, progress=not args.quiet, device=device)
+    with exclusive("--out", out):
+        result = train(task, model_cfg, train_cfg, out, resume=args.resume, progress=not args.quiet, device=device)
     fresh = evaluate(result.model, task, samples=args.eval_samples)
     print(train_text(task, fresh, args.eval_samples, result.metrics["steps"], out))
 
@@ -170,6 +174,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_construct(args: argparse.Namespace) -> None:
     from . import checkpoint, limits
     from .constructions import construct
+    from .files import exclusive
     from .models import ModelConfig
     from .tasks import make_task
     from .viz.text import construct_text
@@ -184,7 +189,8 @@ def cmd_construct(args: argparse.Namespace) -> None:
     # A construction is about as large as the task's default model: the n_ctx^2 masks dominate long tasks.
     limits.check_model(ModelConfig.for_task(task), f"the {task.name} construction")
     model = construct(task, **params)
-    checkpoint.save(out, model, task, construction=model.construction)
+    with exclusive("--out", out):
+        checkpoint.save(out, model, task, construction=model.construction)
     print(construct_text(task, model.construction, out))
 
 
@@ -192,6 +198,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     from . import limits
     from .analysis.run import analyze_checkpoint
     from .checkpoint import load_checkpoint, read_spec
+    from .files import exclusive, json_text
     from .paths import REPORTS, find_checkpoints
     from .viz.report import summary_text
 
@@ -203,19 +210,21 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     if args.out and len(dirs) > 1:
         raise UsageError("--out takes one checkpoint directory")
     # Every checkpoint and report folder is checked before the first report is written.
+    reports = []
     for directory in dirs:
         _, task, model_config = read_spec(directory)
-        writable("--out", args.out or REPORTS / task.name / directory.name)
+        reports.append(writable("--out", args.out or REPORTS / task.name / directory.name))
         limits.check_analysis(task, model_config)
         load_checkpoint(directory)
     summaries = []
-    for directory in dirs:
-        summary = analyze_checkpoint(directory, out=args.out)
+    for directory, report in zip(dirs, reports):
+        with exclusive("--out", report):
+            summary = analyze_checkpoint(directory, out=report)
         summaries.append(summary)
         if not args.json:
             print(summary_text(summary))
     if args.json:
-        print(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2))
+        print(json_text(summaries[0] if len(summaries) == 1 else summaries, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,20 +278,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a command; bad input ends as one line ``interp COMMAND: error: ...`` on stderr and status 2.
+def fault_text(error: Exception) -> str:
+    """What a runtime fault says: interp's own errors their message, another OSError ``PATH: reason``."""
+    from .files import FolderBusy, WriteError
 
-    Only the errors that mean bad input are caught: anything else is a bug and keeps its traceback.
+    if isinstance(error, OSError) and not isinstance(error, (WriteError, FolderBusy)) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return str(error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; a fault ends as one line ``interp COMMAND: error: ...`` on stderr and a non-zero status.
+
+    Status 2 is bad input (a value, a damaged checkpoint); status 1 a fault met while working: the training
+    diverged, a file could not be written (a full disk), the output folder is in use by another run. Those
+    leave what was already written intact (``interp.files``). Any other exception is a bug and keeps its
+    traceback.
     """
     args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
     from .tasks import TaskError
+    from .training import TrainingDiverged
 
     try:
         args.func(args)
     except (TaskError, CheckpointError, UsageError) as e:
         print(f"interp {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except (TrainingDiverged, OSError) as e:
+        print(f"interp {args.command}: error: {one_line(fault_text(e))}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -10,8 +10,6 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(autouse=True, scope="session")
 def like_interp_runs():
@@ -32,12 +30,14 @@ SHIPPED = ("parity", "selection", "counting")
 
 @pytest.fixture(scope="session")
 def shipped_reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
-    """The shipped default models analysed once per session, with HTML reports: task -> (summary, report dir)."""
+    """The default models under ``trained_models/`` (shipped, or retrained by `make train` on this machine;
+    ``$INTERP_ROOT`` moves the folder) analysed once per session, with HTML reports: task -> (summary, report dir)."""
     from interp.analysis import analyze_checkpoint
+    from interp.paths import TRAINED_MODELS
 
     out = {}
     for name in SHIPPED:
         directory = tmp_path_factory.mktemp(f"report-{name}")
-        summary = analyze_checkpoint(ROOT / "trained_models" / name / "default-seed0", out=directory)
+        summary = analyze_checkpoint(TRAINED_MODELS / name / "default-seed0", out=directory)
         out[name] = (summary, directory)
     return out

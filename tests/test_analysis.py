@@ -18,11 +18,13 @@ import interp
 from interp.analysis import Wording, analyze_model, assess, claim, grade, mechanism_line, untestable
 from interp.analysis.claims import Claim
 from interp.analysis.common import closeness_to_uniform, linear_probe_accuracy, linear_probe_r2, mass_on
+from interp.analysis.counting import TARGET
 from interp.analysis.counting import WORDING as COUNTING_WORDING
 from interp.analysis.mechanism import ABSENT, PARTLY, PREDICTED, UNTESTED
 from interp.constructions import counting, counting_close_bias, parity, selection
 from interp.constructions.pieces import ResidualBasis, assemble
 from interp.models import ModelConfig, build_model
+from interp.paths import TRAINED_MODELS
 from interp.tasks import make_task
 from interp.tasks.counting import BOS, CLOSE, FIRST_QUERY, ONE, OPEN, ZERO
 from interp.training import TrainConfig, train
@@ -443,8 +445,12 @@ def markdown_claim_rows(text: str) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.trained
 @pytest.mark.parametrize("name", ["parity", "selection", "counting"])
 def test_shipped_default_models_report_what_they_do(name, shipped_reports):
+    """Rules any model's report obeys, whatever weights `make train` gave on this machine: every verdict is its
+    claim's own rule applied to its own number, the counts and the mechanism status are those of the claims,
+    the same probes fail on random weights, and every figure named is there."""
     summary, report_dir = shipped_reports[name]
     saved = json.loads((report_dir / "summary.json").read_text())
     assert saved["claims"] == json.loads(json.dumps(summary["claims"]))
@@ -452,20 +458,20 @@ def test_shipped_default_models_report_what_they_do(name, shipped_reports):
         assert set(c) >= {"name", "kind", "expected", "value", "verdict", "control"}
         assert c["verdict"] in VERDICTS
         assert c["control"]["verdict"] != "found", c  # the same probe fails on random weights
-    claims = {c["name"]: c for c in saved["claims"]}
-    assert claims["solves the task"]["verdict"] == "found"
-    if name == "parity":
-        assert claims["ablating the circuit heads breaks the task"]["extra"]["accuracy_after"] <= 0.6
-        assert claims["the other heads are not needed"]["value"] >= 0.97
-    if name == "selection":
-        assert claims["ablating the selection head breaks the task"]["value"] >= 0.8
+        if c["verdict"] != "untestable" and "found_at" in c["extra"]:
+            extra = c["extra"]
+            assert c["verdict"] in graded_as(c["value"], extra["found_at"], extra["partial_at"],
+                                             extra["higher_is_better"]), c
+    claims = [Claim(c["name"], c["kind"], c["expected"], c["value"], c["verdict"], c["detail"], c["extra"])
+              for c in saved["claims"]]
+    assert saved["mechanism_status"] == assess(claims).status
     counted = {v: sum(c["verdict"] == v for c in saved["claims"]) for v in VERDICTS}
     assert sum(saved["verdicts"].values()) == len(saved["claims"])
     assert all(saved["verdicts"].get(v, 0) == n for v, n in counted.items())
-    assert saved["mechanism_status"] in (PREDICTED, PARTLY, ABSENT)
     assert all((report_dir / f).exists() for f in saved["figures"])
 
 
+@pytest.mark.trained
 @pytest.mark.parametrize("name", ["parity", "selection", "counting"])
 def test_shipped_reports_list_every_claim_with_its_verdict(name, shipped_reports):
     """summary.md's claims table and report.html's claims rows hold exactly summary.json's claims, each
@@ -489,6 +495,13 @@ def test_shipped_reports_list_every_claim_with_its_verdict(name, shipped_reports
 # --- the counting head's bias token ---------------------------------------------------------------
 
 
+def graded_as(value: float | None, found: float, partial: float, higher_is_better: bool = True) -> set[str]:
+    """The verdicts ``grade`` gives a value as saved in JSON (rounded to 1e-6, so on a threshold either side)."""
+    if value is None:
+        return {grade(None, found, partial, higher_is_better)}
+    return {grade(value + d, found, partial, higher_is_better) for d in (-1e-6, 0.0, 1e-6)}
+
+
 def bias_recomputed(model, task, batch) -> str:
     """The counting head's largest non-target bucket, recomputed from the tokens and the pattern alone."""
     last = model.cfg.n_layers - 1
@@ -504,17 +517,26 @@ def bias_recomputed(model, task, batch) -> str:
     return max(masses, key=masses.get)
 
 
-def check_bias_reported(analysis_claims, mechanism: str, recomputed: str) -> None:
-    claims = {c["name"] if isinstance(c, dict) else c.name: c for c in analysis_claims}
-    bias_claim = claims["BOS is the counting head's bias token"]
-    extra = bias_claim["extra"] if isinstance(bias_claim, dict) else bias_claim.extra
-    verdict = bias_claim["verdict"] if isinstance(bias_claim, dict) else bias_claim.verdict
-    assert extra["bias_token"] == recomputed
-    if recomputed == "BOS":
-        assert verdict == "found" and "(bias token" not in mechanism
+def check_bias_rules(claims: list[dict], mechanism: str, recomputed: str) -> dict:
+    """Rules for whatever bias token a counting model has; returns the BOS claim. The report names the largest
+    bucket the pattern shows; the BOS claim is graded on BOS's share of the mass outside the counted 1s (so it
+    can be partial even when BOS is the largest bucket, and is never found when it is not); a claim that misses
+    names the token in the mechanism line; the behaviour at other numbers of regions is predicted from it."""
+    by_name = {c["name"]: c for c in claims}
+    bias_claim = by_name["BOS is the counting head's bias token"]
+    outside = {k: v for k, v in bias_claim["extra"]["buckets"].items() if k != TARGET}
+    assert bias_claim["extra"]["bias_token"] == recomputed == max(outside, key=outside.get)
+    assert bias_claim["value"] == pytest.approx(outside["BOS"] / sum(outside.values()), abs=1e-5)
+    assert bias_claim["verdict"] in graded_as(bias_claim["value"], 0.8, 0.5)
+    if recomputed != "BOS":
+        assert bias_claim["value"] <= 0.5 and bias_claim["verdict"] == "not_found"
+    if bias_claim["verdict"] == "found":
+        assert "(bias token" not in mechanism
     else:
-        assert verdict == "not_found" and f"(bias token {recomputed})" in mechanism
+        assert f"(bias token {recomputed})" in mechanism
     assert "BOS, not BOS" not in mechanism
+    assert f"its bias token is {recomputed}" in by_name["generalises to other numbers of regions"]["expected"]
+    return bias_claim
 
 
 @pytest.mark.parametrize("build, bias", [(counting, "BOS"), (counting_close_bias_twin, "]")])
@@ -524,18 +546,17 @@ def test_counting_bias_token_on_both_constructions(build, bias):
     analysis = analyze_model(model, task, samples=512)
     recomputed = bias_recomputed(model, task, task.sample(512, 0))
     assert recomputed == bias
-    check_bias_reported(analysis.claims, analysis.mechanism, recomputed)
+    bias_claim = check_bias_rules([c.to_dict() for c in analysis.claims], analysis.mechanism, recomputed)
+    assert bias_claim["verdict"] == ("found" if bias == "BOS" else "not_found")
 
 
+@pytest.mark.trained
 def test_shipped_counting_model_reports_its_bias_token(shipped_reports):
-    """Whatever the shipped model's bias token is, the report names the one its pattern shows, and its
-    behaviour at other numbers of regions is reported beside it."""
+    """The same rules on the counting model `make train` gave on this machine, whichever token it learned."""
     summary, _ = shipped_reports["counting"]
-    model, task = interp.load(ROOT / "trained_models" / "counting" / "default-seed0")
+    model, task = interp.load(TRAINED_MODELS / "counting" / "default-seed0")
     recomputed = bias_recomputed(model, task, task.sample(summary["samples"], 0))
-    check_bias_reported(summary["claims"], summary["mechanism"], recomputed)
-    ood = {c["name"]: c for c in summary["claims"]}["generalises to other numbers of regions"]
-    assert f"its bias token is {recomputed}" in ood["expected"]
+    check_bias_rules(summary["claims"], summary["mechanism"], recomputed)
 
 
 # --- helpers ----------------------------------------------------------------------------------------

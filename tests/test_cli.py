@@ -1,6 +1,8 @@
 """The command line's boundary: every bad value is refused up front with one line naming it and exit
 status 2, memory beyond the machine is refused with the estimate and the limit, no raw exception escapes
-for bad input (hypothesis over settings and over corrupted checkpoints), and nothing is left half-written."""
+for bad input (hypothesis over settings and over corrupted checkpoints), and nothing is left half-written.
+Faults met while working (a training that diverges, a full disk, an output folder another run holds, a
+damaged file read back) end in one line too, with status 1, and lose nothing already written."""
 
 import contextlib
 import dataclasses
@@ -8,7 +10,9 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,12 @@ from interp.training import TrainConfig, train
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TASK = {"n": 6, "k": 2}
 TINY_MODEL = {"d_model": 32, "n_heads": 2, "d_mlp": 32}
+# `interp train parity` with the tiny task and model, quietly, scored on few samples.
+TINY_TRAIN = ["train", "parity", *[a for k, v in {**TINY_TASK, **TINY_MODEL}.items() for a in ("--set", f"{k}={v}")],
+              "--quiet", "--eval-samples", "64"]
+# `interp experiment run` of two runs of the parity construction (a second or two), without --out.
+TINY_SWEEP = ["experiment", "run", "parity-construction", "--set", "ns=[6]", "--set", "ks=[2]", "--set", "samples=64",
+              "--set", "reference_cells=[[6, 2]]", "--seeds", "1", "--jobs", "1", "--device", "cpu", "--quiet"]
 
 
 def cli(*argv) -> tuple[int, str, str]:
@@ -45,17 +55,18 @@ def cli(*argv) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def run_cli(*args, cwd=None):
-    """``python -m interp ARGS`` in a child process, as a user runs it."""
+def run_cli(*args, cwd=None, **kwargs):
+    """``python -m interp ARGS`` in a child process, as a user runs it; ``kwargs`` go to ``subprocess.run``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "interp", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env)
+                          cwd=cwd, env=env, **kwargs)
 
 
-def assert_one_line_error(code, err, *names):
-    """Exit status 2 and exactly one stderr line, ``interp ...: error: ...`` naming each of ``names``."""
+def assert_one_line_error(code, err, *names, status=2):
+    """Exit status ``status`` (2: bad input, 1: a fault met while working) and exactly one stderr line,
+    ``interp ...: error: ...`` naming each of ``names``."""
     lines = err.splitlines()
-    assert code == 2, (code, err)
+    assert code == status, (code, err)
     assert len(lines) == 1, err
     assert "Traceback" not in err
     assert re.match(r"^interp( [a-z]+)?: error: ", lines[0]), lines[0]
@@ -128,6 +139,20 @@ BAD_INPUTS = [
     ("eval --samples negative", ["eval", "{ckpt}", "--samples", "-5"], "--samples", None),
     ("--out is a file", ["train", "parity", "--dry-run", "--out", "{file}"], "--out", None),
     ("--out under a file", ["train", "parity", "--dry-run", "--out", "{file}/run"], "--out", None),
+    # /proc takes no new folders, whoever asks (root included, for whom permission bits say yes).
+    ("--out cannot be created", ["train", "parity", "--dry-run", "--out", "/proc/nope/x"], "--out", None),
+    ("construct --out cannot be created", ["construct", "parity", "--out", "/proc/nope/x"], "--out", None),
+    ("analyze --out cannot be created", ["analyze", "{ckpt}", "--out", "/proc/nope/x"], "--out", None),
+    ("discover --out cannot be created", ["discover", "{ckpt}", "--method", "node", "--out", "/proc/nope/x"], "--out",
+     None),
+    ("experiment run --out cannot be created", ["experiment", "run", "parity-construction", "--out", "/proc/nope/x"],
+     "--out", None),
+    ("experiment table --readme cannot be created", ["experiment", "table", "--readme", "/proc/nope/README.md"],
+     "--readme", None),
+    ("truncated resume file", [*TINY_TRAIN, "--resume", "--out", "{ckpt}"], "resume.safetensors is not a readable",
+     lambda ckpt: (ckpt / "resume.safetensors").write_bytes((ckpt / "model.safetensors").read_bytes()[:300])),
+    ("resume file without a training state", [*TINY_TRAIN, "--resume", "--out", "{ckpt}"], "no interp training state",
+     lambda ckpt: shutil.copy(ckpt / "model.safetensors", ckpt / "resume.safetensors")),
     ("construct --out is a file", ["construct", "parity", "--out", "{file}"], "--out", None),
     ("analyze --out is a file", ["analyze", "{ckpt}", "--out", "{file}"], "--out", None),
     ("--resume with nothing", ["train", "parity", "--resume", *DRY], "--resume", None),
@@ -199,7 +224,8 @@ def test_the_table_covers_the_issue():
     assert len(BAD_INPUTS) >= 20
     ids = " ".join(row[0] for row in BAD_INPUTS)
     for item in ("beta1", "nan", "inf", "target", "init_mode", "--threads", "--eval-samples", "--out is a file",
-                 "--out under a file", "without weights", "shapes do not match", "unreadable", "memory",
+                 "--out under a file", "--out cannot be created", "truncated resume", "without weights",
+                  "shapes do not match", "unreadable", "memory",
                  "unknown task", "unknown key", "k > n", "q > T", "negative"):
         assert item in ids, item
 
@@ -252,6 +278,174 @@ def test_real_command_line_refuses_without_a_traceback(tiny_checkpoint, tmp_path
         result = run_cli(*args)
         assert_one_line_error(result.returncode, result.stderr, name)
     assert not (tmp_path / "run").exists()
+
+
+# --- faults met while working: status 1, one line, and what was written stays ------------------------
+
+DIVERGED = re.compile(r"training diverged: (?:(?:loss|gradient norm) is -?(?:nan|inf) at step (\d+)"
+                      r"|the weights are not finite after step (\d+))")
+
+
+def strict_json(text: str):
+    """``text`` parsed as JSON that has no NaN or Infinity (which Python writes, and strict readers refuse)."""
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_diverging_training_stops_and_keeps_the_last_finite_resume_state(tmp_path):
+    """lr=1000 makes the loss non-finite within a few steps: the run stops at that step, says so, writes no
+    checkpoint, and the resume state of the step before stays (a resume state every step)."""
+    out = tmp_path / "run"
+    result = run_cli(*TINY_TRAIN, "--set", "lr=1000", "--set", "checkpoint_every=1", "--set", "eval_every=1",
+                     "--out", out)
+    assert_one_line_error(result.returncode, result.stderr, "training diverged", status=1)
+    step = int(next(g for g in DIVERGED.search(result.stderr).groups() if g))
+    assert step > 1  # the first step starts from finite weights
+    assert sorted(p.name for p in out.iterdir()) == ["resume.safetensors"]  # no checkpoint, no metrics.json
+    tensors, metadata = checkpoint.read_tensors_and_metadata(out / "resume.safetensors")
+    state = strict_json(metadata["state"])
+    assert state["step"] == step - 1
+    assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
+    # Without clipping the gradient norm is computed to be checked all the same.
+    code, _, err = cli(*TINY_TRAIN, "--set", "lr=1000", "--set", "grad_clip=0", "--out", tmp_path / "unclipped")
+    assert_one_line_error(code, err, "training diverged", status=1)
+    assert DIVERGED.search(err) and not (tmp_path / "unclipped").exists()
+
+
+def test_a_diverging_run_in_an_experiment_is_a_failed_run(tmp_path):
+    out = tmp_path / "sweep"
+    code, _, err = cli("experiment", "run", "positional-size", "--set", "ns=[4]", "--set", "steps=20", "--set", "lr=1000",
+                       "--set", "test_samples=64", "--seeds", "1", "--jobs", "1", "--device", "cpu", "--quiet",
+                       "--out", out)
+    assert code == 0, err  # the sweep goes on; the run is recorded as failed, with the reason
+    summary = strict_json((out / "summary.json").read_text())
+    assert summary["runs"] == {"asked": 1, "finished": 0, "failed": 1}
+    assert DIVERGED.search(summary["failures"][0]["error"]), summary["failures"]
+    [line] = [strict_json(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert line["status"] == "failed" and line["error"].startswith("TrainingDiverged: training diverged")
+
+
+def test_every_json_written_is_strict(tmp_path):
+    """NaN and infinities become null, in nested objects and lists alike."""
+    from interp.files import json_text, write_json
+
+    data = {"loss": float("nan"), "history": [{"norm": float("inf")}, (1.5, float("-inf"))], "ok": 2}
+    write_json(tmp_path / "x.json", data)
+    assert strict_json((tmp_path / "x.json").read_text()) == {"loss": None, "history": [{"norm": None}, [1.5, None]],
+                                                              "ok": 2}
+    assert strict_json(json_text(data)) == strict_json((tmp_path / "x.json").read_text())
+
+
+def file_size_limit(limit: int):
+    """A ``preexec_fn`` that caps the size of any file the child writes: past it a write fails with EFBIG
+    ("File too large"), as on a full disk (CPython ignores the SIGXFSZ that comes with it)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+class Killed(BaseException):
+    """Stands in for a kill in the middle of saving (not an Exception, like KeyboardInterrupt)."""
+
+
+def test_a_failed_write_loses_nothing(tiny_checkpoint, tmp_path, monkeypatch):
+    """A write that fails (here a file-size limit, as a full disk would) ends in one line and status 1; the
+    file it was replacing, the resume state and everything else written before stay as they were, and no
+    temporary file is left."""
+    # A run killed while saving its checkpoint leaves its resume state (at its last step, 4).
+    run = tmp_path / "run"
+    train_argv = [*TINY_TRAIN, "--set", "max_steps=4", "--set", "checkpoint_every=2", "--out", run]
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(checkpoint, "save", killed)
+    with pytest.raises(Killed):
+        cli(*train_argv)
+    monkeypatch.undo()
+    resume = (run / "resume.safetensors").read_bytes()
+    limit = file_size_limit(4096)  # below every checkpoint's weights
+
+    result = run_cli(*train_argv, "--resume", preexec_fn=limit)  # resumes at step 4, then saves the checkpoint
+    assert_one_line_error(result.returncode, result.stderr, "cannot write", "model.safetensors", "File too large",
+                          status=1)
+    assert sorted(p.name for p in run.iterdir()) == ["resume.safetensors"]
+    assert (run / "resume.safetensors").read_bytes() == resume
+    assert run_cli(*train_argv, "--resume").returncode == 0  # and it resumes from there once there is room
+
+    report = tmp_path / "report"
+    result = run_cli("analyze", tiny_checkpoint, "--out", report, preexec_fn=limit)
+    analysis_progress = re.compile(r"^\s*$|^.*\d+%\|.*\|")  # the analysis's own progress bars, before the error
+    err = "\n".join(line for line in result.stderr.splitlines() if not analysis_progress.match(line))
+    assert_one_line_error(result.returncode, err, "cannot write", str(report), status=1)
+    assert not report.exists()  # the folder it made for the report held nothing, and is gone
+
+    sweep = tmp_path / "sweep"
+    result = run_cli(*TINY_SWEEP, "--out", sweep, preexec_fn=file_size_limit(64))  # below any run's result
+    assert_one_line_error(result.returncode, result.stderr, "cannot write", "runs", status=1)
+    assert stray_files(run, report, sweep) == []
+
+
+LOCK_HOLDER = """
+import sys, time
+from interp.files import exclusive
+with exclusive("--out", sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(300)
+"""
+
+
+def test_a_second_run_into_the_same_out_is_refused(tiny_checkpoint, tmp_path):
+    """While one process writes into a folder, every writing command asked for that folder is refused at once;
+    once the holder is killed (no cleanup), the folder is free again."""
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(out)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout.readline() == "held\n"
+        result = run_cli(*TINY_TRAIN, "--out", out)
+        assert_one_line_error(result.returncode, result.stderr, "--out", "in use by another interp run", status=1)
+        for argv in (["construct", "parity", "--set", "n=6", "--set", "k=2", "--out", out],
+                     ["analyze", tiny_checkpoint, "--out", out],
+                     ["discover", tiny_checkpoint, "--method", "node", "--out", out],
+                     ["experiment", "run", "parity-construction", "--jobs", "1", "--out", out]):
+            code, _, err = cli(*argv)
+            assert_one_line_error(code, err, "in use by another interp run", status=1)
+        assert [p.name for p in out.iterdir()] == [".lock"]  # nothing written beside the holder's lock
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (out / ".lock").exists()  # a killed holder leaves its lock file, but not the lock
+    code, _, err = cli(*TINY_TRAIN, "--set", "max_steps=2", "--out", out)
+    assert code == 0, err
+    assert load_checkpoint(out) and not (out / ".lock").exists()
+
+
+def test_a_damaged_run_result_is_computed_again(tmp_path):
+    """A per-run result file cut short (and a results.jsonl cut mid-line) in an experiment folder: the next
+    sweep warns in one line, computes that run again and writes the same results."""
+    out = tmp_path / "sweep"
+    argv = [*TINY_SWEEP, "--out", out]
+    code, _, err = cli(*argv)
+    assert code == 0, err
+
+    def without_timing():
+        return [{k: v for k, v in strict_json(line).items() if k != "seconds"}
+                for line in (out / "results.jsonl").read_text().splitlines()]
+
+    before = without_timing()
+    cut, garbled = sorted((out / "runs").glob("*.json"))
+    cut.write_bytes(cut.read_bytes()[:40])
+    garbled.write_bytes(b"\xff\xfe" + garbled.read_bytes()[2:])  # not even UTF-8
+    results = (out / "results.jsonl").read_bytes()
+    (out / "results.jsonl").write_bytes(results[: len(results) - 30])
+    result = run_cli(*argv)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    for line, path in zip(lines, (cut, garbled)):
+        assert line.startswith(f"warning: {path} is damaged") and line.endswith("its run is computed again")
+        assert strict_json(path.read_text())["status"] == "ok"
+    assert without_timing() == before
 
 
 # --- memory ----------------------------------------------------------------------------------------
@@ -521,10 +715,6 @@ def test_fuzz_corrupted_checkpoints_never_escape(tiny_checkpoint, damage, stamp)
 
 
 # --- interrupted writes ---------------------------------------------------------------------------
-
-class Killed(BaseException):
-    """Stands in for a kill in the middle of saving (not an Exception, like KeyboardInterrupt)."""
-
 
 def test_interrupted_save_leaves_a_loadable_or_refused_checkpoint(tiny_checkpoint, tmp_path, monkeypatch):
     model, task = interp.load(tiny_checkpoint)

@@ -20,6 +20,7 @@ from interp.discovery.graph import edge_name, reaching_logits, split_edge
 from interp.discovery.methods import acdc, attributions, threshold_circuits
 from interp.discovery.patching import EdgePatcher, ablated_values
 from interp.experiments import get_experiment, run_experiment
+from interp.experiments.base import VERDICTS
 from interp.models import ModelConfig, build_model
 from interp.tasks import TaskError, make_task
 
@@ -325,7 +326,7 @@ def test_benchmark_runs_at_a_tiny_scale(tmp_path):
                              device="cpu")
     assert summary["runs"]["failed"] == 0, summary["failures"]
     rows = {row["name"]: row for row in summary["rows"]}
-    assert all(row["verdict"] in ("reproduced", "partial", "not_reproduced") for row in rows.values())
+    assert all(row["verdict"] in VERDICTS for row in rows.values())
     assert rows["ACDC with zero ablation recovers each construction's zero-ablation circuit exactly"]["verdict"] == "reproduced"
     assert rows["each listed truth alone keeps the task score under its ablation"]["verdict"] == "reproduced"
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import torch
 
 from interp.experiments import EXPERIMENTS, get_experiment, run_experiment
 from interp.experiments import runner
-from interp.experiments.base import Reference, Row, at_least, at_most, loglog_slope, spread, within
+from interp.experiments.base import VERDICTS, Reference, Row, at_least, at_most, loglog_slope, spread, within
 from interp.tasks import TaskError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +106,7 @@ def test_a_sweep_writes_results_summary_and_report(tmp_path):
     assert saved["rows"] == summary["rows"] and saved["scale"] == "full"
     for row in saved["rows"]:
         assert set(row) >= {"name", "reference", "measured", "rule", "verdict", "detail", "runs", "runs_asked"}
-        assert row["verdict"] in ("reproduced", "partial", "not_reproduced")
+        assert row["verdict"] in VERDICTS
         assert set(row["reference"]) == {"value", "source", "kind"}
     sharp = next(r for r in saved["rows"] if r["name"].startswith("accuracy at 5x"))
     assert sharp["verdict"] == "reproduced" and sharp["measured"]["median"] == 1.0  # the construction is exact
@@ -133,6 +134,28 @@ def test_jobs_do_not_change_results(tmp_path):
     _, two = sweep(tmp_path, folder="two", jobs=2)
     assert without_timing(one / "results.jsonl") == without_timing(two / "results.jsonl")
     assert json.loads((one / "summary.json").read_text())["rows"] == json.loads((two / "summary.json").read_text())["rows"]
+
+
+def test_this_process_runs_the_last_runs_while_the_workers_start(monkeypatch):
+    """The first submit forks the workers (seconds, the first time): meanwhile this process takes runs from the
+    back of the queue; every run is done once, by one of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class SlowToStart(ThreadPoolExecutor):
+        def submit(self, fn, *args):
+            if not hasattr(self, "started"):
+                self.started = time.sleep(0.5)
+            return super().submit(fn, *args)
+
+    here = threading.current_thread().name
+    monkeypatch.setattr(runner, "execute", lambda *task: time.sleep(0.05) or
+                        {"id": task[3], "here": threading.current_thread().name == here})
+    pending = {i: ("name", {}, "cpu", i) for i in range(30)}
+    with SlowToStart(1) as pool:
+        results = list(runner.run_beside_workers(pool, pending))
+    assert sorted(r["id"] for r in results) == list(range(30)) and pending == {}
+    mine = sorted(r["id"] for r in results if r["here"])
+    assert mine and mine == list(range(30 - len(mine), 30)) and len(mine) < 30
 
 
 @pytest.mark.slow
@@ -181,7 +204,7 @@ def test_a_killed_sweep_resumes_to_the_same_results(tmp_path):
 def test_every_parity_experiment_runs_at_tiny_scale(tmp_path, name):
     summary, out = sweep(tmp_path, name, seeds=1)
     assert summary["runs"]["failed"] == 0, summary["failures"]
-    assert summary["rows"] and all(row["verdict"] in ("reproduced", "partial", "not_reproduced") for row in summary["rows"])
+    assert summary["rows"] and all(row["verdict"] in VERDICTS for row in summary["rows"])
     assert all(row["runs"] >= 1 for row in summary["rows"])
     assert summary["figures"] and all((out / f).exists() for f in summary["figures"])
 

@@ -92,6 +92,7 @@ def findings(notebook) -> str:
     return "".join(o["data"]["text/markdown"] for o in last.get("outputs", []) if "text/markdown" in o.get("data", {}))
 
 
+@pytest.mark.trained
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path):

@@ -38,6 +38,7 @@ from interp.constructions.positional import (
 )
 from interp.defaults import configure
 from interp.experiments import get_experiment, run_experiment
+from interp.experiments.base import VERDICTS
 from interp.models import ModelConfig, build_model
 from interp.models.positional import PositionalTransformer, parameter_count
 from interp.tasks import TASKS, TaskError, make_task
@@ -329,6 +330,6 @@ def test_experiments_run_at_a_tiny_scale(name, tmp_path):
     summary = run_experiment(name, settings=TINY[name], seeds=1, out=tmp_path / name, progress=False, jobs=1, device="cpu")
     assert summary["runs"]["failed"] == 0 and summary["rows"]
     for row in summary["rows"]:
-        assert row["verdict"] in ("reproduced", "partial", "not_reproduced") and row["rule"] and row["reference"]["source"]
+        assert row["verdict"] in VERDICTS and row["rule"] and row["reference"]["source"]
     assert (tmp_path / name / "report.html").exists() and summary["figures"]
     assert get_experiment(name).quick_seeds >= 3

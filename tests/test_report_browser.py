@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from interp.paths import REPORTS
 from interp.viz import AttentionView, write_report
 from interp.viz.attention import VIEW_CLASS
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
-EXISTING = sorted(REPO.glob("analyses/reports/*/*/report.html"))
+EXISTING = sorted(REPORTS.glob("*/*/report.html"))  # what `make analyze` wrote here
 LOCAL_SCHEMES = ("file:", "data:", "blob:")
 SKIP_VAR = "INTERP_ALLOW_NO_BROWSER"
 RENDER_TIMEOUT_MS = 8000  # rendering takes ~1.5 s here; the margin is for a loaded CI machine
@@ -152,11 +152,13 @@ def test_fresh_report_renders_offline(tmp_path, browser):
     assert screenshot == report.parent / "screenshot.png"
 
 
-@pytest.mark.parametrize("report", EXISTING, ids=[str(p.relative_to(REPO / "analyses" / "reports").parent) for p in EXISTING])
+@pytest.mark.trained
+@pytest.mark.parametrize("report", EXISTING, ids=[str(p.relative_to(REPORTS).parent) for p in EXISTING])
 def test_existing_report_renders_offline(report, browser):
     check_report(browser, report)
 
 
+@pytest.mark.trained
 @pytest.mark.parametrize("name", ["parity", "selection", "counting"])
 def test_shipped_model_report_renders_offline(name, shipped_reports, browser):
     """The reports `make analyze` writes for the shipped models, generated afresh here."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +17,7 @@ from interp.analysis.selection import at_length, logit_gap
 from interp.constructions import counting, counting_close_bias
 from interp.constructions.selection import nmse_from_gap
 from interp.experiments import run_experiment
+from interp.experiments.base import VERDICTS
 from interp.experiments.counting import permutation_invariant_ceiling
 from interp.experiments.selection import fcn_bound, gap_flow, train_wang
 from interp.models import ModelConfig, build_model
@@ -28,7 +28,6 @@ from interp.tasks.selection import fixed_codes
 from interp.training import TrainConfig, train
 from test_tasks import reference_counting
 
-ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = settings(max_examples=20, deadline=None)
 
 
@@ -274,7 +273,7 @@ def test_experiment_runs_at_a_tiny_scale(name, tmp_path):
     assert summary["runs"]["failed"] == 0 and summary["runs"]["finished"] == summary["runs"]["asked"] > 0
     assert summary["rows"]
     for r in summary["rows"]:
-        assert r["verdict"] in ("reproduced", "partial", "not_reproduced")
+        assert r["verdict"] in VERDICTS
         assert r["reference"]["kind"] in ("paper", "authors_code", "closed_form", "proof", "reference_run")
         assert r["rule"] and r["runs"] <= r["runs_asked"]
     saved = json.loads((tmp_path / name / "summary.json").read_text())
@@ -293,11 +292,13 @@ def test_tiny_counting_bias_sanity_rows_hold_on_the_constructions(tmp_path):
 # --- the shipped orthonormal model shows its length generalisation -----------------------------------
 
 
+@pytest.mark.trained
 @pytest.mark.slow
 def test_shipped_orthonormal_model_reports_length_generalisation():
     import interp
+    from interp.paths import TRAINED_MODELS
 
-    model, task = interp.load(ROOT / "trained_models" / "selection" / "orthonormal-seed0")
+    model, task = interp.load(TRAINED_MODELS / "selection" / "orthonormal-seed0")
     claim = analyze_model(model, task, samples=512).claim("generalises to twice the length")
     assert claim.verdict != "untestable" and set(claim.extra["by_length"]) == {32, 64}
     for length, value in claim.extra["by_length"].items():

@@ -334,19 +334,38 @@ def test_every_accepted_choice_builds_and_trains(name, field, value):
     loss.backward()
 
 
-def run_cli(*args, cwd=None):
+SHIPPED_METRIC_FACTOR = 2.0  # the README's cross-machine tolerance for error metrics (scripts/compare-retrained.py)
+
+
+def test_training_on_one_machine_gives_the_same_bytes_alone_or_side_by_side(tmp_path):
+    """What reproduces bit for bit: the same config and seed trained on this machine, here the shipped selection
+    run's, once alone and then twice side by side (as `make train` runs the shipped models over the cores).
+    Across CPU kinds the kernels round differently, so the shipped checkpoint is held to a tolerance only: the
+    retrain reaches the same training target and stays within SHIPPED_METRIC_FACTOR of its held-out nMSE."""
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    return subprocess.run([sys.executable, "-m", "interp", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
+    def start(out: Path) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "interp", "train", "selection", "--out", str(out), "--quiet",
+                                 "--eval-samples", "256"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
-def test_shipped_selection_model_retrains_bit_for_bit(tmp_path):
-    """`make train` reproduces the shipped checkpoint exactly: same config and seed, same bytes."""
-    out = tmp_path / "selection"
-    trained = run_cli("train", "selection", "--out", str(out), "--quiet", "--eval-samples", "256")
-    assert trained.returncode == 0, trained.stderr
+    def finish(*runs: subprocess.Popen) -> None:
+        for run in runs:
+            _, err = run.communicate()
+            assert run.returncode == 0, err.decode()
+
+    alone, *side_by_side = [tmp_path / name for name in ("alone", "left", "right")]
+    finish(start(alone))
+    finish(*map(start, side_by_side))
+    for out in side_by_side:
+        assert (out / "model.safetensors").read_bytes() == (alone / "model.safetensors").read_bytes()
+        assert (out / "metrics.json").read_bytes() == (alone / "metrics.json").read_bytes()
+
     shipped = ROOT / "trained_models" / "selection" / "default-seed0"
-    assert (out / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
-    assert json.loads((out / "metrics.json").read_text()) == json.loads((shipped / "metrics.json").read_text())
+    ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (alone, shipped))
+    assert json.loads((alone / "config.json").read_text())["train"] == json.loads((shipped / "config.json").read_text())["train"]
+    assert ours["stopped_early"] and theirs["stopped_early"]  # both reached the run's target nMSE
+    ratio = ours["final"]["nmse"] / theirs["final"]["nmse"]
+    assert 1 / SHIPPED_METRIC_FACTOR <= ratio <= SHIPPED_METRIC_FACTOR, ratio
 
 
 # --- the training forward pass --------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -262,3 +264,60 @@ def test_write_is_atomic_and_replaces(tmp_path):
 def test_render_report_matches_written_file(tmp_path):
     args = dict(title="t", summary={"claims": CLAIMS}, figures=[], attention_rows=[[view()]])
     assert render_report(**args) == write_report(tmp_path / "report.html", **args).read_text(encoding="utf-8")
+
+
+# --- reports lead with their answer --------------------------------------------------------------
+
+COUNTS = re.compile(r"(\d+) (?:claim|row)s?: (\d+ [a-z ]+(?:, \d+ [a-z ]+)*)\.")
+
+
+def opening_counts(text: str, table: str) -> dict[str, int]:
+    """The counts sentence a report opens with, as ``{verdict words: n}``, checked to come before ``table``
+    and to add up to the total it states."""
+    match = COUNTS.search(text)
+    assert match and match.start() < text.index(table), text[:400]
+    counts = {word: int(n) for n, word in (part.split(" ", 1) for part in match[2].split(", "))}
+    assert sum(counts.values()) == int(match[1])
+    return counts
+
+
+def assert_counts_match(counts: dict[str, int], verdicts: list[str], words: dict[str, str]) -> None:
+    """The counts shown are those of the verdicts themselves (zeros may be shown; nothing else may be)."""
+    assert {w: n for w, n in counts.items() if n} == Counter(words[v] for v in verdicts)
+
+
+def test_model_report_opens_with_mechanism_and_counts(tmp_path):
+    from interp.viz.claims import VERDICTS
+    from interp.viz.report import write_model_report
+
+    claims = CLAIMS + [{**CLAIMS[0], "name": "another"}, {**CLAIMS[1], "verdict": "untestable", "name": "coverage"}]
+    mechanism = "partly the predicted circuit"
+    summary = {"task": "parity", "run": "run-1", "kind": "trained", "checkpoint": "ckpt", "params": {"n": 20},
+               "mechanism": mechanism, "circuit_heads": ["L0H1"], "claims": claims, "figures": [],
+               "verdicts": {"found": 99}}  # a stale tally handed over: the reports must count the claims instead
+    write_model_report(tmp_path, summary, attention_rows=[])
+    markdown, page = (tmp_path / "summary.md").read_text(), (tmp_path / "report.html").read_text(encoding="utf-8")
+    for text, table, line in ((markdown, "| Claim |", f"**Mechanism:** {mechanism}."),
+                              (page, '<table class="claims">', f"<strong>Mechanism:</strong> {mechanism}.")):
+        assert text.index(line) < text.index(table)
+        assert_counts_match(opening_counts(text, table), [c["verdict"] for c in claims], VERDICTS)
+    assert page.count(mechanism) == 1 and "<th>verdicts</th>" not in page  # moved out of the run table, not copied
+
+
+def test_experiment_report_opens_with_row_counts(tmp_path):
+    from interp.viz.experiments import VERDICTS, experiment_text, write_experiment_report
+
+    verdicts = ["reproduced", "partial", "reproduced", "not_reproduced", "reproduced"]
+    rows = [{"name": f"row {i}", "reference": {"value": 1.0, "source": "a paper", "kind": "paper"},
+             "measured": {"accuracy": 0.9}, "rule": "reproduced if >= 0.9", "verdict": v, "detail": ""}
+            for i, v in enumerate(verdicts)]
+    summary = {"experiment": "demo", "title": "A demo", "paper": "a paper", "scale": "quick", "options": {},
+               "seeds": 2, "device": "cpu", "runs": {"asked": 4, "finished": 4, "failed": 0}, "failures": [],
+               "rows": rows, "verdicts": {"reproduced": 0, "partial": 0, "not_reproduced": 9},  # stale, ignored
+               "notes": "", "figures": []}
+    write_experiment_report(tmp_path, summary)
+    markdown, page = (tmp_path / "summary.md").read_text(), (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert markdown.splitlines()[2] == "5 rows: 3 reproduced, 1 partial, 1 not reproduced."  # right under the title
+    for text, table in ((markdown, "| Row |"), (page, '<table class="rows">'), (experiment_text(summary), "[")):
+        assert_counts_match(opening_counts(text, table), verdicts, VERDICTS)
+    assert page.index('<div class="lead">') < page.index("Paper:")

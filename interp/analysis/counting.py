@@ -352,7 +352,7 @@ def claim_bos_is_bias_token(ctx: CountingContext) -> Claim:
         "BOS is the counting head's bias token", "attention",
         "BOS holds >= 0.8 of the counting head's attention outside the counted 1s (construction: all of it)",
         share, 0.8, 0.5, detail=f"bias token: {ctx.bias}; mass " + ", ".join(f"{k} {v:.2f}" for k, v in ctx.split.items()),
-        bias_token=ctx.bias, finding=f"bias token {ctx.bias}")
+        bias_token=ctx.bias, buckets=ctx.split, finding=f"bias token {ctx.bias}")
 
 
 # --- representation -------------------------------------------------------------------------------

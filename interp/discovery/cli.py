@@ -8,7 +8,6 @@ known circuit where there is one) and ``circuit.png`` (the picture) to ``analyse
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..paths import DISCOVERY
@@ -40,7 +39,7 @@ def cmd_discover(args: argparse.Namespace) -> None:
     from .. import limits
     from ..checkpoint import load_checkpoint, read_spec
     from ..cli import writable
-    from ..files import write_json
+    from ..files import exclusive, json_text, write_json
     from ..viz.discovery import draw_circuit
     from .run import find_circuit
 
@@ -53,15 +52,16 @@ def cmd_discover(args: argparse.Namespace) -> None:
     out = writable("--out", args.out or DISCOVERY / task.name / directory.name / f"{args.method}-{args.ablation}")
     limits.check_analysis(task, model_config, args.samples)
     ckpt = load_checkpoint(directory)
-    found = find_circuit(ckpt.model, task, args.method, args.ablation, args.metric, args.samples, args.seed,
-                         args.threshold, args.steps)
-    result = {"checkpoint": str(directory), "task": task.name, "params": task.params(), **found.to_dict()}
-    write_json(out / "circuit.json", result)
-    truth = found.truth[found.evaluation["matched_truth"]] if found.truth else None
-    title = (f"{task.name} {directory.name}: {args.method}, {args.ablation} ablation, {len(found.edges)} edges"
-             + (f" (truth: {len(truth)})" if truth is not None else ""))
-    draw_circuit(found.problem.graph, found.edges, out / "circuit.png", title, truth, found.truth_heads)
-    print(json.dumps(result, indent=2) if args.json else summary_text(result, out))
+    with exclusive("--out", out):
+        found = find_circuit(ckpt.model, task, args.method, args.ablation, args.metric, args.samples, args.seed,
+                             args.threshold, args.steps)
+        result = {"checkpoint": str(directory), "task": task.name, "params": task.params(), **found.to_dict()}
+        write_json(out / "circuit.json", result)
+        truth = found.truth[found.evaluation["matched_truth"]] if found.truth else None
+        title = (f"{task.name} {directory.name}: {args.method}, {args.ablation} ablation, {len(found.edges)} edges"
+                 + (f" (truth: {len(truth)})" if truth is not None else ""))
+        draw_circuit(found.problem.graph, found.edges, out / "circuit.png", title, truth, found.truth_heads)
+    print(json_text(result, indent=2) if args.json else summary_text(result, out))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -1,7 +1,8 @@
 """The papers' claims, reproduced: named experiments over populations of models (``interp experiment``).
 
 ``EXPERIMENTS`` maps each name (part of the interface) to its class; ``run_experiment`` runs one.
-See ``base.py`` for what an experiment is and ``runner.py`` for how it runs.
+See ``base.py`` for what an experiment is and ``runner.py`` for how it runs; ``resummarize.py`` rewrites a
+committed summary from its stored results, without running anything.
 """
 
 from __future__ import annotations

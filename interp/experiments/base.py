@@ -12,8 +12,14 @@ An ``Experiment`` subclass declares
 
 A ``Row`` states its ``reference`` (the value, where it comes from, and what kind of number it is),
 what we ``measured`` (median and spread over seeds, or a fitted slope with its interval), the ``rule``
-that turns the two into a verdict, the ``verdict`` (``reproduced`` / ``partial`` / ``not_reproduced``)
-and a ``detail`` that says what was seen, and how many runs it rests on against how many were asked.
+that turns the two into a verdict, the ``verdict`` (``reproduced`` / ``partial`` / ``not_reproduced`` /
+``untested``) and a ``detail`` that says what was seen, and how many runs it rests on against how many were asked.
+
+``untested`` is for a claim that was never put to the test: the condition it is about never arose (no seed
+had that bias, none solved), or the budget did not reach the measurement (fewer than two sizes reached the
+threshold, so no slope). A summary says so with ``Untested(reason)`` wherever it would give a verdict (the
+rules below take the reason as ``missing=`` for a value that could not be measured); the reason opens the
+row's detail. A measurement that was made and came out wrong stays ``not_reproduced``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any, ClassVar
 from ..tasks.base import TaskError
 from ..viz.figures import Plot
 
-VERDICTS = ("reproduced", "partial", "not_reproduced")
+VERDICTS = ("reproduced", "partial", "not_reproduced", "untested")
 # What kind of number a reference is: the paper's own, the authors' released code or result files, a
 # closed form derived in docs/theory, a proof-backed expectation, or a local reference run (a small
 # CPU re-implementation: a target, not the paper's number).
@@ -97,6 +103,30 @@ class Reference:
             raise ValueError(f"reference kind must be one of {', '.join(REFERENCE_KINDS)}, got {self.kind!r}")
 
 
+@dataclass(frozen=True)
+class Untested:
+    """The verdict of a claim that was never put to the test, and why (see the module docstring).
+
+    ``row`` turns it into the row's ``untested`` verdict with ``reason`` opening its detail, and ``all_of``
+    carries it through, so a summary has this one way to say "untested because ...".
+    """
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("an untested verdict must say why")
+
+
+Verdict = str | Untested  # what a summary hands to ``row``: one of VERDICTS but "untested", or an Untested
+NO_FINISHED_RUN = "none of its runs finished"  # the reason when a row's every run failed
+
+
+def no_run(cells: Iterable[Any]) -> str:
+    """The reason a row over ``cells`` (tasks, sizes) is untested: those of its cells with no finished run."""
+    return "no run finished at " + ", ".join(map(str, cells))
+
+
 @dataclass
 class Row:
     name: str
@@ -111,6 +141,8 @@ class Row:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"row {self.name!r}: verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
+        if self.verdict == "untested" and not self.detail.strip():
+            raise ValueError(f"untested row {self.name!r} must say why in its detail")
 
     @property
     def short_of_runs(self) -> bool:
@@ -239,22 +271,33 @@ def loglog_slope(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] |
 # --- verdict rules ---------------------------------------------------------------------------------
 
 
-def at_least(value: float | None, reproduced: float, partial: float) -> str:
+def unmeasured(value: float | None, missing: str | None) -> Verdict | None:
+    """What a rule says of a value that is not there, else None: untested for ``missing`` (why nothing could be
+    measured) when the value is None and the caller gave that reason; not_reproduced for NaN (a run measured
+    nonsense: a training that diverged) or for None without a reason."""
+    if value is None and missing:
+        return Untested(missing)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "not_reproduced"
+    return None
+
+
+def at_least(value: float | None, reproduced: float, partial: float, missing: str | None = None) -> Verdict:
+    if (verdict := unmeasured(value, missing)) is not None:
+        return verdict
     return "reproduced" if value >= reproduced else "partial" if value >= partial else "not_reproduced"
 
 
-def at_most(value: float | None, reproduced: float, partial: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not_reproduced"
+def at_most(value: float | None, reproduced: float, partial: float, missing: str | None = None) -> Verdict:
+    if (verdict := unmeasured(value, missing)) is not None:
+        return verdict
     return "reproduced" if value <= reproduced else "partial" if value <= partial else "not_reproduced"
 
 
-def within(value: float | None, low: float, high: float, slack: float = 0.0) -> str:
+def within(value: float | None, low: float, high: float, slack: float = 0.0, missing: str | None = None) -> Verdict:
     """``reproduced`` inside ``[low, high]``, ``partial`` within ``slack`` (absolute) of it."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not_reproduced"
+    if (verdict := unmeasured(value, missing)) is not None:
+        return verdict
     if low <= value <= high:
         return "reproduced"
     return "partial" if low - slack <= value <= high + slack else "not_reproduced"
@@ -264,17 +307,37 @@ def relative_error(value: float, reference: float) -> float:
     return abs(value - reference) / abs(reference) if reference else math.inf
 
 
-def all_of(verdicts: Iterable[str]) -> str:
-    """The weakest of several verdicts (a row that needs every cell to hold)."""
+def all_of(verdicts: Iterable[Verdict], missing: str = "no cell was measured") -> Verdict:
+    """The weakest of several verdicts (a row that needs every cell to hold).
+
+    One cell measured wrong decides the row (not_reproduced) whatever the others; short of that, a cell that
+    was never tested leaves the row untested (with every such cell's reason), as does no cell at all.
+    """
     verdicts = list(verdicts)
-    if not verdicts:
+    if "not_reproduced" in verdicts:
         return "not_reproduced"
+    reasons = [v.reason for v in verdicts if isinstance(v, Untested)]
+    if reasons or not verdicts:
+        return Untested("; ".join(dict.fromkeys(reasons)) or missing)
     return max(verdicts, key=VERDICTS.index)
 
 
-def row(name: str, reference: Reference, measured: dict[str, Any], rule: str, verdict: str, detail: str = "",
+def too_few_sizes(reached: Iterable[Any], size: str, goal: str, budget: str) -> Untested | None:
+    """Untested when fewer than two distinct sizes (``reached``: those of the points a log-log fit rests on)
+    reached ``goal`` within ``budget``, since a slope needs two; None when a slope can be fitted."""
+    sizes = sorted(set(reached))
+    if len(sizes) >= 2:
+        return None
+    which = f"only {size} = {sizes[0]}" if sizes else f"no {size}"
+    return Untested(f"{which} reached {goal} within {budget}, and a slope needs two sizes")
+
+
+def row(name: str, reference: Reference, measured: dict[str, Any], rule: str, verdict: Verdict, detail: str = "",
         results: Sequence[RunResult] = (), asked: int | None = None) -> Row:
-    """A Row resting on ``results`` (its finished runs) out of ``asked``."""
+    """A Row resting on ``results`` (its finished runs) out of ``asked``; an ``Untested`` verdict puts its
+    reason at the head of the detail."""
+    if isinstance(verdict, Untested):
+        verdict, detail = "untested", "; ".join(part for part in (verdict.reason, detail) if part)
     finished = sum(r.ok for r in results)
     return Row(name, reference, measured, rule, verdict, detail, runs=finished,
                runs_asked=len(results) if asked is None else asked)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from ..tasks.base import TaskError
@@ -31,7 +32,10 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def committed_summaries() -> list[dict[str, Any]]:
-    """Every registered experiment's summary in ``analyses/experiments/`` (those that have one), in registry order."""
+    """Every registered experiment's summary in ``analyses/experiments/`` (those that have one), in registry order.
+
+    A damaged one is refused with a line naming it (CheckpointError: interp's reader of JSON files)."""
+    from ..checkpoint import read_json
     from ..paths import EXPERIMENTS as FOLDER
     from . import EXPERIMENTS
 
@@ -39,14 +43,19 @@ def committed_summaries() -> list[dict[str, Any]]:
     for name in EXPERIMENTS:
         path = FOLDER / name / "summary.json"
         if path.is_file():
-            out.append(json.loads(path.read_text()))
+            out.append(read_json(path))
     return out
 
 
 def cmd_table(args: argparse.Namespace) -> None:
-    from ..files import write_text
+    from ..files import check_writable_dir, write_text
     from ..viz.experiments import replace_results_block, results_table
 
+    if args.readme:
+        try:
+            check_writable_dir("--readme", Path(args.readme).absolute().parent)
+        except ValueError as e:
+            raise TaskError(str(e)) from None
     table = results_table(committed_summaries())
     if not args.readme:
         print(table)

@@ -23,7 +23,8 @@ from ..defaults import model_defaults
 from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
 from ..viz.figures import Plot
-from .base import Experiment, Reference, RunSpec, Summary, all_of, at_least, ok_results, row, spread
+from .base import (NO_FINISHED_RUN, Experiment, Reference, RunSpec, Summary, Untested, all_of, at_least, ok_results,
+                   row, spread)
 
 GOLKAR = "Golkar et al. 2024 (arXiv 2406.02585)"
 BLOG = "Golkar et al. 2024, the first author's blog post (secondary)"
@@ -116,8 +117,9 @@ class CountingAttention(Experiment):
                 Reference("close to 100 %", f"{GOLKAR} (abstract: causal NoPE best, rotary competitive; {BLOG}: close to "
                                             "100 %)", "paper"),
                 s, "reproduced if the best seed reaches >= 0.99 and the median >= 0.95; partial if the best seed reaches >= 0.95",
-                "reproduced" if s["high"] is not None and s["high"] >= 0.99 and s["median"] >= 0.95 else
-                "partial" if s["high"] is not None and s["high"] >= 0.95 else "not_reproduced",
+                Untested(NO_FINISHED_RUN) if s["high"] is None else
+                "reproduced" if s["high"] >= 0.99 and s["median"] >= 0.95 else
+                "partial" if s["high"] >= 0.95 else "not_reproduced",
                 detail=f"accuracy per seed {sorted(round(a, 3) for a in accuracies('causal', positional))}",
                 results=runs("causal", positional)))
         bidirectional = [cell for cell in cells if cell[0] == "bidirectional"]
@@ -131,7 +133,7 @@ class CountingAttention(Experiment):
                           "paper"),
                 {f"{p}": stats["bidirectional", p] for _, p in bidirectional},
                 f"reproduced if no bidirectional seed reaches {GOOD}; partial if every bidirectional cell's median is below it",
-                "reproduced" if best is not None and best < GOOD else
+                Untested(NO_FINISHED_RUN) if best is None else "reproduced" if best < GOOD else
                 "partial" if medians and all(m is not None and m < GOOD for m in medians) else "not_reproduced",
                 detail="; ".join(f"{p}: median {stats['bidirectional', p]['median']:.3f}, best {stats['bidirectional', p]['high']:.3f}"
                                  for _, p in bidirectional if stats["bidirectional", p]["median"] is not None)
@@ -150,9 +152,9 @@ class CountingAttention(Experiment):
                  "largest_excess": max(excess) if excess else None},
                 "reproduced if every seed's accuracy is at most its test set's permutation-invariant ceiling (+0.005 for "
                 "floating-point ties); not reproduced otherwise (a violation would be a bug)",
-                "reproduced" if excess and max(excess) <= 0.005 else "not_reproduced",
+                Untested(NO_FINISHED_RUN) if not excess else "reproduced" if max(excess) <= 0.005 else "not_reproduced",
                 detail=f"ceiling {statistics.median(ceilings):.3f} (the most frequent count given the number of 1s): the "
-                       "model can only guess from how many 1s the sequence has" if ceilings else "no finished run",
+                       "model can only guess from how many 1s the sequence has" if ceilings else "",
                 results=runs("bidirectional", "none")))
         causal = [cell for cell in cells if cell[0] == "causal" and stats[cell]["high"] is not None]
         if ("causal", "none") in causal:
@@ -283,7 +285,7 @@ class CountingBias(Experiment):
             {"census": dict(census), "seeds": len(finished), "solved": len(trained)},
             "reproduced if every seed's bias token is one whose count is constant in training (BOS, `]`, `[`, the "
             "queries), as a bias must be; partial if at least half are",
-            at_least(share, 1.0, 0.5),
+            at_least(share, 1.0, 0.5, missing=NO_FINISHED_RUN),
             detail=", ".join(f"seed {r.seed}: {r.measurements['bias']} (in-distribution accuracy "
                              f"{r.measurements['accuracy']:.3f})" for r in finished) + left_out, results=asked)]
         for bias, expected, paper_says in (("BOS", {"length": True, "regions": True}, "generalises in length and regions"),
@@ -298,11 +300,11 @@ class CountingBias(Experiment):
                 {"seeds": len(group), "agreeing": sum(agree)},
                 f"reproduced if every {bias}-bias seed behaves so (worst accuracy >= {GOOD} where it should generalise, "
                 f"below where it should not), among the seeds that solve the task in distribution; partial if most do; not "
-                "reproduced if none does or no such seed has this bias",
-                ("reproduced" if agree and all(agree) else "partial" if agree and sum(agree) > len(agree) / 2 else
-                 "not_reproduced"),
-                detail="; ".join(f"seed {s}: " + ", ".join(f"{k} {w:.3f}" for k, w in d.items()) for s, d in seen.items())
-                or f"no seed has {bias} as its bias token", results=asked))
+                "reproduced if none does; untested if no such seed has this bias",
+                (Untested(f"no seed that solves the task in distribution has {bias} as its bias token") if not agree else
+                 "reproduced" if all(agree) else "partial" if sum(agree) > len(agree) / 2 else "not_reproduced"),
+                detail="; ".join(f"seed {s}: " + ", ".join(f"{k} {w:.3f}" for k, w in d.items()) for s, d in seen.items()),
+                results=asked))
         pairs = [(r.seed, k, predicted, worst) for r in trained for k, (predicted, worst) in self.directions(r, options).items()]
         agreeing = [p for p in pairs if (p[3] >= GOOD) == p[2]]
         rate = len(agreeing) / len(pairs) if pairs else None
@@ -313,7 +315,9 @@ class CountingBias(Experiment):
             {"agreement": rate, "pairs": len(pairs)},
             f"reproduced if the prediction (bias_generalises) matches the measurement (worst accuracy >= {GOOD}) for >= 90 % "
             "of (seed, direction) pairs of the seeds that solve the task in distribution; partial if >= 70 %",
-            at_least(rate, 0.9, 0.7),
+            at_least(rate, 0.9, 0.7, missing="no (seed, direction) pair to check: " + (
+                "the options ask for no longer length and no fewer regions" if trained else
+                "no seed solves the task in distribution")),
             detail="; ".join(f"seed {s} {k}: predicted {'generalises' if pr else 'fails'}, worst {w:.3f}"
                              for s, k, pr, w in pairs if (w >= GOOD) != pr) or "every pair agrees", results=asked))
         for name, label in (("construction", "the construction is exact everywhere within its limits"),
@@ -321,8 +325,8 @@ class CountingBias(Experiment):
             group = ok_results(results, model=name)
             runs_ = [r for r in results if r.params["model"] == name]
             if not group:
-                rows.append(row(label, Reference(1.0, THEORY, "proof"), {}, "the run must finish", "not_reproduced",
-                                detail="the run failed", results=runs_))
+                rows.append(row(label, Reference(1.0, THEORY, "proof"), {}, "the run must finish",
+                                Untested(NO_FINISHED_RUN), results=runs_))
                 continue
             grid, R = group[0].measurements["grid"], group[0].params["R"]
             if name == "construction":

@@ -17,7 +17,8 @@ import statistics
 from typing import Any
 
 from ..viz.figures import Plot
-from .base import Experiment, Reference, RunResult, RunSpec, Summary, at_least, ok_results, row, spread
+from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, at_least, ok_results,
+                   row, spread)
 
 CONMY = "Conmy et al. 2023 (arXiv 2304.14997)"
 CONMY_CODE = f"{CONMY}, result tables in the authors' repository"
@@ -212,7 +213,7 @@ class DiscoveryBenchmark(Experiment):
             {"exact": exact, "runs": len(zero), "edge_auc": spread([r.measurements["edge_auc"] for r in zero])},
             "reproduced if ACDC (KL, zero ablation) has edge AUC 1.0 (some threshold gives exactly the listed edges) in "
             "every construction run; partial if in at least half",
-            "not_reproduced" if not zero else "reproduced" if exact == len(zero) else
+            Untested(NO_FINISHED_RUN) if not zero else "reproduced" if exact == len(zero) else
             "partial" if exact >= len(zero) / 2 else "not_reproduced",
             detail=self.misses(zero), results=asked))
         if "resample" in options["ablations"]:
@@ -226,7 +227,7 @@ class DiscoveryBenchmark(Experiment):
                  "edge_auc": spread([r.measurements["edge_auc"] for r in resample])},
                 "reproduced if ACDC (KL, resample ablation) has edge AUC 1.0 against the resample truth in every "
                 "construction run; partial if in at least half",
-                "not_reproduced" if not resample else "reproduced" if exact == len(resample) else
+                Untested(NO_FINISHED_RUN) if not resample else "reproduced" if exact == len(resample) else
                 "partial" if exact >= len(resample) / 2 else "not_reproduced",
                 detail=self.misses(resample), results=asked))
             differ = [r for r in resample if r.measurements["truth_edges"]["zero"] != r.measurements["truth_edges"]["resample"]]
@@ -241,8 +242,9 @@ class DiscoveryBenchmark(Experiment):
                 "reproduced if on every construction run whose two truths differ, ACDC's resample-ablation edge AUC "
                 "against the zero-ablation truth is below 1 while against the resample truth it is 1; partial if only "
                 "the first holds",
-                "not_reproduced" if not differ else "reproduced" if below and matched else "partial" if below
-                else "not_reproduced",
+                Untested(NO_FINISHED_RUN if not resample else "no construction's zero- and resample-ablation truths "
+                         "differ") if not differ else
+                "reproduced" if below and matched else "partial" if below else "not_reproduced",
                 detail=", ".join(f"{r.params['subject']} (seed {r.seed}): {_fmt(a)}" for r, a in zip(differ, against_zero)),
                 results=[r for r in constructions if r.params["method"] == "acdc" and r.params["ablation"] == "resample"]))
         eap_runs, ig_runs, acdc_runs = runs("eap"), runs("eap-ig"), runs("acdc")
@@ -255,7 +257,7 @@ class DiscoveryBenchmark(Experiment):
             "mean over construction runs (every ablation) of the faithfulness of the largest proposed circuit with at "
             "most as many edges as the truth (edges tied in score enter together); reproduced if EAP-IG's exceeds "
             "EAP's by more than 0.01, partial if within 0.01",
-            "not_reproduced" if eap_f is None or ig_f is None else "reproduced" if ig_f > eap_f + 0.01 else
+            Untested(NO_FINISHED_RUN) if eap_f is None or ig_f is None else "reproduced" if ig_f > eap_f + 0.01 else
             "partial" if ig_f >= eap_f - 0.01 else "not_reproduced",
             detail=self.by_family("faithfulness_at_truth_size", {"EAP": eap_runs, "EAP-IG": ig_runs}),
             results=[r for r in constructions if r.params["method"] in ("eap", "eap-ig")]))
@@ -267,7 +269,7 @@ class DiscoveryBenchmark(Experiment):
             {"eap": eap_auc, "acdc": acdc_auc, "runs": len(eap_runs) + len(acdc_runs)},
             "mean edge AUC (against the truth matching the ablation) over every construction run; reproduced if EAP's "
             "is at least ACDC's, partial if within 0.05",
-            "not_reproduced" if eap_auc is None or acdc_auc is None else "reproduced" if eap_auc >= acdc_auc else
+            Untested(NO_FINISHED_RUN) if eap_auc is None or acdc_auc is None else "reproduced" if eap_auc >= acdc_auc else
             "partial" if eap_auc >= acdc_auc - 0.05 else "not_reproduced",
             detail=self.by_family("edge_auc", {"EAP": eap_runs, "ACDC": acdc_runs}),
             results=[r for r in constructions if r.params["method"] in ("eap", "acdc")]))
@@ -279,7 +281,7 @@ class DiscoveryBenchmark(Experiment):
             spread(truth_f),
             "faithfulness of the truth matching the run's ablation, every construction run; reproduced if >= 0.999 "
             "in all, partial if >= 0.9",
-            at_least(low, 0.999, 0.9), results=constructions))
+            at_least(low, 0.999, 0.9, missing=NO_FINISHED_RUN), results=constructions))
         table, plots = self.tables(results, options)
         notes = self.notes(table, trained, results, options)
         return Summary(rows, plots, notes)

@@ -23,8 +23,8 @@ import torch
 
 from ..tasks import ParityTask, evaluate
 from ..viz.figures import Plot
-from .base import (Experiment, Reference, RunResult, RunSpec, Summary, all_of, at_least, at_most, loglog_slope,
-                   ok_results, row, spread, within)
+from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, all_of, at_least,
+                   at_most, loglog_slope, ok_results, row, spread, too_few_sizes, within)
 
 HG = "Han & Ghoshdastidar 2025 (arXiv 2502.07553)"
 BARAK = "Barak et al. 2022 (arXiv 2207.08799)"
@@ -131,12 +131,13 @@ class ParityConstruction(Experiment):
         rows = [
             row("accuracy at 5x sharpness, every (n, k)", Reference(1.0, NOTES_RUN, "reference_run"),
                 spread(list(sharp.values())), "reproduced if every cell's median accuracy is 1.0; partial if >= 0.99",
-                at_least(min(sharp.values()) if sharp else None, 1.0, 0.99), detail=text(sharp),
+                at_least(min(sharp.values()) if sharp else None, 1.0, 0.99, missing=NO_FINISHED_RUN), detail=text(sharp),
                 results=[r for r in results if r.params["scale"] == 5.0]),
             row("accuracy at 1x sharpness on the reference run's (n, k)", Reference([0.72, 0.98], NOTES_RUN, "reference_run"),
                 {"low": low, "high": high, "cells": len(on_reference)},
                 "reproduced if our lowest and highest cell medians both lie in [0.72, 0.98]; partial if within 0.02",
-                all_of([within(low, 0.72, 0.98, 0.02), within(high, 0.72, 0.98, 0.02)]), detail=text(on_reference),
+                all_of([within(low, 0.72, 0.98, 0.02, missing=NO_FINISHED_RUN),
+                        within(high, 0.72, 0.98, 0.02, missing=NO_FINISHED_RUN)]), detail=text(on_reference),
                 results=[r for r in results if r.params["scale"] == 1.0 and (r.params["n"], r.params["k"]) in reference_cells]),
         ]
         # docs/theory/parity.md: the two neighbours dominate the leak, so the decision is exact when 8 k^2 < n^scale.
@@ -151,6 +152,7 @@ class ParityConstruction(Experiment):
              "inexact_as_called": sum(m < 1.0 for m in called_inexact.values()), "called_inexact": len(called_inexact)},
             "reproduced if every cell the estimate calls exact has accuracy 1.0 and every other cell is below 1.0; "
             "partial if only the first holds",
+            Untested("no finished cell at 1x is one the estimate calls exact") if not called_exact else
             "reproduced" if first and second else "partial" if first else "not_reproduced",
             detail=f"called exact: {text(called_exact) or 'none'}; called inexact: {text(called_inexact) or 'none'}",
             results=[r for r in results if r.params["scale"] == 1.0]))
@@ -193,10 +195,14 @@ class ParityMinimal(Experiment):
             solved = [r for r in group if r.measurements["solved_at"] is not None]
             stalled = [r for r in group if r.measurements["solved_at"] is None]
             fraction = len(solved) / len(group) if group else None
+            # Why a row about the solving (or the stalled) seeds has no case to look at.
+            none_solved = NO_FINISHED_RUN if not group else f"no seed solved within {options['epochs']} epochs"
+            none_stalled = NO_FINISHED_RUN if not group else f"no seed stalled: all {len(group)} solved"
             reference = (Reference("1 of 3 seeds reach 100 % (at epoch 3140); the others stall near 69 %", NOTES_RUN,
                                    "reference_run") if (n, k) == (16, 3) else
                          Reference("heads reach ~1.0 mass on distinct bits of S", f"{HG}, released heatmaps", "authors_code"))
-            verdict = ("reproduced" if solved and stalled else "partial" if solved else "not_reproduced")
+            verdict = (Untested(NO_FINISHED_RUN) if not group else
+                       "reproduced" if solved and stalled else "partial" if solved else "not_reproduced")
             rows.append(row(
                 f"({n}, {k}): some seeds reach 100 % test accuracy, others stall", reference,
                 {"solved": len(solved), "seeds": len(group), "fraction": fraction},
@@ -211,26 +217,27 @@ class ParityMinimal(Experiment):
                     spread(epochs),
                     "reproduced if 3140 lies within the range of our solving seeds' epochs; partial if the median is "
                     "within a factor of 3 of it",
-                    ("reproduced" if epochs and min(epochs) <= 3140 <= max(epochs) else
-                     "partial" if epochs and 3140 / 3 <= statistics.median(epochs) <= 3140 * 3 else "not_reproduced"),
-                    detail=f"epochs {sorted(epochs)}" if epochs else "no seed solved", results=asked))
+                    (Untested(none_solved) if not epochs else
+                     "reproduced" if min(epochs) <= 3140 <= max(epochs) else
+                     "partial" if 3140 / 3 <= statistics.median(epochs) <= 3140 * 3 else "not_reproduced"),
+                    detail=f"epochs {sorted(epochs)}" if epochs else "", results=asked))
                 accuracies = [r.measurements["test_accuracy"] for r in stalled]
                 stall = statistics.median(accuracies) if accuracies else None
                 rows.append(row(
                     "(16, 3): where stalled seeds sit", Reference(0.69, NOTES_RUN, "reference_run"), spread(accuracies),
                     "reproduced if the stalled seeds' median test accuracy is within 0.05 of 0.69; partial within 0.1",
-                    within(stall, 0.64, 0.74, slack=0.05),
+                    within(stall, 0.64, 0.74, slack=0.05, missing=none_stalled),
                     detail="; ".join(f"seed {r.seed}: accuracy {r.measurements['test_accuracy']:.3f}, min coverage of S "
                                      f"{r.measurements['min_coverage']:.2f}, angles {r.measurements['angles']} "
-                                     f"(S = {r.measurements['subset']})" for r in stalled) or "no seed stalled",
+                                     f"(S = {r.measurements['subset']})" for r in stalled),
                     results=asked))
             else:
                 coverage = [r.measurements["min_coverage"] for r in solved]
                 rows.append(row(
                     f"({n}, {k}): solving seeds cover every bit of S", reference, spread(coverage),
                     "reproduced if every solving seed puts >= 0.9 total attention on each bit of S (min_j a_j)",
-                    at_least(min(coverage) if coverage else None, 0.9, 0.5),
-                    detail=f"{len(solved)} solving seeds", results=asked))
+                    at_least(min(coverage) if coverage else None, 0.9, 0.5, missing=none_solved),
+                    detail=f"{len(solved)} solving seeds" if solved else "", results=asked))
             plots.append(self.formation_plot(n, k, group))
         return Summary(rows, [p for p in plots if p], notes=(
             "Model: per head a trainable 2-d query on circular codes (cos, sin)(2 pi j / n), temperature n/4, "
@@ -304,7 +311,7 @@ class ParityFrozenAttention(Experiment):
                 f"{variant} frozen heads, H = k: accuracy stays near chance",
                 Reference("fails: fixed heads lose the O(k) efficiency", HG, "paper"), spread(at_k),
                 "reproduced if the median test accuracy with H = k is <= 0.6 at every n >= 16; partial if <= 0.75",
-                at_most(max(big_n) if big_n else None, 0.6, 0.75),
+                at_most(max(big_n) if big_n else None, 0.6, 0.75, missing="no finished run with H = k at n >= 16"),
                 detail=", ".join(f"n={n}: {statistics.median(accuracy[n, k]):.3f}" for n in options["ns"] if accuracy[n, k]),
                 results=group_k))
             needed = {}
@@ -324,6 +331,8 @@ class ParityFrozenAttention(Experiment):
                 "reproduced if the smallest H reaching 95 % (median over seeds) never decreases with n and is larger "
                 "(or beyond the largest H tried) at the largest n than at the smallest; partial if it only never "
                 "decreases",
+                Untested(f"no n reached 95 % with up to H = {heads[-1]} heads within {options['epochs']} epochs, so "
+                         "there is no growth to see") if all(v is None for v in values) else
                 "reproduced" if monotone and grows else "partial" if monotone else "not_reproduced",
                 detail=f"H tried: {heads}", results=group))
             plots.append(Plot.lines(
@@ -397,8 +406,9 @@ class ParityFFNN(Experiment):
             "MLP parameters needed to learn parity grow like n", Reference("Omega(n) parameters for feed-forward networks", HG, "paper"),
             fit_, "reproduced if the fitted log-log slope of parameters against n is >= 0.9 with its 95 % interval above 0; "
             "partial if only the interval is above 0",
-            "reproduced" if slope is not None and slope >= 0.9 and low > 0 else "partial" if low is not None and low > 0
-            else "not_reproduced",
+            too_few_sizes([p[0] for p in points], "n", f"test accuracy {options['target']}",
+                          f"{options['steps']} steps at widths up to {options['widths'][-1]}")
+            or ("reproduced" if slope >= 0.9 and low > 0 else "partial" if low is not None and low > 0 else "not_reproduced"),
             detail="; ".join(f"n={n}: " + ", ".join(str(p[1]) for p in points if p[0] == n) for n in ns)
             + (f"; no width up to {options['widths'][-1]} reached {options['target']} at (n, seed) {missing}" if missing else ""),
             results=results)]
@@ -410,6 +420,7 @@ class ParityFFNN(Experiment):
             {f"n={n}": f"{sum(v)}/{len(v)} seeds" for n, v in solved.items()},
             f"reproduced if at every n some seed's 2k = {2 * options['k']}-parameter model reaches {options['target']} "
             "on the same data (the minimal model has spurious minima, so not every seed); partial if at some n",
+            Untested(NO_FINISHED_RUN) if not good else
             "reproduced" if at_every_n else "partial" if any(any(v) for v in solved.values()) else "not_reproduced",
             results=results))
         per_n = {n: [p[1] for p in points if p[0] == n] for n in ns}
@@ -500,7 +511,8 @@ class ParityOnline(Experiment):
                 continue
             value, (low, high) = reference
             median = measured["median"]
-            verdict = ("not_reproduced" if median is None or measured["missing"] > len(steps) / 2 else
+            verdict = (Untested(NO_FINISHED_RUN) if not steps else
+                       "not_reproduced" if median is None or measured["missing"] > len(steps) / 2 else
                        "reproduced" if low <= median <= high else
                        "partial" if value / 2 <= median <= value * 2 else "not_reproduced")
             rows.append(row(
@@ -526,8 +538,8 @@ class ParityOnline(Experiment):
             Reference("Adam-trained transformers converge on small (n, k) within 10^5 steps; plain SGD rarely", BARAK, "paper"),
             measured, f"reproduced if every seed reaches 100 % held-out accuracy within {options['transformer_max_steps']} "
                       "steps; partial if at least half do",
-            "reproduced" if steps and measured["missing"] == 0 else
-            "partial" if steps and measured["missing"] <= len(steps) / 2 else "not_reproduced",
+            Untested(NO_FINISHED_RUN) if not steps else "reproduced" if measured["missing"] == 0 else
+            "partial" if measured["missing"] <= len(steps) / 2 else "not_reproduced",
             detail=f"the default model and optimiser (AdamW 1e-3) on batches of {options['batch_size']}, like the MLPs; "
                    f"final held-out accuracy per seed {finals}", results=group))
         plots = [Plot.bars("steps_to_solve", "Median steps to 100 % accuracy on (50, 3)",

@@ -23,7 +23,8 @@ from typing import Any
 import torch
 
 from ..viz.figures import Plot
-from .base import Experiment, Reference, RunResult, RunSpec, Summary, all_of, at_least, at_most, ok_results, row, spread
+from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, all_of, at_least,
+                   at_most, no_run, ok_results, row, spread)
 
 PAPER = "Back de Luca et al. 2025 (arXiv 2410.01686)"
 AUTHORS = "the authors' result files (results/fixed_length/<task>/scale), median of 10 runs"
@@ -151,7 +152,7 @@ class PositionalScale(Experiment):
                           f"({authors['standard'][-1] / authors['positional'][-1]:.0f}x)", AUTHORS, "authors_code"),
                 {**spread_, "positional_mse": pos, "standard_mse": std},
                 "reproduced if the median over seeds of (standard MSE / positional MSE) at c = 10 is >= 100; "
-                "partial if >= 10", at_least(spread_["median"], 100, 10),
+                "partial if >= 10", at_least(spread_["median"], 100, 10, missing=NO_FINISHED_RUN),
                 detail=f"ours: positional {fmt(pos)} vs standard {fmt(std)}; relative error at c = 1: positional "
                        f"{fmt(inside['positional'])}, standard {fmt(inside['standard'])}", results=asked[task]))
         for model in ("positional", "standard"):
@@ -164,8 +165,8 @@ class PositionalScale(Experiment):
                 Reference({task: AUTHORS_MSE[task][model][-1] for task in cells}, AUTHORS, "authors_code"),
                 {"ours": cells, "worst_factor": worst},
                 "reproduced if every task's median is within a factor 10 of the authors' (either way); partial if "
-                "within 100", at_most(worst, 10, 100) if len([f for f in factors.values() if f]) == len(cells) else
-                "not_reproduced",
+                "within 100", all_of(at_most(max(f, 1 / f) if f else None, 10, 100, missing=no_run([task]))
+                                     for task, f in factors.items()),
                 detail="ours / authors': " + ", ".join(f"{task} {fmt(f)}" for task, f in factors.items())
                        + (f"; trained {options['steps']} steps of batch {options['batch_size']} against the authors' "
                           "2001 epochs of 30,000 examples" if model == "positional" else ""),
@@ -177,7 +178,7 @@ class PositionalScale(Experiment):
             "in distribution (c = 1) both models fit: MSE <= 1e-3 on every task",
             Reference("1.5e-6 to 9.1e-4 for both models on the five tasks", AUTHORS, "authors_code"),
             {"largest_median": largest}, "reproduced if every (task, model) median MSE at c = 1 is <= 1e-3; partial if "
-            "<= 1e-2", at_most(largest, 1e-3, 1e-2) if None not in inside.values() else "not_reproduced",
+            "<= 1e-2", all_of(at_most(v, 1e-3, 1e-2, missing=no_run([task])) for (task, _), v in inside.items()),
             detail=", ".join(f"{task}/{model} {fmt(v)}" for (task, model), v in inside.items()), results=results))
         if "cumsum" in options["tasks"]:
             group = per_task["cumsum"]
@@ -189,7 +190,7 @@ class PositionalScale(Experiment):
                           "authors_code"),
                 {**ratios, "rotary_mse": others.get("cumsum")},
                 "reproduced if the median over seeds of (rotary MSE / positional MSE) at c = 10 on cumsum is >= 100; "
-                "partial if >= 10", at_least(ratios["median"], 100, 10),
+                "partial if >= 10", at_least(ratios["median"], 100, 10, missing=NO_FINISHED_RUN),
                 detail="rotary MSE at c = 10: " + ", ".join(f"{task} {fmt(v)}" for task, v in others.items()),
                 results=asked["cumsum"]))
         plots += self.curves(per_task, options)
@@ -277,7 +278,7 @@ class PositionalBiasFree(Experiment):
             Reference("exactly 0: fixed patterns, linear maps and ReLU commute with scaling by c > 0", "docs/theory/positional.md",
                       "proof"),
             spread(errors), "reproduced if the largest over tasks and seeds is <= 1e-5 (float32 rounding); partial if <= 1e-3",
-            at_most(max(errors) if errors else None, 1e-5, 1e-3), results=results))
+            at_most(max(errors) if errors else None, 1e-5, 1e-3, missing=NO_FINISHED_RUN), results=results))
         for task in tasks:
             group = per_task[task]
             free = spread(ratio_per_seed(group, "positional_bias_free", "positional_bias_free", "relative_error", top, 1.0))
@@ -291,18 +292,17 @@ class PositionalBiasFree(Experiment):
                           "proof"),
                 {**free, "biased_ratio": biased},
                 f"reproduced if the median over seeds of relative error at c = {top:g} / at c = 1 is <= 1.5; partial if <= 3",
-                at_most(free["median"], 1.5, 3),
+                at_most(free["median"], 1.5, 3, missing=NO_FINISHED_RUN),
                 detail=f"the biased positional model in the same runs: x{fmt(biased)}; the authors' biased models: "
                        f"x{fmt(authors_growth)} (from their median MSE at c = 1 and 10)",
                 results=[r for r in results if r.params["task"] == task]))
         cells = {task: median(ratio_per_seed(per_task[task], "standard_bias_free", "positional_bias_free", "mse", top, top))
                  for task in tasks}
-        present = [v for v in cells.values() if v is not None]
         rows.append(row(
             f"bias-free positional beats bias-free standard by >= 100x in MSE at c = {top:g}, every task",
             Reference("2-3 orders of magnitude at c = 10 for the biased models", AUTHORS, "authors_code"),
             {"ratios": cells}, "reproduced if every task's median ratio is >= 100; partial if every task's is >= 10",
-            all_of(at_least(v, 100, 10) for v in cells.values()) if len(present) == len(cells) else "not_reproduced",
+            all_of(at_least(v, 100, 10, missing=no_run([task])) for task, v in cells.items()),
             detail=", ".join(f"{task} x{fmt(v)}" for task, v in cells.items()), results=results))
         biased = {task: median(ratio_per_seed(per_task[task], "positional", "positional", "relative_error", top, 1.0))
                   for task in tasks}
@@ -311,6 +311,7 @@ class PositionalBiasFree(Experiment):
             f"with biases the positional model's relative error grows with c (x >= 1.5 from c = 1 to {top:g})",
             Reference("x1.9 to x5.9 from c = 1 to 10, from the medians of the authors' biased models", AUTHORS, "authors_code"),
             {"ratios": biased}, "reproduced if every task's median ratio is >= 1.5; partial if some task's is",
+            Untested(NO_FINISHED_RUN) if all(v is None for v in biased.values()) else
             "reproduced" if len(growing) == len(tasks) else "partial" if growing else "not_reproduced",
             detail=", ".join(f"{task} x{fmt(v)}" for task, v in biased.items()), results=results))
         scales = options["scales"]
@@ -360,13 +361,15 @@ class PositionalSize(Experiment):
             suffix = f" ({task})" if len(options["tasks"]) > 1 else ""
             pos, std = mse["positional"], mse["standard"]
             complete = None not in pos.values() and None not in std.values()
+            incomplete = None if complete else Untested(no_run(f"n = {n}" for n in options["ns"]
+                                                               if pos[n] is None or std[n] is None))
             low, high = AUTHORS_SIZE["positional"]
             rows.append(row(
                 f"positional MSE on [-6, 6] at most the authors' {high:g} at every n{suffix}",
                 Reference(f"{low:g} to {high:g} over n = 2..32 (cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
                 {f"n={n}": v for n, v in pos.items()},
                 f"reproduced if every n's median is <= {high:g} (lower is better, so below {low:g} counts); partial if <= "
-                f"{10 * high:g}", at_most(max(pos.values()), high, 10 * high) if complete else "not_reproduced",
+                f"{10 * high:g}", all_of(at_most(v, high, 10 * high, missing=no_run([f"n = {n}"])) for n, v in pos.items()),
                 results=[r for r in results if r.params["task"] == task]))
             low, high = AUTHORS_SIZE["standard"]
             factor = max((max(v / high, low / v) for v in std.values() if v), default=None) if complete else None
@@ -377,7 +380,7 @@ class PositionalSize(Experiment):
                           "authors_code"),
                 {f"n={n}": v for n, v in std.items()},
                 "reproduced if every n's median lies in the range widened 3x each way; partial if within 10x",
-                "not_reproduced" if factor is None else at_most(max(factor, 1.0), 3.0, 10.0),
+                incomplete or ("not_reproduced" if factor is None else at_most(max(factor, 1.0), 3.0, 10.0)),
                 results=[r for r in results if r.params["task"] == task]))
             ratios = {n: (std[n] / pos[n] if pos[n] and std[n] else None) for n in options["ns"]}
             good = [n for n, v in ratios.items() if v is not None and v >= 10]
@@ -386,7 +389,8 @@ class PositionalSize(Experiment):
                 Reference("standard 0.2-15 vs positional 3e-4-8e-3 at n = 4..16 (at least 25x)",
                           AUTHORS_SIZE_SOURCE, "authors_code"),
                 {f"n={n}": v for n, v in ratios.items()}, "reproduced if the ratio of medians is >= 10 at every n; "
-                "partial if at some n", "reproduced" if len(good) == len(ratios) else "partial" if good else "not_reproduced",
+                "partial if at some n",
+                incomplete or ("reproduced" if len(good) == len(ratios) else "partial" if good else "not_reproduced"),
                 results=[r for r in results if r.params["task"] == task]))
             ordered = [std[n] for n in sorted(std)]
             increasing = complete and all(a < b for a, b in zip(ordered, ordered[1:]))
@@ -396,7 +400,8 @@ class PositionalSize(Experiment):
                 Reference(f"{AUTHORS_SIZE['standard_n2']:g} at n = 2 to {AUTHORS_SIZE['standard_n32']:g} at n = 32",
                           AUTHORS_SIZE_SOURCE, "authors_code"),
                 {f"n={n}": v for n, v in std.items()}, "reproduced if the medians increase strictly with n; partial if the "
-                "largest n has the largest", "reproduced" if increasing else "partial" if largest_last else "not_reproduced",
+                "largest n has the largest",
+                incomplete or ("reproduced" if increasing else "partial" if largest_last else "not_reproduced"),
                 results=[r for r in results if r.params["task"] == task]))
             ns = options["ns"]
             plots.append(Plot.lines(

@@ -1,9 +1,11 @@
 """Running an experiment's grid: locally in processes or on a Ray cluster, resumable, one progress bar.
 
 Each finished run is written at once, atomically, to ``<out>/runs/<id>.json``; a second ``run`` skips
-runs whose file says ``ok``, so a killed sweep resumes where it stopped, and a failing run is recorded
+runs whose file says ``ok``, so a killed sweep resumes where it stopped (a damaged file is reported and
+its run computed again), and a failing run (a training that diverged, a bug in one cell) is recorded
 with its error while the sweep goes on. Every run executes on one torch thread, so its numbers are the
-same whatever ``--jobs`` or executor ran it.
+same whatever ``--jobs`` or executor ran it. The sweep holds ``<out>`` (``interp.files.exclusive``)
+while it writes there, so a second sweep into the same folder is refused.
 """
 
 from __future__ import annotations
@@ -11,15 +13,21 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
+import threading
 import time
 import traceback
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..files import check_writable_dir, write_json, write_text
+from ..files import check_writable_dir, exclusive, finite, json_text, write_json, write_text
 from ..paths import EXPERIMENTS
 from ..models import resolve_device
 from ..tasks.base import TaskError, check_choice, check_int
@@ -43,7 +51,7 @@ def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[s
     result = RunResult(run_id, name, spec_obj.group, spec_obj.params, spec_obj.seed, device, "ok")
     try:
         result.measurements = get_experiment(name).measure(spec_obj, device)
-        json.dumps(result.measurements, allow_nan=True)  # a measurement that cannot be stored is a failed run
+        json_text(result.measurements)  # a measurement that cannot be stored is a failed run
     except Exception as e:  # noqa: BLE001 - a failing run is recorded and the sweep goes on
         result.status, result.measurements = "failed", {}
         result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-3)}"
@@ -59,16 +67,83 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+# What runs import, imported once by the server that every worker forks from (multiprocessing's forkserver):
+# a worker then starts in milliseconds and its first run is as fast as its second, instead of importing
+# torch and TransformerLens itself (3-5 s; build_model imports the bridge lazily, hence its module here).
+# The server has run no torch op, so no worker inherits a half-alive OpenMP thread pool, as a plain fork of
+# this process could (and deadlock in it).
+WORKER_PRELOAD = ["interp.experiments.runner", "interp.analysis.run", "interp.training", "interp.discovery.run",
+                  "transformer_lens.model_bridge"]
+
+
+def worker_context() -> Any:
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    return context
+
+
 def failed(task: tuple, message: str) -> dict[str, Any]:
     name, spec, device, run_id = task
     return RunResult(run_id, name, spec["group"], spec["params"], spec["seed"], device, "failed", error=message).to_dict()
 
 
+class WorkerQueue:
+    """Hands ``pending``'s runs to ``pool`` from the front, in a thread, while this process may take runs from
+    the back (``take_last``): the first submit forks the workers, which waits for the server's imports
+    (seconds, the first time), and this process computes meanwhile instead of waiting."""
+
+    def __init__(self, pool: Executor, pending: dict[int, tuple]):
+        self.pool, self.pending = pool, pending
+        self.order, self.lock = deque(pending), threading.Lock()
+        self.futures: dict[Future, int] = {}
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._feed, name="interp-worker-queue", daemon=True)
+        self.thread.start()
+
+    def _pop(self, pop: Callable[[], int]) -> int | None:
+        with self.lock:
+            return pop() if self.order else None
+
+    def _feed(self) -> None:
+        try:
+            while (i := self._pop(self.order.popleft)) is not None:
+                self.futures[self.pool.submit(execute, *self.pending[i])] = i
+        except BaseException as e:  # noqa: BLE001 - a broken or closed pool: raised again by submitted()
+            self.error = e
+
+    def take_last(self) -> int | None:
+        """The last run not handed to the pool yet, while its first submit waits for the workers; None after."""
+        return self._pop(self.order.pop) if self.thread.is_alive() else None
+
+    def submitted(self) -> dict[Future, int]:
+        """Every run handed to the pool, by its future, once all are."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.futures
+
+
+def run_beside_workers(pool: Executor, pending: dict[int, tuple]) -> Iterator[dict[str, Any]]:
+    """Run every task in ``pending`` (removing each once its result is yielded) in ``pool``'s workers, and
+    in this process while they start."""
+    queue = WorkerQueue(pool, pending)
+    while (i := queue.take_last()) is not None:
+        yield execute(*pending.pop(i))
+    futures = queue.submitted()
+    for future in as_completed(futures):
+        data = future.result()
+        del pending[futures[future]]
+        yield data
+
+
 def local_executor(jobs: int) -> Callable[[list[tuple]], Iterator[dict[str, Any]]]:
-    """Runs in this process (``jobs == 1``) or in ``jobs`` spawned worker processes.
+    """Runs in this process (``jobs == 1``) or in ``jobs`` worker processes (``run_beside_workers``): the sweep
+    computes from its first second, in this process while the workers start.
 
     A worker that dies (killed, out of memory) breaks its pool: the unfinished runs go to a fresh pool once
-    more, and a run that was in flight twice when that happened is recorded as failed.
+    more, and a run that was pending twice when that happened is recorded as failed.
     """
 
     def run(tasks: list[tuple]) -> Iterator[dict[str, Any]]:
@@ -76,22 +151,15 @@ def local_executor(jobs: int) -> Callable[[list[tuple]], Iterator[dict[str, Any]
             for task in tasks:
                 yield execute(*task)
             return
-        import multiprocessing
-        from collections import Counter
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from concurrent.futures.process import BrokenProcessPool
-
         pending, breaks = dict(enumerate(tasks)), Counter()
         while pending:
-            # spawn, not fork: a forked child of a process that already ran torch can deadlock in OpenMP.
-            with ProcessPoolExecutor(min(jobs, len(pending)), mp_context=multiprocessing.get_context("spawn"),
+            with ProcessPoolExecutor(min(jobs, len(pending)), mp_context=worker_context(),
                                      initializer=_init_worker) as pool:
-                futures = {pool.submit(execute, *task): i for i, task in pending.items()}
                 try:
-                    for future in as_completed(futures):
-                        data = future.result()
-                        del pending[futures[future]]
-                        yield data
+                    yield from run_beside_workers(pool, pending)
+                except GeneratorExit:  # the caller stopped reading (it could not store a result): run no more
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
                 except BrokenProcessPool:
                     for i in list(pending):
                         breaks[i] += 1
@@ -143,12 +211,19 @@ def ray_executor(jobs: int, address: str | None) -> Callable[[list[tuple]], Iter
 
 
 def load_finished(runs_dir: Path) -> dict[str, RunResult]:
-    """Stored results by id; unreadable files (which an atomic write never leaves) are ignored."""
+    """Stored results by id. A file that does not hold the result of the run it is named after (an atomic
+    write never leaves one, but a damaged disk or a hand can) is left out with a one-line warning, so its
+    run is computed again and the file replaced."""
     out = {}
     for path in sorted(runs_dir.glob("*.json")):
         try:
-            result = RunResult.from_dict(json.loads(path.read_text()))
-        except (json.JSONDecodeError, TypeError, KeyError):
+            result = RunResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            if (result.id != path.stem or result.status not in ("ok", "failed")
+                    or not isinstance(result.measurements, dict)):
+                raise ValueError("it does not hold the result of the run it is named after")
+        except (OSError, ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            reason = " ".join(str(e).split())
+            print(f"warning: {path} is damaged ({reason}); its run is computed again", file=sys.stderr)
             continue
         out[result.id] = result
     return out
@@ -182,33 +257,35 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, 
     ids = [spec.run_id(name, device) for spec in specs]
     if len(set(ids)) != len(ids):
         raise RuntimeError(f"experiment {name} has duplicate runs in its grid")
-    runs_dir = out / "runs"
-    finished = load_finished(runs_dir)
-    todo = [(name, spec.__dict__, device, run_id) for spec, run_id in zip(specs, ids)
-            if not (run_id in finished and finished[run_id].ok)]
-    started = time.time()
-    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"experiment {name}", unit="run",
-               disable=not progress, dynamic_ncols=True)
-    for data in run_executor(todo):
-        write_json(runs_dir / f"{data['id']}.json", data)
-        finished[data["id"]] = RunResult.from_dict(data)
-        bar.update(1)
-        if data["status"] != "ok":
-            bar.write(f"run {data['group']} seed {data['seed']} failed: {data['error'].splitlines()[0]}")
-    bar.close()
+    with exclusive("--out", out):
+        runs_dir = out / "runs"
+        finished = load_finished(runs_dir)
+        todo = [(name, spec.__dict__, device, run_id) for spec, run_id in zip(specs, ids)
+                if not (run_id in finished and finished[run_id].ok)]
+        started = time.time()
+        # closing: a result that cannot be written (a full disk) stops the executor's pending runs at once.
+        with tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"experiment {name}", unit="run",
+                  disable=not progress, dynamic_ncols=True) as bar, closing(run_executor(todo)) as stream:
+            for data in stream:
+                data = finite(data)  # as the file holds it, so a run read back next time compares equal
+                write_json(runs_dir / f"{data['id']}.json", data)
+                finished[data["id"]] = RunResult.from_dict(data)
+                bar.update(1)
+                if data["status"] != "ok":
+                    bar.write(f"run {data['group']} seed {data['seed']} failed: {data['error'].splitlines()[0]}")
 
-    results = [finished[run_id] for run_id in ids]
-    write_text(out / "results.jsonl", "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in results))
-    summary = experiment.summarize(results, options, seeds)
-    return write_summary(out, experiment, summary, results, options=options, seeds=seeds, quick=quick, device=device,
-                         seconds=round(time.time() - started, 1))
+        results = [finished[run_id] for run_id in ids]
+        write_text(out / "results.jsonl", "".join(json_text(r.to_dict(), sort_keys=True) + "\n" for r in results))
+        summary = experiment.summarize(results, options, seeds)
+        return write_summary(out, experiment, summary, results, options=options, seeds=seeds, quick=quick,
+                             device=device, seconds=round(time.time() - started, 1))
 
 
 def write_summary(out: Path, experiment: Any, summary: Any, results: list[RunResult], *, options: dict[str, Any],
                   seeds: int, quick: bool, device: str, seconds: float) -> dict[str, Any]:
     """``summary.json`` (rows as data), the PNG plots, ``summary.md`` and ``report.html`` in ``out``."""
     from ..viz import draw
-    from ..viz.experiments import write_experiment_report
+    from ..viz.experiments import row_counts, write_experiment_report
 
     figures = [draw(plot, out) for plot in summary.plots]
     failed = [r for r in results if not r.ok]
@@ -223,7 +300,7 @@ def write_summary(out: Path, experiment: Any, summary: Any, results: list[RunRes
         "runs": {"asked": len(results), "finished": len(results) - len(failed), "failed": len(failed)},
         "failures": [{"group": r.group, "seed": r.seed, "error": (r.error or "").splitlines()[0]} for r in failed],
         "rows": [row.to_dict() for row in summary.rows],
-        "verdicts": {v: sum(row.verdict == v for row in summary.rows) for v in ("reproduced", "partial", "not_reproduced")},
+        "verdicts": row_counts([row.to_dict() for row in summary.rows]),
         "notes": summary.notes,
         "figures": [path.name for path in figures],
         "seconds": seconds,

@@ -26,8 +26,8 @@ from ..tasks import SelectionTask, TaskError, evaluate
 from ..tasks.base import check_choice, check_int
 from ..tasks.selection import POSITION_MODES
 from ..viz.figures import Plot
-from .base import (Experiment, Reference, RunSpec, Summary, all_of, at_least, at_most, loglog_slope, ok_results, row,
-                   spread)
+from .base import (NO_FINISHED_RUN, Experiment, Reference, RunSpec, Summary, Untested, all_of, at_least, at_most,
+                   loglog_slope, no_run, ok_results, row, spread, too_few_sizes)
 
 WANG = "Wang et al. 2024 (arXiv 2406.06893)"
 SANFORD = "Sanford et al. 2023 (arXiv 2306.02896)"
@@ -164,13 +164,13 @@ class SelectionLength(Experiment):
                 Reference("T'(T'-q)/(q e^gap + T'-q)^2, the gap read off the trained model at T", THEORY, "closed_form"),
                 {"worst_relative_error": worst, "measured_over_predicted": ratios, "gap": spread(gaps)},
                 "reproduced if the median of measured / predicted nMSE is within 25 % of 1 at every T'; partial within 50 %",
-                at_most(worst, 0.25, 0.5),
+                at_most(worst, 0.25, 0.5, missing=NO_FINISHED_RUN),
                 detail="; ".join(f"T'={n}: measured {median_at('orthonormal', n):.4f}, predicted "
                                  f"{median_at('orthonormal', n, 'predicted'):.4f}" for n in ratios)
-                + f"; gap {statistics.median(gaps):.2f}" if gaps else "no finished run", results=runs("orthonormal")))
+                + f"; gap {statistics.median(gaps):.2f}" if gaps else "", results=runs("orthonormal")))
         if "orthonormal" in arms and (T, options["d"], options["q"]) == (16, 8, 3):  # the reference run's task
             measured = {n: median_at("orthonormal", n) for n in self.REFERENCE_ORTHONORMAL}
-            verdicts = ["not_reproduced" if measured[n] is None else "reproduced" if 0.75 * ref <= measured[n] <= 1.25 * ref
+            verdicts = [Untested(no_run([f"T' = {n}"])) if measured[n] is None else "reproduced" if 0.75 * ref <= measured[n] <= 1.25 * ref
                         else "partial" if ref / 2 <= measured[n] <= 2 * ref else "not_reproduced"
                         for n, ref in self.REFERENCE_ORTHONORMAL.items()]
             rows.append(row(
@@ -191,11 +191,11 @@ class SelectionLength(Experiment):
                                                   " (fixed random table, m = 32)"), "reference_run"),
                 {"at_T": at_T, "at_2T": at_2T, "by_length": {str(n): median_at(positions, n) for n in lengths}},
                 "reproduced if the median nMSE at T' = 2T is >= 0.8; partial if >= 0.5",
-                at_least(at_2T, 0.8, 0.5),
+                at_least(at_2T, 0.8, 0.5, missing=NO_FINISHED_RUN),
                 detail=f"nMSE {at_T:.4f} at T, {at_2T:.3f} at 2T" + (
                     "; the learned table's entries for positions beyond T keep their initial value 0" if positions == "learned"
                     else f"; one table of unit vectors (m = {arms['fixed'][0]}), its rows beyond T never seen in training")
-                if at_2T is not None and at_T is not None else "no finished run", results=runs(positions)))
+                if at_2T is not None and at_T is not None else "", results=runs(positions)))
         if "gaussian" in arms:
             curve = [median_at("gaussian", n) for n in lengths]
             steps = [b - a for a, b in zip(curve, curve[1:]) if a is not None and b is not None]
@@ -207,7 +207,8 @@ class SelectionLength(Experiment):
                 {"by_length": dict(zip(map(str, lengths), curve)), "largest_step": max(steps) if steps else None},
                 "reproduced if nMSE at 2T is <= 0.5 and each doubling of T' raises it by between 0 and 0.25 (no jump); "
                 "partial if nMSE at 2T is < 0.8",
-                "reproduced" if smooth else "partial" if at_2T is not None and at_2T < 0.8 else "not_reproduced",
+                Untested(NO_FINISHED_RUN) if at_2T is None else
+                "reproduced" if smooth else "partial" if at_2T < 0.8 else "not_reproduced",
                 detail=", ".join(f"T'={n}: {v:.3f}" for n, v in zip(lengths, curve) if v is not None),
                 results=runs("gaussian")))
         series, styles = {}, {}
@@ -346,7 +347,8 @@ class SelectionFCN(Experiment):
             {str(w): medians[w] for w in widths},
             "reproduced if every width's median held-out nMSE is at least the bound minus 0.02 (the sampling error of the "
             "held-out set); not reproduced otherwise (a violation would be a bug)",
-            "not_reproduced" if below or missing else "reproduced", detail=text, results=bound_runs)]
+            "not_reproduced" if below else Untested(no_run(f"r = {w}" for w in missing)) if missing else "reproduced",
+            detail=text, results=bound_runs)]
         reference = {16: 0.80, 32: 0.75, 64: 0.62, 128: 0.34, 256: 0.13}
         shared = [w for w in widths if w in reference and medians[w] is not None]
         worst = max((abs(medians[w] - reference[w]) for w in shared), default=None)
@@ -356,7 +358,8 @@ class SelectionFCN(Experiment):
                                                                           NOTES_RUN + " (r = 16 / 32 / 64 / 128 / 256)",
                                                                           "reference_run"),
                 {"worst_difference": worst}, "reproduced if every width's median is within 0.05 of the reference run's; "
-                "partial if within 0.15", at_most(worst, 0.05, 0.15), detail=text, results=bound_runs))
+                "partial if within 0.15", at_most(worst, 0.05, 0.15, missing=NO_FINISHED_RUN), detail=text,
+                results=bound_runs))
         threshold, Ts = options["critical_threshold"], options["critical_Ts"]
         plots = [Plot.lines("fcn_against_bound", f"Fully connected networks at T = {T}, d = {d}: held-out nMSE against width",
                             widths, {"FCN (median over seeds)": [medians[w] for w in widths],
@@ -364,12 +367,13 @@ class SelectionFCN(Experiment):
                             xlabel="first-layer width r", ylabel="nMSE", logx=True, styles={"projection bound": "--"})]
         critical_series = {}
         dc = options["critical_d"]
-        for model, label, largest, prediction, kind, rule_text in (
-                ("fcn", "FCN first-layer width", lambda T: int(max(options["fcn_factors"]) * T * dc), "grows like T d",
+        for model, label, largest, steps, prediction, kind, rule_text in (
+                ("fcn", "FCN first-layer width", lambda T: int(max(options["fcn_factors"]) * T * dc), options["fcn_steps"],
+                 "grows like T d",
                  "paper", "reproduced if the fitted log-log slope of the critical width against T is >= 0.8 with its 95 % "
                           "interval above 0.5; partial if the slope is >= 0.5"),
                 ("transformer", "transformer d_head (positional width)", lambda T: max(options["d_heads"]),
-                 "grows like log T at most", "paper",
+                 options["transformer_steps"], "grows like log T at most", "paper",
                  "reproduced if the fitted log-log slope of the critical width against T is <= 0.5 (log T between T = 8 "
                  "and 32 is a slope of 0.37; linear growth a slope of 1); partial if <= 0.8")):
             per_T = {T_: self.critical(results, model, T_, threshold) for T_ in Ts}
@@ -377,14 +381,17 @@ class SelectionFCN(Experiment):
             never = [(T_, s) for T_, seeds_ in per_T.items() for s, w in seeds_.items() if w is None]
             fit_ = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[2] for p in points])
             slope = fit_["slope"]
-            if model == "fcn":
-                verdict = ("reproduced" if slope is not None and slope >= 0.8 and fit_["low"] > 0.5 else
-                           "partial" if slope is not None and slope >= 0.5 else "not_reproduced")
+            unfitted = too_few_sizes([p[0] for p in points], "T", f"nMSE < {threshold:g}",
+                                     f"{steps} steps at widths up to {largest(Ts[-1])} (at T = {Ts[-1]})")
+            if unfitted:
+                verdict = unfitted
+            elif model == "fcn":
+                verdict = ("reproduced" if slope >= 0.8 and fit_["low"] > 0.5 else
+                           "partial" if slope >= 0.5 else "not_reproduced")
             else:
-                verdict = ("reproduced" if slope is not None and slope <= 0.5 else
-                           "partial" if slope is not None and slope <= 0.8 else "not_reproduced")
-            if never:
-                verdict = "not_reproduced" if len(never) == sum(len(v) for v in per_T.values()) else all_of([verdict, "partial"])
+                verdict = "reproduced" if slope <= 0.5 else "partial" if slope <= 0.8 else "not_reproduced"
+            if never and not unfitted:
+                verdict = all_of([verdict, "partial"])  # a seed that never got there leaves its width unknown
             asked = [r for r in results if r.params.get("model") == model]
             rows.append(row(
                 f"critical {label} (nMSE < {threshold:g}) {prediction}",
@@ -476,7 +483,7 @@ class SelectionDynamics(Experiment):
                 "cos(W, I) -> 1 with orthonormal codes", Reference(1.0, THEORY + " (rotation invariance keeps W = gamma I)",
                                                                   "proof"),
                 spread(cosines), "reproduced if every seed ends with cos(W, I) >= 0.99; partial if >= 0.9",
-                at_least(min(cosines) if cosines else None, 0.99, 0.9), results=asked))
+                at_least(min(cosines) if cosines else None, 0.99, 0.9, missing=NO_FINISHED_RUN), results=asked))
             deviations = [abs(h["gap"] - flow[h["step"]]) / flow[h["step"]] for r in orthonormal
                           for h in r.measurements["history"] if h["step"] >= 10]
             worst = max(deviations) if deviations else None
@@ -486,7 +493,7 @@ class SelectionDynamics(Experiment):
                           THEORY, "closed_form"),
                 {"worst_relative_deviation": worst, "final_gap": spread([r.measurements["history"][-1]["gap"] for r in orthonormal])},
                 "reproduced if every seed's gap is within 5 % of the flow at every recorded step >= 10; partial within 15 %",
-                at_most(worst, 0.05, 0.15), results=asked))
+                at_most(worst, 0.05, 0.15, missing=NO_FINISHED_RUN), results=asked))
             late = [m for m in marks if m >= marks[-1] / 8]
             slopes = []
             for r in orthonormal:
@@ -502,7 +509,7 @@ class SelectionDynamics(Experiment):
                 "reproduced if the median slope of the gap against ln t over the last three doublings is within 0.05 of the "
                 "flow's slope over the same steps and within 0.15 of 1/2 (the flow's slope tends to 1/2: about 0.60 over "
                 "200..1600, 0.57 over 400..3200); partial if only within 0.15 of 1/2",
-                ("not_reproduced" if median_slope is None or abs(median_slope - 0.5) > 0.15 else
+                (Untested(NO_FINISHED_RUN) if median_slope is None else "not_reproduced" if abs(median_slope - 0.5) > 0.15 else
                  "reproduced" if abs(median_slope - flow_slope) <= 0.05 else "partial"),
                 detail=f"steps {late[0]}..{late[-1]}; the flow itself has slope {flow_slope:.3f} there", results=asked))
         if "gaussian" in options["arms"]:
@@ -518,8 +525,9 @@ class SelectionDynamics(Experiment):
                 {"final_gap": spread(finals), "growth_over_last_doubling": spread(growth)},
                 "reproduced if the median final gap is within 0.5 of 3.2 and no seed's gap grew by 0.15 or more over the "
                 "last doubling of steps (the orthonormal flow grows by about 0.39 per doubling); partial if only the first",
-                ("reproduced" if final is not None and abs(final - 3.2) <= 0.5 and saturated else
-                 "partial" if final is not None and abs(final - 3.2) <= 0.5 else "not_reproduced"),
+                (Untested(NO_FINISHED_RUN) if final is None else
+                 "reproduced" if abs(final - 3.2) <= 0.5 and saturated else
+                 "partial" if abs(final - 3.2) <= 0.5 else "not_reproduced"),
                 detail=f"cos(W, I) at the end: {[round(r.measurements['history'][-1]['cos_identity'], 3) for r in gaussian]}",
                 results=[r for r in results if r.params["positions"] == "gaussian"]))
         for positions in options["arms"]:

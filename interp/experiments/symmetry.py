@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..viz.figures import Plot
-from .base import (Experiment, Reference, Row, RunResult, RunSpec, Summary, all_of, at_most, loglog_slope, ok_results,
-                   row, spread)
+from .base import (NO_FINISHED_RUN, Experiment, Reference, Row, RunResult, RunSpec, Summary, Untested, all_of, at_most,
+                   loglog_slope, no_run, ok_results, row, spread, too_few_sizes)
 
 PAPER = "Lavie, Gur-Ari & Ringel 2024 (arXiv 2402.05173)"
 NOTES_RUN = "docs/theory/symmetry.md reference run"
@@ -106,7 +106,7 @@ def estimate_row(name: str, reference: Reference, group: list[RunResult], reprod
          "frobenius_error": spread([r.measurements["frobenius_error"] for r in good])},
         f"reproduced if the median over seeds of the median relative error over pairs is <= {reproduced_below:.1%} "
         f"and no entry is beyond 5 standard errors; partial if {partial}",
-        "not_reproduced" if median["median"] is None else
+        Untested(NO_FINISHED_RUN) if median["median"] is None else
         "reproduced" if median["median"] <= reproduced_below and z <= 5 else
         "partial" if median["median"] <= partial_below else "not_reproduced",
         detail="per seed: " + ", ".join(f"{r.measurements['median_pair_error']:.2%}" for r in good), results=group)
@@ -248,7 +248,9 @@ class SymmetryKernel(Experiment):
                 "top (L-1,1) eigenvalue x (L-1) against L", Reference(TOP_STANDARD_TIMES_DIMENSION, NOTES_RUN, "reference_run"),
                 measured, "reproduced if each rounds to the quoted value (3 decimals); partial if within 2 %",
                 all_of([quoted(v, TOP_STANDARD_TIMES_DIMENSION[length], 3) if v is not None else "not_reproduced"
-                        for length, v in measured.items()]) if measured else "not_reproduced", results=asked_closed))
+                        for length, v in measured.items()],
+                       missing=f"the options' spectrum_Ls {options['spectrum_Ls']} hold none of the quoted lengths"),
+                results=asked_closed))
             ratios = [v["trace_bound_ratio"] for v in by_length.values()] + [m["trace_bound_ratio"]]
             rows.append(row(
                 "trace bound: every eigenvalue on irrep lam is <= E K(x,x) / d_lam (linear kernel)",
@@ -431,7 +433,9 @@ class SymmetryLearningCurves(Experiment):
             ours = [by_L[L]["theory"][f"{noise:g}"][target]["half_integer"] if L in by_L and f"{noise:g}" in by_L[L]["theory"]
                     else None for L in HALF_POINT_LS]
             cells[f"sigma2={noise:g} {target}"] = ours
-            verdicts.append("reproduced" if ours == reference else
+            unrun = [L for L in HALF_POINT_LS if L not in by_L or f"{noise:g}" not in by_L[L]["theory"]]
+            verdicts.append(Untested(no_run(f"L = {L} (sigma2={noise:g})" for L in unrun)) if unrun else
+                            "reproduced" if ours == reference else
                             "partial" if all(o is not None and abs(o - r) <= 1 for o, r in zip(ours, reference))
                             else "not_reproduced")
         rows.append(row(
@@ -481,7 +485,7 @@ class SymmetryLearningCurves(Experiment):
             Reference("gap 0.035 at P=8 (0.625 vs 0.590), 0.004 at P=32", NOTES_RUN, "reference_run"),
             {"largest_gap": max(gaps) if gaps else None},
             "reproduced if the largest |GPR mean - theory| is <= 0.05; partial if <= 0.1",
-            at_most(max(gaps) if gaps else None, 0.05, 0.1),
+            at_most(max(gaps) if gaps else None, 0.05, 0.1, missing=NO_FINISHED_RUN),
             detail=f"{sum(g > 0.05 for g in gaps)} of {len(gaps)} cells beyond 0.05; largest: "
                    + "; ".join(text for _, text in sorted(cells, reverse=True)[:4]), results=results))
         # 5. the wide trained model against exact GPR
@@ -500,7 +504,8 @@ class SymmetryLearningCurves(Experiment):
             Reference("the trained readout's posterior mean is the GP's as width -> infinity", DERIVED, "closed_form"),
             {"largest_gap": max(wide_gaps) if wide_gaps else None},
             "reproduced if the largest |trained - GPR| learnability gap (means over the same draws) is <= 0.1; "
-            "partial if <= 0.2", at_most(max(wide_gaps) if wide_gaps else None, 0.1, 0.2),
+            "partial if <= 0.2", at_most(max(wide_gaps) if wide_gaps else None, 0.1, 0.2,
+                                         missing="no finished run trained the wide bridge"),
             detail="; ".join(wide_detail), results=[r for r in results if r.params.get("wide")]))
         # 6-8. scaling with L
         for noise in options["noises"]:
@@ -525,8 +530,8 @@ class SymmetryLearningCurves(Experiment):
                     Reference(round(reference_slope, 2) if reference_slope is not None else "O(1)",
                               NOTES_RUN + " (slope of its P_1/2 table)", "reference_run"),
                     {"theory": fit, "gpr": gpr_fit, "P_half": dict(zip(map(str, Ls), halves))}, rule,
-                    "reproduced" if slope is not None and lo <= slope <= hi else
-                    "partial" if partial_rule(slope) else "not_reproduced",
+                    too_few_sizes(Ls, "L", "learnability 1/2", "P up to 1e9 (half_sample_size's range)")
+                    or ("reproduced" if lo <= slope <= hi else "partial" if partial_rule(slope) else "not_reproduced"),
                     detail="GPR P_1/2 (interpolated): " + ", ".join(f"L={L}: {h:.2f}" if h else f"L={L}: -"
                                                                     for L, h in zip(Ls, gpr_halves)), results=results))
         bound_ok, detail = [], []
@@ -540,7 +545,8 @@ class SymmetryLearningCurves(Experiment):
             "P_1/2 of the (L-1,1) target is at least sigma2 d_lam / E K(x,x) (the trace bound, d_lam = L-1)",
             Reference("P_1/2 >= sigma2 d_lam / E K(x, x)", DERIVED, "proof"),
             {"holds": sum(bound_ok), "cells": len(bound_ok)}, "reproduced if the bound holds in every cell",
-            "reproduced" if bound_ok and all(bound_ok) else "not_reproduced", detail="; ".join(detail), results=results))
+            Untested(NO_FINISHED_RUN) if not bound_ok else "reproduced" if all(bound_ok) else "not_reproduced",
+            detail="; ".join(detail), results=results))
         # plots
         plot_L = 8 if 8 in by_L else (max(by_L) if by_L else None)
         if plot_L is not None:
@@ -656,7 +662,7 @@ class SymmetryBias(Experiment):
                     {"median_B": b_small, "s_sym_se": se_small, "target_S_sym_closed_form": closed},
                     "reproduced if the median B over seeds at the smallest P exceeds twice the score's standard error; "
                     "partial if it is positive",
-                    "not_reproduced" if b_small is None else "reproduced" if b_small > 2 * (se_small or 0) else
+                    Untested(no_run([f"P = {smallest}"])) if b_small is None else "reproduced" if b_small > 2 * (se_small or 0) else
                     "partial" if b_small > 0 else "not_reproduced", detail=detail, results=[r for r in group if r.params["size"] == smallest]))
             rows.append(row(
                 f"{task}: B -> 0 as the training set grows (P={largest})",
@@ -664,7 +670,8 @@ class SymmetryBias(Experiment):
                 {"median_B_smallest": b_small, "median_B_largest": b_large},
                 "reproduced if |B| at the largest P is <= 0.02 and below half of |B| at the smallest P; partial if it "
                 "is <= 0.05",
-                "not_reproduced" if b_large is None or b_small is None else
+                Untested(no_run(f"P = {P}" for P, b in ((smallest, b_small), (largest, b_large)) if b is None))
+                if b_large is None or b_small is None else
                 "reproduced" if abs(b_large) <= 0.02 and abs(b_large) <= abs(b_small) / 2 else
                 "partial" if abs(b_large) <= 0.05 else "not_reproduced", detail=detail, results=group))
             plots.append(Plot.lines(f"bias_{task}", f"{task}: symmetric share S_sym and bias B against the training-set size",

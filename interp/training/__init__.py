@@ -5,6 +5,10 @@ The same task, model config, train config and seed give the same weights bit for
 device; a run killed mid-way resumes from its last periodic state (``resume.safetensors``) to the same
 result. At every evaluation the loop also records how much attention each head's readout rows put on
 the positions the theory calls relevant (``attention_on_relevant``): when each head locks on.
+
+A step whose loss or total gradient norm is NaN or infinite stops the run with ``TrainingDiverged``
+before the optimizer applies it: no checkpoint of non-finite weights is written, and the last periodic
+resume state (all finite) stays where it was.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import checkpoint
+from ..files import json_text
 from ..models import ModelConfig, build_model, trainable_parameters
 from ..models.fast import training_forward
 from ..tasks import Task, reached
@@ -33,6 +38,11 @@ EVAL_SEED_OFFSET = 1_000_003  # held-out data never shares a stream with trainin
 TRAIN_SET_SEED_OFFSET = 2_000_003
 FORMATION_SAMPLES = 512  # held-out examples the attention-formation record is measured on
 LR_SCHEDULES = ("constant", "cosine")
+
+
+class TrainingDiverged(ArithmeticError):
+    """A training step's loss or gradient norm (or the weights) became NaN or infinite; the message says which
+    and at which step."""
 
 
 @dataclass
@@ -130,6 +140,48 @@ def run_identity(task: Task, model_cfg: ModelConfig, train_cfg: TrainConfig) -> 
     }
 
 
+def _check_step(step: int, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+    """TrainingDiverged if step ``step``'s loss or total gradient norm is NaN or infinite (the loss first: a
+    non-finite loss makes the gradients non-finite too, and is the cause to name)."""
+    values = torch.stack([loss.detach().float(), grad_norm.to(loss.device).float()]).tolist()  # one device sync
+    for quantity, value in zip(("loss", "gradient norm"), values):
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"training diverged: {quantity} is {value} at step {step}")
+
+
+def _check_weights(step: int, params: list[torch.nn.Parameter]) -> None:
+    """TrainingDiverged if a weight is NaN or infinite after step ``step`` (a finite step can overflow them):
+    called before anything is saved, so no checkpoint or resume state ever holds such weights."""
+    if not all(bool(torch.isfinite(p).all()) for p in params):
+        raise TrainingDiverged(f"training diverged: the weights are not finite after step {step}")
+
+
+def _restore(path: Path, identity: dict[str, Any], model: "TransformerBridge", optimizer: torch.optim.Optimizer,
+             data: torch.Generator, device: str) -> tuple[int, list[dict[str, Any]]]:
+    """Load the resume state at ``path`` into ``model``, ``optimizer`` and ``data``; returns its step and history.
+
+    CheckpointError if the file is truncated or damaged, or was written by a run with other settings."""
+    tensors, metadata = checkpoint.read_tensors_and_metadata(path)
+    try:
+        meta = json.loads(metadata["state"])
+        written_by = meta["identity"]
+    except (KeyError, TypeError, ValueError):
+        raise checkpoint.CheckpointError(f"{path} holds no interp training state") from None
+    if written_by != identity:
+        raise checkpoint.CheckpointError(
+            f"{path} was written by a run with another task, model or training config; "
+            "resume with the same settings or start afresh without --resume"
+        )
+    try:
+        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+        _load_optimizer(optimizer, {k: v.to(device) for k, v in tensors.items()}, meta)
+        data.set_state(tensors["data_rng"])
+        return int(meta["step"]), list(meta["history"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({type(e).__name__}: {e}); "
+                                         "start afresh without --resume") from None
+
+
 def _held_out(model: "TransformerBridge", task: Task, batch) -> dict[str, Any]:
     from ..analysis.common import attention_on_relevant
 
@@ -154,6 +206,8 @@ def train(
     """Train a model on ``task``; write a checkpoint to ``out`` (if given) and return it.
 
     Data is always drawn on the CPU from the run's seed, so a run sees the same batches on any device.
+    Raises ``TrainingDiverged`` at the first non-finite step (see the module's docstring), CheckpointError
+    if ``resume`` finds no usable state, and ``interp.files.WriteError`` if a file cannot be written.
     """
     model_cfg = model_cfg or ModelConfig.for_task(task)
     train_cfg = train_cfg or TrainConfig.for_task(task)
@@ -174,60 +228,54 @@ def train(
     if resume:
         if out is None or not (out / RESUME).is_file():
             raise checkpoint.CheckpointError(f"--resume: no {RESUME} in {out}; nothing to resume")
-        tensors, metadata = checkpoint.read_tensors_and_metadata(out / RESUME)
-        try:
-            meta = json.loads(metadata["state"])
-        except (KeyError, json.JSONDecodeError):
-            raise checkpoint.CheckpointError(f"{out / RESUME} holds no interp training state") from None
-        if meta.get("identity") != identity:
-            raise checkpoint.CheckpointError(
-                f"{out / RESUME} was written by a run with another task, model or training config; "
-                "resume with the same settings or start afresh without --resume"
-            )
-        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-        _load_optimizer(optimizer, {k: v.to(device) for k, v in tensors.items()}, meta)
-        data.set_state(tensors["data_rng"])
-        step, history = meta["step"], meta["history"]
+        step, history = _restore(out / RESUME, identity, model, optimizer, data, device)
 
     def save_resume() -> None:
+        _check_weights(step, params)
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         opt_tensors, opt_meta = _optimizer_tensors(optimizer)
         tensors.update(opt_tensors)
         tensors["data_rng"] = data.get_state()
         meta = {"identity": identity, "step": step, "history": history, **opt_meta}
-        checkpoint.write_tensors(out / RESUME, {k: v.cpu() for k, v in tensors.items()}, metadata={"state": json.dumps(meta)})
+        checkpoint.write_tensors(out / RESUME, {k: v.cpu() for k, v in tensors.items()},
+                                 metadata={"state": json_text(meta)})
 
     metric = task.metric
-    bar = tqdm(total=train_cfg.max_steps, initial=step, desc=f"train {task.name}", disable=not progress, dynamic_ncols=True)
-    stopped_early = bool(history) and reached(task, history[-1][metric], train_cfg.target)
-    model.train()
-    while step < train_cfg.max_steps and not stopped_early:
-        if train_set is None:
-            batch = task.sample(train_cfg.batch_size, data).to(device)
-        else:
-            idx = torch.randint(0, len(train_set), (train_cfg.batch_size,), generator=data)
-            batch = train_set[idx.to(device)]
-        for group in optimizer.param_groups:
-            group["lr"] = train_cfg.lr_at(step)
-        loss = task.loss(training_forward(model, batch.inputs), batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if train_cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
-        optimizer.step()
-        step += 1
-        bar.update(1)
-        if step % train_cfg.eval_every == 0 or step == train_cfg.max_steps:
-            model.eval()
-            held_out = _held_out(model, task, eval_batch)
-            model.train()
-            history.append({"step": step, "train_loss": loss.item(), **held_out})
-            bar.set_postfix({"loss": f"{loss.item():.4f}", f"held-out {metric}": f"{held_out[metric]:.4f}"})
-            stopped_early = reached(task, held_out[metric], train_cfg.target)
-        if out is not None and step % train_cfg.checkpoint_every == 0 and not stopped_early:
-            save_resume()
-    bar.close()
+    with tqdm(total=train_cfg.max_steps, initial=step, desc=f"train {task.name}", disable=not progress,
+              dynamic_ncols=True) as bar:
+        stopped_early = bool(history) and reached(task, history[-1][metric], train_cfg.target)
+        model.train()
+        while step < train_cfg.max_steps and not stopped_early:
+            if train_set is None:
+                batch = task.sample(train_cfg.batch_size, data).to(device)
+            else:
+                idx = torch.randint(0, len(train_set), (train_cfg.batch_size,), generator=data)
+                batch = train_set[idx.to(device)]
+            for group in optimizer.param_groups:
+                group["lr"] = train_cfg.lr_at(step)
+            loss = task.loss(training_forward(model, batch.inputs), batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            # Clipping computes the total gradient norm anyway; without clipping it is computed to be checked.
+            if train_cfg.grad_clip:
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
+            else:
+                grad_norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+            _check_step(step + 1, loss, grad_norm)
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            if step % train_cfg.eval_every == 0 or step == train_cfg.max_steps:
+                model.eval()
+                held_out = _held_out(model, task, eval_batch)
+                model.train()
+                history.append({"step": step, "train_loss": loss.item(), **held_out})
+                bar.set_postfix({"loss": f"{loss.item():.4f}", f"held-out {metric}": f"{held_out[metric]:.4f}"})
+                stopped_early = reached(task, held_out[metric], train_cfg.target)
+            if out is not None and step % train_cfg.checkpoint_every == 0 and not stopped_early:
+                save_resume()
     model.eval()
+    _check_weights(step, params)  # a last step can overflow the weights with a finite loss and gradient
 
     metrics = {"steps": step, "stopped_early": stopped_early, "final": history[-1] if history else {}, "history": history}
     if out is not None:
@@ -236,4 +284,4 @@ def train(
     return TrainResult(model, metrics)
 
 
-__all__ = ["TrainConfig", "TrainResult", "make_optimizer", "run_identity", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "make_optimizer", "run_identity", "train"]

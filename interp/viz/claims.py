@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 VERDICTS = {"found": "found", "partial": "partial", "not_found": "not found", "untestable": "untestable"}
@@ -51,11 +51,27 @@ def claim_rows(claims: Sequence[Any]) -> list[dict[str, str]]:
     return rows
 
 
+def tally(verdicts: Sequence[str], names: Sequence[str], always: Sequence[str]) -> dict[str, int]:
+    """How many of ``verdicts`` are each of ``names``, in that order; a name outside ``always`` only when seen."""
+    counts = {v: sum(seen == v for seen in verdicts) for v in names}
+    return {v: n for v, n in counts.items() if v in always or n}
+
+
+def counts_sentence(counts: Mapping[str, int], words: Mapping[str, str], noun: str) -> str:
+    """``3 claims: 1 found, 1 partial, 1 not found.``: the total, then each count with its verdict's words."""
+    total = sum(counts.values())
+    parts = ", ".join(f"{n} {words[v]}" for v, n in counts.items())
+    return f"{total} {noun}{'' if total == 1 else 's'}: {parts}."
+
+
 def verdict_counts(claims: Sequence[Any]) -> dict[str, int]:
     """How many claims have each verdict: found, partial and not_found always, untestable when any is."""
-    rows = claim_rows(claims)
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
-    return {v: n for v, n in counts.items() if v in CORE_VERDICTS or n}
+    return tally([r["verdict"] for r in claim_rows(claims)], list(VERDICTS), CORE_VERDICTS)
+
+
+def claims_counts_sentence(claims: Sequence[Any]) -> str:
+    """The verdict counts as a sentence, computed from the claims themselves."""
+    return counts_sentence(verdict_counts(claims), VERDICTS, "claim")
 
 
 def _columns(rows: list[dict[str, str]]) -> list[str]:

@@ -1,5 +1,6 @@
 """An experiment's summary as Markdown (``summary.md``), an offline HTML page (``report.html``) and terminal
-text: each row's reference (value, source, kind) beside what we measured, the rule and the verdict."""
+text: each row's reference (value, source, kind) beside what we measured, the rule and the verdict (an
+untested row's detail opens with why it could not be tested)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_text
-from .claims import format_value
-from .report import figures_html, markdown_html, page
+from .claims import counts_sentence, format_value, tally
+from .report import figures_html, lead_html, markdown_html, page
 
-VERDICTS = {"reproduced": "reproduced", "partial": "partial", "not_reproduced": "not reproduced"}
+VERDICTS = {"reproduced": "reproduced", "partial": "partial", "not_reproduced": "not reproduced", "untested": "untested"}
+# Always counted; "untested" is counted only where some row is (as claims' "untestable"), though the README's
+# results table always has its column.
+CORE_VERDICTS = ("reproduced", "partial", "not_reproduced")
 REFERENCE_KINDS = {"paper": "paper", "authors_code": "authors' code", "closed_form": "closed form",
                    "proof": "proof", "reference_run": "reference run"}
 COLUMNS = ("Row", "Reference", "Source", "Measured", "Verdict", "Rule", "Detail")
 ROWS_CSS = """
 .verdict-reproduced { background: #dafbe1; color: #116329; }
 .verdict-not_reproduced { background: #ffebe9; color: #a40e26; }
+.verdict-untested { background: #eaeef2; color: #59636e; }
 .short { color: #a40e26; }
 """
 
@@ -80,20 +85,30 @@ def rows_html(rows: Sequence[Mapping[str, Any]]) -> str:
     return f'<table class="rows">\n{header}\n' + "\n".join(body) + "\n</table>"
 
 
+def row_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """How many rows have each verdict, counted from the rows themselves rather than the summary's own tally,
+    so a report's counts always agree with its table. Untested only where some row is."""
+    return tally([row["verdict"] for row in rows], list(VERDICTS), CORE_VERDICTS)
+
+
+def counts_line(summary: Mapping[str, Any]) -> str:
+    """What an experiment's report opens with: ``N rows: a reproduced, b partial, c not reproduced[, d untested].``"""
+    return counts_sentence(row_counts(summary["rows"]), VERDICTS, "row")
+
+
 def _header_lines(summary: Mapping[str, Any]) -> list[str]:
+    """How the rows were measured: paper, scale, options, device, and how many runs finished."""
     runs = summary["runs"]
-    counts = summary["verdicts"]
     return [
         f"Paper: {summary['paper']}. Scale: {summary['scale']} ({summary['seeds']} seeds); options "
         f"`{format_value(summary['options'])}`; device {summary['device']}.",
-        f"Runs: {runs['finished']} of {runs['asked']} finished" + (f", {runs['failed']} failed" if runs["failed"] else "")
-        + f". Rows: {counts['reproduced']} reproduced, {counts['partial']} partial, {counts['not_reproduced']} not reproduced.",
+        f"Runs: {runs['finished']} of {runs['asked']} finished" + (f", {runs['failed']} failed" if runs["failed"] else "") + ".",
     ]
 
 
 def experiment_markdown(summary: Mapping[str, Any]) -> str:
-    lines = [f"# {summary['experiment']}: {summary['title']}", "", *_header_lines(summary), "",
-             rows_markdown(summary["rows"]), ""]
+    lines = [f"# {summary['experiment']}: {summary['title']}", "", counts_line(summary), "",
+             *_header_lines(summary), "", rows_markdown(summary["rows"]), ""]
     if summary.get("failures"):
         lines += ["Failed runs:", *[f"- {f['group']} seed {f['seed']}: {f['error']}" for f in summary["failures"]], ""]
     if summary.get("notes"):
@@ -104,7 +119,7 @@ def experiment_markdown(summary: Mapping[str, Any]) -> str:
 
 def experiment_text(summary: Mapping[str, Any]) -> str:
     """What ``interp experiment run`` prints."""
-    lines = [f"{summary['experiment']}: {summary['title']}", *_header_lines(summary)]
+    lines = [f"{summary['experiment']}: {summary['title']}", counts_line(summary), *_header_lines(summary)]
     for row in summary["rows"]:
         cells = row_cells(row)
         lines.append(f"  [{cells['Verdict']:>14}] {cells['Row']}: {cells['Measured']} (reference {cells['Reference']}, "
@@ -132,21 +147,27 @@ def experiments_text(experiments: Iterable[Any], verbose: bool = False) -> str:
 RESULTS_BEGIN, RESULTS_END = "<!-- results table: begin (interp experiment table --readme README.md) -->", "<!-- results table: end -->"
 
 
+def miss_text(row: Mapping[str, Any]) -> str:
+    """A row that did not reproduce (fully), for the README: what was measured against what was expected, or
+    for an untested row its detail, which opens with why it could not be tested."""
+    cells = row_cells(row)
+    said = cells["Detail"] if row["verdict"] == "untested" else f"{cells['Measured']} ({cells['Reference']})"
+    return f"{cells['Verdict']}: *{row['name']}*: {said}"
+
+
 def results_table(summaries: Sequence[Mapping[str, Any]], root: str = "analyses/experiments") -> str:
-    """The README's table of every experiment's committed summary: verdict counts, and for each row that did
-    not reproduce (fully), what was measured against what was expected."""
-    lines = ["| experiment | scale | rows | reproduced | partial | not reproduced | what did not reproduce: measured (reference) |",
-             "|---|---|---|---|---|---|---|"]
+    """The README's table of every experiment's committed summary: verdict counts (untested always with its
+    column), and for each row that did not reproduce (fully), ``miss_text``."""
+    lines = ["| experiment | scale | rows | " + " | ".join(VERDICTS.values())
+             + " | what did not reproduce: measured (reference), or why untested |",
+             "|---|---|---|" + "---|" * len(VERDICTS) + "---|"]
     for summary in summaries:
-        counts = summary["verdicts"]
-        misses = []
-        for row in summary["rows"]:
-            if row["verdict"] != "reproduced":
-                cells = row_cells(row)
-                misses.append(f"{VERDICTS[row['verdict']]}: *{row['name']}*: {cells['Measured']} ({cells['Reference']})")
+        counts = row_counts(summary["rows"])
+        misses = [miss_text(row) for row in summary["rows"] if row["verdict"] != "reproduced"]
         link = f"[{summary['experiment']}]({root}/{summary['experiment']}/summary.md)"
-        lines.append(f"| {link} | {summary['scale']} | {len(summary['rows'])} | {counts['reproduced']} | {counts['partial']} | "
-                     f"{counts['not_reproduced']} | " + "<br>".join(m.replace("|", "\\|") for m in misses) + " |")
+        lines.append(f"| {link} | {summary['scale']} | {len(summary['rows'])} | "
+                     + " | ".join(str(counts.get(v, 0)) for v in VERDICTS) + " | "
+                     + "<br>".join(m.replace("|", "\\|") for m in misses) + " |")
     return "\n".join(lines)
 
 
@@ -166,6 +187,7 @@ def write_experiment_report(out: Path, summary: Mapping[str, Any]) -> None:
                        for f in summary.get("failures", []))
     sections = [
         f"<h1>{html.escape(summary['experiment'])}: {html.escape(summary['title'])}</h1>",
+        lead_html([counts_line(summary)]),
         "".join(markdown_html(line) for line in _header_lines(summary)),
         "<h2>Rows</h2>\n" + rows_html(summary["rows"]),
         f"<h2>Failed runs</h2><ul>{failures}</ul>" if failures else "",

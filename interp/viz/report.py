@@ -15,7 +15,7 @@ from typing import Any
 
 from ..files import write_text
 from .attention import GRID_CSS, AttentionView, bundle_script, render_script, views_html
-from .claims import CLAIMS_CSS, VERDICTS, claims_html, claims_markdown, format_value, verdict_counts
+from .claims import CLAIMS_CSS, claims_counts_sentence, claims_html, claims_markdown, format_value
 from .symmetry import symmetry_html, symmetry_markdown, symmetry_text
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
@@ -34,6 +34,8 @@ figure { display: inline-block; margin: 8px 16px 16px 0; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #d0d7de; }
 figcaption { font-size: 13px; color: #59636e; }
 code { background: #f6f8fa; padding: 0 3px; }
+.lead { font-size: 16px; background: #f6f8fa; border-left: 4px solid #0969da; padding: 6px 14px; margin: 12px 0 20px; }
+.lead p { margin: 6px 0; }
 """
 
 
@@ -57,10 +59,12 @@ def render_report(
     notes_markdown: str = "",
 ) -> str:
     """The report page as an HTML string (see ``write_report``)."""
-    details = {k: v for k, v in summary.items() if k not in ("claims", "symmetry")}
+    details = {k: v for k, v in summary.items() if k not in ("claims", "symmetry", "mechanism")}
+    claims = summary.get("claims", [])
     sections = [
         f"<h1>{html.escape(title)}</h1>",
-        claims_section(summary.get("claims", [])),
+        lead_html(lead_lines(summary.get("mechanism"), claims)),
+        f"<h2>Claims</h2>\n{claims_html(claims)}",
         symmetry_html(summary.get("symmetry")),
         details_html(details) if details else "",
         f"<h2>Notes</h2>\n{markdown_html(notes_markdown)}" if notes_markdown.strip() else "",
@@ -84,10 +88,15 @@ def page(title: str, sections: Sequence[str], css: str = "") -> str:
 # --- sections --------------------------------------------------------------------------------
 
 
-def claims_section(claims: Sequence[Mapping[str, Any]]) -> str:
-    """The claims table with coloured verdicts, under a count of each verdict."""
-    counts = ", ".join(f"{n} {VERDICTS[v]}" for v, n in verdict_counts(claims).items())
-    return f"<h2>Claims</h2>\n<p>{len(claims)} claims: {counts}.</p>\n{claims_html(claims)}"
+def lead_lines(mechanism: str | None, claims: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What a model's report opens with, as Markdown lines: the mechanism line (when there is one) and the
+    count of each verdict, computed from the claims so the answer cannot disagree with the table below."""
+    return [*([f"**Mechanism:** {mechanism}."] if mechanism else []), claims_counts_sentence(claims)]
+
+
+def lead_html(lines: Sequence[str]) -> str:
+    """Markdown ``lines`` as the boxed block a page opens with, right under its title."""
+    return '<div class="lead">\n' + "".join(markdown_html(line) for line in lines) + "</div>"
 
 
 def details_html(details: Mapping[str, Any]) -> str:
@@ -141,13 +150,10 @@ MODEL_REPORT_NOTES = (
 
 def summary_markdown(summary: Mapping[str, Any]) -> str:
     """``summary.md`` of an analysed model: the mechanism line, the verdict counts, the claims, the plots."""
-    counts = verdict_counts(summary["claims"])
     lines = [
         f"# {summary['task']}: {summary['run']} ({summary['kind']})",
         "",
-        f"**Mechanism:** {summary['mechanism']}.",
-        "",
-        "Verdicts: " + ", ".join(f"{n} {VERDICTS[v]}" for v, n in counts.items()) + ". "
+        *(f"{line}\n" for line in lead_lines(summary["mechanism"], summary["claims"])),  # a paragraph each
         f"Circuit heads: {', '.join(summary['circuit_heads']) or 'none'}.",
         "",
         claims_markdown(summary["claims"]),
@@ -175,7 +181,8 @@ def write_model_report(out: Path, summary: Mapping[str, Any],
     write_text(Path(out) / "summary.md", summary_markdown(summary))
     if attention_rows is None:
         return
-    keys = ("task", "run", "kind", "checkpoint", "mechanism", "circuit_heads", "verdicts", "params")
+    # No "verdicts": the page counts the claims it shows rather than trusting a count handed over.
+    keys = ("task", "run", "kind", "checkpoint", "mechanism", "circuit_heads", "params")
     write_report(Path(out) / "report.html", title=f"{summary['task']} / {summary['run']}",
                  summary={**{k: summary[k] for k in keys}, "claims": summary["claims"], "symmetry": summary.get("symmetry")},
                  figures=[Path(out) / f for f in summary["figures"]], attention_rows=attention_rows,

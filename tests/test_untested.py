@@ -1,0 +1,155 @@
+"""The ``untested`` row verdict: a claim whose condition never arose, or whose measurement the budget did not
+reach, says why instead of being scored as a failure; a measurement that came out wrong stays not_reproduced.
+And every committed summary is what its committed results summarise to today (no training: seconds)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+
+from interp.experiments import EXPERIMENTS, get_experiment
+from interp.experiments.base import (VERDICTS, Reference, Row, Untested, all_of, at_least, at_most, row, too_few_sizes,
+                                     within)
+from interp.experiments.resummarize import committed, resummarize, resummarized_rows
+from interp.paths import EXPERIMENTS as FOLDER
+from interp.viz.experiments import counts_line, experiment_markdown, results_table, rows_html
+
+REFERENCE = Reference(1.0, "a paper", "paper")
+COMMITTED = [name for name in EXPERIMENTS if (FOLDER / name / "summary.json").is_file()]
+
+
+def rows_by_name(summary) -> dict[str, Row]:
+    return {r.name: r for r in summary.rows}
+
+
+def summarize(name: str, results) -> dict[str, Row]:
+    """``name``'s rows from ``results`` with the options and seeds its committed summary records."""
+    _, recorded, _ = committed(name)
+    return rows_by_name(get_experiment(name).summarize(results, recorded["options"], recorded["seeds"]))
+
+
+def with_measurements(result, **changes):
+    return dataclasses.replace(result, measurements={**result.measurements, **changes})
+
+
+# --- the verdict and its reason ---------------------------------------------------------------------
+
+
+def test_an_untested_row_says_why():
+    assert "untested" in VERDICTS
+    made = row("claim", REFERENCE, {}, "a rule", Untested("no seed solved"), detail="0 of 3 seeds")
+    assert made.verdict == "untested" and made.detail == "no seed solved; 0 of 3 seeds"
+    assert row("claim", REFERENCE, {}, "a rule", Untested("no seed solved")).detail == "no seed solved"
+    with pytest.raises(ValueError, match="must say why"):
+        Untested("  ")
+    with pytest.raises(ValueError, match="must say why"):
+        Row("claim", REFERENCE, {}, "a rule", "untested")  # the verdict without its reason
+
+
+def test_rules_give_untested_only_for_a_value_that_is_not_there():
+    reason = "no seed stalled"
+    for rule, args in ((at_least, (0.9, 0.5)), (at_most, (0.1, 0.5)), (within, (0.4, 0.6))):
+        assert rule(None, *args, missing=reason) == Untested(reason)
+        assert rule(None, *args) == "not_reproduced"  # no reason given: as before
+        assert rule(float("nan"), *args, missing=reason) == "not_reproduced"  # a diverged run measured nonsense
+    assert at_least(0.1, 0.9, 0.5, missing=reason) == "not_reproduced"  # measured, and wrong
+
+
+def test_all_of_lets_a_measured_failure_decide_before_an_untested_cell():
+    assert all_of(["reproduced", Untested("a"), "partial", Untested("b"), Untested("a")]) == Untested("a; b")
+    assert all_of([Untested("a"), "not_reproduced", "reproduced"]) == "not_reproduced"
+    assert all_of(["reproduced", "partial"]) == "partial"
+    assert all_of([]) == Untested("no cell was measured")
+
+
+def test_a_slope_needs_two_sizes():
+    assert too_few_sizes([8, 16, 8], "T", "nMSE < 0.01", "the budget") is None
+    assert too_few_sizes([8, 8], "T", "nMSE < 0.01", "6000 steps") == Untested(
+        "only T = 8 reached nMSE < 0.01 within 6000 steps, and a slope needs two sizes")
+    assert too_few_sizes([], "n", "0.99", "2000 steps").reason.startswith("no n reached 0.99")
+
+
+# --- on the committed results -----------------------------------------------------------------------
+
+
+def test_a_bias_no_seed_has_is_untested_and_a_seed_that_misbehaves_is_not():
+    results = committed("counting-bias")[2]
+    rows = summarize("counting-bias", results)
+    for bias in ("BOS", "]"):
+        name = next(n for n in rows if n.startswith(f"{bias}-bias seeds"))
+        assert rows[name].verdict == "untested" and f"has {bias} as its bias token" in rows[name].detail
+    # Seed 0 relabelled BOS: its accuracy at 2L and 4L is far below 0.95, where a BOS bias should generalise.
+    relabelled = [with_measurements(r, bias="BOS") if r.params["model"] == "trained" and r.seed == 0 else r
+                  for r in results]
+    rows = summarize("counting-bias", relabelled)
+    assert rows["BOS-bias seeds: generalises in length and regions"].verdict == "not_reproduced"
+    assert rows["]-bias seeds: generalises in length only"].verdict == "untested"
+
+
+def test_no_solving_seed_is_untested_and_a_solver_off_s_is_not():
+    results = committed("parity-minimal")[2]
+    name = "(20, 4): solving seeds cover every bit of S"
+    rows = summarize("parity-minimal", results)
+    assert rows[name].verdict == "untested" and rows[name].detail.startswith("no seed solved within 4000 epochs")
+    assert rows["(20, 4): some seeds reach 100 % test accuracy, others stall"].verdict == "not_reproduced"  # measured
+    first = next(i for i, r in enumerate(results) if r.params["n"] == 20)
+    solver = with_measurements(results[first], solved_at=3000, min_coverage=0.2)  # solved, with a head off S
+    rows = summarize("parity-minimal", [*results[:first], solver, *results[first + 1:]])
+    assert rows[name].verdict == "not_reproduced"
+
+
+def test_a_slope_from_one_size_is_untested_with_the_sizes_that_got_there():
+    rows = summarize("selection-fcn", committed("selection-fcn")[2])
+    for name in ("critical FCN first-layer width (nMSE < 0.01) grows like T d",
+                 "critical transformer d_head (positional width) (nMSE < 0.01) grows like log T at most"):
+        assert rows[name].verdict == "untested" and rows[name].measured["slope"] is None
+        assert rows[name].detail.startswith("only T = 8 reached nMSE < 0.01 within ")
+
+
+# --- shown and counted ------------------------------------------------------------------------------
+
+
+def summary_of(verdicts: list[str]) -> dict:
+    rows = [row(f"row {i}", REFERENCE, {"accuracy": 0.5}, "a rule", Untested("no seed solved") if v == "untested" else v)
+            .to_dict() for i, v in enumerate(verdicts)]
+    return {"experiment": "demo", "title": "A demo", "paper": "a paper", "scale": "quick", "options": {}, "seeds": 1,
+            "device": "cpu", "runs": {"asked": 1, "finished": 1, "failed": 0}, "failures": [], "rows": rows,
+            "notes": "", "figures": []}
+
+
+def test_reports_count_and_show_untested_rows():
+    summary = summary_of(["reproduced", "untested", "not_reproduced", "untested"])
+    assert counts_line(summary) == "4 rows: 1 reproduced, 0 partial, 1 not reproduced, 2 untested."
+    assert counts_line(summary_of(["reproduced"])) == "1 row: 1 reproduced, 0 partial, 0 not reproduced."
+    markdown = experiment_markdown(summary)
+    assert markdown.count("| untested | a rule | no seed solved |") == 2
+    assert rows_html(summary["rows"]).count('<td class="verdict verdict-untested">untested</td>') == 2
+
+
+def test_the_results_table_has_an_untested_column_and_the_reasons():
+    table = results_table([summary_of(["reproduced", "untested", "partial"]), summary_of(["reproduced"])])
+    header, _, first, second = ([cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines())
+    assert header[3:] == ["reproduced", "partial", "not reproduced", "untested",
+                          "what did not reproduce: measured (reference), or why untested"]
+    assert first[3:7] == ["1", "1", "0", "1"] and "untested: *row 1*: no seed solved" in first[7]
+    assert second[3:] == ["1", "0", "0", "0", ""]
+
+
+# --- committed summaries are what their results summarise to ------------------------------------------
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_a_committed_summary_resummarises_to_its_rows(name):
+    assert resummarized_rows(name) == committed(name)[1]["rows"]
+
+
+def test_resummarize_rewrites_a_summary_as_the_sweep_wrote_it(tmp_path):
+    folder = shutil.copytree(FOLDER / "parity-construction", tmp_path / "parity-construction")
+    before = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.md").unlink()
+    after = resummarize("parity-construction", folder)
+    assert after == before == json.loads((folder / "summary.json").read_text())  # seconds too: the sweep's
+    assert (folder / "summary.md").read_text() == (FOLDER / "parity-construction" / "summary.md").read_text()
