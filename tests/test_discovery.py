@@ -208,6 +208,7 @@ def test_parity_truth(n, k, seed):
 
 
 @given(st.integers(2, 10), st.integers(1, 4), st.sampled_from(["learned", "orthonormal"]), st.integers(0, 1000))
+@example(T=2, q=2, positions="learned", seed=0)  # q = T: the query's code is constant, only zero ablation sees it
 @TRUTHS
 def test_selection_truth(T, q, positions, seed):
     task = make_task("selection", T=T, d=3, q=min(q, T), positions=positions, code_dim=T + 2)

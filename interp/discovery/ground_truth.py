@@ -88,9 +88,11 @@ def parity_uses(model: "TransformerBridge") -> list[Use]:
 def selection_uses(model: "TransformerBridge") -> list[Use]:
     """The query's ``subset`` code meets the keys' ``position`` codes; OV copies ``content`` into ``mean``,
     which W_U reads. With a learned table the positions come from ``pos`` and never change; with per-example
-    orthonormal codes they arrive in the features (``embed``) and differ on every input."""
-    learned = model.construction["params"]["positions"] == "learned"
-    return [Use("embed->A0.0.q", ("subset",), False),
+    orthonormal codes they arrive in the features (``embed``) and differ on every input. When q = T the subset
+    is every position, so with a learned table the query's code is the same sum of all of them on every input."""
+    params = model.construction["params"]
+    learned = params["positions"] == "learned"
+    return [Use("embed->A0.0.q", ("subset",), learned and params["q"] == params["T"]),
             Use("pos->A0.0.k" if learned else "embed->A0.0.k", ("position",), learned),
             Use("embed->A0.0.v", ("content",), False),
             Use("A0.0->logits", ("mean",), False)]
