@@ -5,7 +5,8 @@
 
 __version__ = "0.1.0"
 
-from .tasks import Batch, Task, TaskError, make_task  # noqa: E402
+from .lazy import lazy_exports
+from .validation import TaskError
 
 
 def load(directory):
@@ -14,5 +15,8 @@ def load(directory):
 
     return _load(directory)
 
+
+# Imported on first use: the command line's parser loads this package and must not pay for torch.
+__getattr__, __dir__ = lazy_exports(__name__, {"Batch": ".tasks", "Task": ".tasks", "make_task": ".tasks"})
 
 __all__ = ["Batch", "Task", "TaskError", "load", "make_task", "__version__"]

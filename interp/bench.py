@@ -13,7 +13,9 @@
 - sweep: a real experiment (``parity-construction --quick``) with ``--jobs 1`` and ``--jobs N`` (N cores),
   its speed-up over what N processes of pure compute get out of the machine in the same run: the sweep's
   efficiency (target >= 0.9), with the start-up's share of the sweep;
-- analysis: seconds to analyse each shipped default model (target: all three under 120 s).
+- analysis: seconds to analyse each shipped default model (target: all three under 120 s);
+- cli: ``interp --help`` in a fresh interpreter as a ratio to a bare ``import torch`` in one (target < 0.6:
+  the parser imports neither torch nor TransformerLens).
 """
 
 from __future__ import annotations
@@ -391,6 +393,21 @@ def bench_analysis(root: Path = TRAINED_MODELS) -> dict[str, Any]:
     return out
 
 
+def process_seconds(args: list[str], repeats: int = 5) -> float:
+    """Median wall time of a fresh ``python ARGS`` process, start-up included."""
+    return median_seconds(lambda: subprocess.run([sys.executable, *args], capture_output=True, check=True),
+                          repeats=repeats, budget=30.0)
+
+
+def bench_cli(target: float = 0.6) -> dict[str, Any]:
+    """``interp --help`` against ``import torch``, each in a fresh interpreter."""
+    help_seconds = process_seconds(["-m", "interp", "--help"])
+    torch_seconds = process_seconds(["-c", "import torch"])
+    ratio = help_seconds / torch_seconds
+    return {"help_seconds": help_seconds, "import_torch_seconds": torch_seconds, "ratio": ratio,
+            "target_ratio": target, "meets_target": ratio < target}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="bench.json")
@@ -408,6 +425,7 @@ def main(argv: list[str] | None = None) -> None:
         "samplers": bench_samplers(),
         "models": bench_models(),
         "training": bench_training(),
+        "cli": bench_cli(),
     }
     if not args.skip_scaling:
         results["scaling"] = bench_scaling()

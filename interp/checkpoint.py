@@ -22,7 +22,7 @@ from . import __version__
 from .files import atomic_write, write_json
 from .models import ModelConfig, build_model
 from .tasks import Task, TaskError, make_task, task_class
-from .tasks.base import check_int
+from .validation import ConfigError, check_int
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -32,7 +32,7 @@ FORMAT_VERSION = 1
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ConfigError):
     """A checkpoint is missing, truncated, corrupt or not an interp checkpoint."""
 
 

@@ -15,14 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .tasks.base import MAX_SEED, shown
+from .validation import MAX_SEED, ConfigError, UsageError, shown
 
 SCOPES = ("task", "model", "train")
 MAX_THREADS = 1024
-
-
-class UsageError(ValueError):
-    """A command-line value is invalid; the message names it."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -296,13 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     traceback.
     """
     args = build_parser().parse_args(argv)
-    from .checkpoint import CheckpointError
-    from .tasks import TaskError
-    from .training import TrainingDiverged
+    from .training import TrainingDiverged  # not at the top: it loads torch, which --help must not
 
     try:
         args.func(args)
-    except (TaskError, CheckpointError, UsageError) as e:
+    except ConfigError as e:
         print(f"interp {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except (TrainingDiverged, OSError) as e:

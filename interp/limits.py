@@ -26,7 +26,7 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-from .tasks.base import TaskError
+from .validation import TaskError
 
 if TYPE_CHECKING:
     from .models import ModelConfig

@@ -71,3 +71,10 @@ def test_the_sweep_is_timed_at_both_job_counts_and_set_against_the_machine():
 def test_the_machine_probe_reports_both_kinds_for_the_sweeps_process_count():
     out = bench.bench_machine(processes=2, amount=0.001, repeats=1)
     assert set(out) == {"compute_2_over_1", "memory_2_over_1"} and all(v > 0 for v in out.values())
+
+
+def test_cli_timing_compares_help_with_importing_torch():
+    out = bench.bench_cli()
+    assert out["help_seconds"] > 0 and out["import_torch_seconds"] > 0
+    assert out["ratio"] == pytest.approx(out["help_seconds"] / out["import_torch_seconds"])
+    assert out["meets_target"] == (out["ratio"] < out["target_ratio"])

@@ -6,6 +6,7 @@ damaged file read back) end in one line too, with status 1, and lose nothing alr
 
 import contextlib
 import dataclasses
+import inspect
 import io
 import json
 import os
@@ -829,6 +830,38 @@ def test_cli_help_and_tasks():
     assert code == 0
     for text in ("parity", "selection", "counting", "n=20", "k=3", "T=16", "q=3", "L=40", "R=3", "init_mode=\"gpt2\""):
         assert text in listed
+
+
+HEAVY_IMPORTS = """
+import sys
+from interp.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(sorted({name.split(".")[0] for name in sys.modules} & {"torch", "transformer_lens", "numpy", "einops"}))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["experiment", "run", "--help"],
+                                  ["discover", "--help"], ["train", "--bad-flag"]])
+def test_the_parser_loads_no_torch(argv):
+    """The parser answers from the standard library: torch and TransformerLens load only for the work."""
+    result = subprocess.run([sys.executable, "-c", HEAVY_IMPORTS, *argv], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("package", ["interp", "interp.discovery", "interp.experiments"])
+def test_lazy_exports_resolve_and_no_submodule_can_shadow_them(package):
+    """Importing a submodule binds its name in the package, over a lazy export of the same name."""
+    import importlib
+    import pkgutil
+
+    module = importlib.import_module(package)
+    assert not set(module.__all__) & {info.name for info in pkgutil.iter_modules(module.__path__)}
+    for name in module.__all__:
+        assert not inspect.ismodule(getattr(module, name)), name
 
 
 @pytest.mark.slow

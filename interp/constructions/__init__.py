@@ -17,7 +17,8 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..tasks.base import Task, TaskError
+from ..tasks.base import Task
+from ..validation import TaskError
 from .counting import counting, counting_close_bias
 from .parity import parity, parity_frozen_attention, parity_parameter_count
 from .pieces import ResidualBasis

@@ -21,7 +21,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..models import ModelConfig
-from ..tasks.base import TaskError
+from ..validation import TaskError
 from ..tasks.parity import CLS, ParityTask
 from .pieces import (
     ResidualBasis,

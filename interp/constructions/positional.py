@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ..models import POSITIONAL
-from ..tasks.base import TaskError, check_choice, check_float
+from ..validation import TaskError, check_choice, check_float
 from ..tasks.positional import CumminTask, CumsumTask, ValueTask
 from .pieces import MLP, Head, ResidualBasis, block_weights, construction_config
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..tasks.base import TaskError, check_int
+from ..validation import TaskError, check_int
 from ..tasks.selection import SelectionTask
 from .pieces import ResidualBasis, assemble, block_weights, construction_config, set_attention_head
 

@@ -10,22 +10,25 @@
 - ``patching``: edge-level interventions through TL hooks (``EdgePatcher``), exact with and without LayerNorm;
 - ``problem``: the clean batch, the ablated values (zero, mean, resample) and the metrics (KL, task);
 - ``methods``: ACDC, EAP, EAP-IG and node ablation;
-- ``ground_truth``: the edges each construction uses (two versions: zero vs resample/mean ablation) and
-  the circuit heads the analysis names for trained models;
+- ``truth``: the edges each construction uses (two versions: zero vs resample/mean ablation), a
+  compiled tracr program's edges (structural, and exercised by a batch) and the circuit heads the analysis
+  names for trained models;
 - ``scores``: ROC curves, pessimistic AUC, faithfulness;
 - ``run``: one call from a model to a found circuit, as ``interp discover`` and the benchmark use it.
 
 The theory and every choice: docs/theory/discovery.md.
 """
 
-from .graph import Graph
-from .ground_truth import GroundTruth, analysis_heads, ground_truth, label_edges
-from .methods import DEFAULT_METRIC, METHODS, Found, discover
-from .patching import ABLATIONS, EdgePatcher
-from .problem import METRICS, Problem
-from .run import find_circuit
-from .scores import evaluate, pessimistic_auc, roc_points
+from ..lazy import lazy_exports
+from .names import ABLATIONS, DEFAULT_METRIC, METHODS, METRICS
+
+# Imported on first use, so that the command line's parser (discovery.cli) does not load torch.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Graph": ".graph", "EdgePatcher": ".patching", "Problem": ".problem", "find_circuit": ".run",
+    "Found": ".methods", "discover": ".methods", "evaluate": ".scores", "pessimistic_auc": ".scores",
+    "roc_points": ".scores", **{name: ".truth" for name in (
+        "GroundTruth", "analysis_heads", "exercised_edges", "ground_truth", "label_edges")}})
 
 __all__ = ["ABLATIONS", "DEFAULT_METRIC", "EdgePatcher", "Found", "Graph", "GroundTruth", "METHODS", "METRICS",
-           "Problem", "analysis_heads", "discover", "evaluate", "find_circuit", "ground_truth", "label_edges",
-           "pessimistic_auc", "roc_points"]
+           "Problem", "analysis_heads", "discover", "evaluate", "exercised_edges", "find_circuit", "ground_truth",
+           "label_edges", "pessimistic_auc", "roc_points"]

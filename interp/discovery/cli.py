@@ -11,9 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..paths import DISCOVERY
-from .methods import METHODS
-from .patching import ABLATIONS
-from .problem import METRICS
+from .names import ABLATIONS, METHODS, METRICS
 
 
 def summary_text(result: dict, out: Path) -> str:
@@ -66,7 +64,7 @@ def cmd_discover(args: argparse.Namespace) -> None:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from ..cli import MAX_THREADS, int_flag
-    from ..tasks.base import MAX_SEED
+    from ..validation import MAX_SEED
 
     p = sub.add_parser("discover", help="find a checkpoint's circuit automatically (ACDC, EAP, EAP-IG, node ablation)")
     p.add_argument("dir", metavar="DIR", help="checkpoint directory")

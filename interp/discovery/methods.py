@@ -15,14 +15,11 @@ from typing import Any
 import einops
 import torch
 
-from ..tasks.base import check_choice, check_int
+from ..validation import check_choice, check_int
 from .graph import INPUTS, LOGITS, component, reaching_logits, split_edge
+from .names import DEFAULT_METRIC, METHODS
 from .problem import Problem
 
-METHODS = ("acdc", "eap", "eap-ig", "node")
-# Which metric each method uses unless told otherwise: ACDC and node ablation the distance to the clean
-# output (ACDC's headline setting); the gradient methods the task score (KL's gradient is 0 at the clean point).
-DEFAULT_METRIC = {"acdc": "kl", "node": "kl", "eap": "task", "eap-ig": "task"}
 ACDC_THRESHOLDS = tuple(10.0 ** e for e in range(-6, 2))
 IG_STEPS = 5  # Hanna et al.'s runs
 

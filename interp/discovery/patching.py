@@ -29,13 +29,13 @@ import einops
 import torch
 from torch import Tensor
 
-from ..tasks.base import TaskError
+from ..validation import TaskError
 from .graph import LOGITS, QKV, Graph
+from .names import ABLATIONS
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-ABLATIONS = ("zero", "mean", "resample")
 
 
 @dataclass

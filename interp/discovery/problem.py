@@ -23,14 +23,14 @@ import torch
 from torch import Tensor
 
 from ..tasks import Batch, Task
-from ..tasks.base import check_choice
+from ..validation import check_choice
 from .graph import Graph
+from .names import METRICS
 from .patching import EdgePatcher, ablated_values
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-METRICS = ("kl", "task")
 
 
 def asked(batch: Batch, n_readout: int) -> Tensor:

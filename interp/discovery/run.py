@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..tasks.base import TaskError, check_choice, check_float, check_int
-from .ground_truth import VERSIONS, analysis_heads, ground_truth
-from .methods import DEFAULT_METRIC, METHODS, Found, discover
-from .patching import ABLATIONS
-from .problem import METRICS, Problem
+from ..validation import TaskError, check_choice, check_float, check_int
+from .truth import VERSIONS, analysis_heads, ground_truth
+from .methods import Found, discover
+from .names import ABLATIONS, DEFAULT_METRIC, METHODS, METRICS
+from .problem import Problem
 from .scores import FAITHFUL, evaluate
 
 if TYPE_CHECKING:

@@ -1,36 +1,18 @@
 """The papers' claims, reproduced: named experiments over populations of models (``interp experiment``).
 
-``EXPERIMENTS`` maps each name (part of the interface) to its class; ``run_experiment`` runs one.
-See ``base.py`` for what an experiment is and ``runner.py`` for how it runs; ``resummarize.py`` rewrites a
-committed summary from its stored results, without running anything.
+``EXPERIMENTS`` (``registry.py``) maps each name (part of the interface) to its class; ``run_experiment``
+runs one. See ``base.py`` for what an experiment is and ``runner.py`` for how it runs; ``resummarize.py``
+rewrites a committed summary from its stored results, without running anything.
 """
 
 from __future__ import annotations
 
-from ..tasks.base import TaskError
-from .base import Experiment, Reference, Row, RunResult, RunSpec, Summary
-from .discovery import DISCOVERY_EXPERIMENTS
-from .parity import PARITY_EXPERIMENTS
-from .positional import POSITIONAL_EXPERIMENTS
-from .selection import SELECTION_EXPERIMENTS
-from .counting import COUNTING_EXPERIMENTS
-from .symmetry import SYMMETRY_EXPERIMENTS
+from ..lazy import lazy_exports
 
-EXPERIMENTS: dict[str, type[Experiment]] = {cls.name: cls for cls in [*PARITY_EXPERIMENTS, *DISCOVERY_EXPERIMENTS, *SELECTION_EXPERIMENTS, *COUNTING_EXPERIMENTS, *SYMMETRY_EXPERIMENTS, *POSITIONAL_EXPERIMENTS]}
-
-
-def get_experiment(name: str) -> Experiment:
-    if name not in EXPERIMENTS:
-        raise TaskError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
-    return EXPERIMENTS[name]()
-
-
-def run_experiment(name: str, **kwargs):
-    """See ``interp.experiments.runner.run_experiment``."""
-    from .runner import run_experiment as run
-
-    return run(name, **kwargs)
-
+# Imported on first use, so that the command line's parser (experiments.cli) does not load torch.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "EXPERIMENTS": ".registry", "get_experiment": ".registry", "run_experiment": ".runner",
+    **{name: ".base" for name in ("Experiment", "Reference", "Row", "RunResult", "RunSpec", "Summary")}})
 
 __all__ = ["EXPERIMENTS", "Experiment", "Reference", "Row", "RunResult", "RunSpec", "Summary", "get_experiment",
            "run_experiment"]

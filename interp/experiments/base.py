@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..tasks.base import TaskError
+from ..validation import TaskError
 from ..viz.figures import Plot
 
 VERDICTS = ("reproduced", "partial", "not_reproduced", "untested")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..tasks.base import TaskError
+from ..validation import TaskError
 
 
 def parse_settings(items: list[str]) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> None:
     from ..viz.experiments import experiments_text
-    from . import EXPERIMENTS
+    from .registry import EXPERIMENTS  # here, not at the top: the registry loads torch, the parser must not
 
     print("\n".join(EXPERIMENTS) if args.names else experiments_text(EXPERIMENTS.values(), args.verbose))
 
@@ -37,7 +37,7 @@ def committed_summaries() -> list[dict[str, Any]]:
     A damaged one is refused with a line naming it (CheckpointError: interp's reader of JSON files)."""
     from ..checkpoint import read_json
     from ..paths import EXPERIMENTS as FOLDER
-    from . import EXPERIMENTS
+    from .registry import EXPERIMENTS
 
     out = []
     for name in EXPERIMENTS:

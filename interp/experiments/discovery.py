@@ -16,6 +16,8 @@ import json
 import statistics
 from typing import Any
 
+from ..discovery.names import ABLATIONS, DEFAULT_METRIC, METHODS
+from ..validation import TaskError, check_choice
 from ..viz.figures import Plot
 from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, at_least, ok_results,
                    row, spread)
@@ -39,8 +41,6 @@ PUBLISHED = [
 
 
 def _pairs(values: list[list[int]], name: str) -> list[tuple[int, int]]:
-    from ..tasks.base import TaskError
-
     if any(len(v) != 2 for v in values):
         raise TaskError(f"{name} must be a list of pairs, got {json.dumps(values)}")
     return [tuple(v) for v in values]
@@ -140,10 +140,6 @@ class DiscoveryBenchmark(Experiment):
     seeds, quick_seeds = 3, 2
 
     def grid(self, options, seeds):
-        from ..discovery.methods import DEFAULT_METRIC, METHODS
-        from ..discovery.patching import ABLATIONS
-        from ..tasks.base import check_choice
-
         for method in options["methods"]:
             check_choice("methods", method, METHODS)
         for ablation in options["ablations"]:

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..files import json_text
 from ..paths import EXPERIMENTS
-from ..tasks.base import TaskError
+from ..validation import TaskError
 from .base import Experiment, RunResult, Summary
+from .registry import get_experiment
 
 
 def committed(name: str, folder: str | Path | None = None) -> tuple[Path, dict[str, Any], list[RunResult]]:
@@ -35,8 +36,6 @@ def committed(name: str, folder: str | Path | None = None) -> tuple[Path, dict[s
 
 def summarize_committed(name: str, folder: str | Path | None = None) -> tuple[Experiment, Summary, Path, dict, list]:
     """``name``'s summary computed afresh from its committed results, with the options and seeds it records."""
-    from . import get_experiment
-
     experiment = get_experiment(name)
     folder, recorded, results = committed(name, folder)
     return experiment, experiment.summarize(results, recorded["options"], recorded["seeds"]), folder, recorded, results

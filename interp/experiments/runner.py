@@ -30,8 +30,9 @@ from tqdm.auto import tqdm
 from ..files import check_writable_dir, exclusive, finite, json_text, write_json, write_text
 from ..paths import EXPERIMENTS
 from ..models import resolve_device
-from ..tasks.base import TaskError, check_choice, check_int
+from ..validation import TaskError, check_choice, check_int
 from .base import RunResult, RunSpec
+from .registry import get_experiment
 
 EXECUTORS = ("local", "ray")
 
@@ -41,7 +42,6 @@ def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[s
     import torch
 
     from ..allocator import reuse_freed_memory
-    from . import get_experiment
 
     reuse_freed_memory()  # in a Ray or pool worker too, which this process did not start
     threads = torch.get_num_threads()
@@ -234,8 +234,6 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, 
                    settings: dict[str, Any] | None = None, out: str | Path | None = None,
                    progress: bool = True) -> dict[str, Any]:
     """Run experiment ``name`` (skipping runs already finished in ``out``), then write its summary."""
-    from . import get_experiment
-
     experiment = get_experiment(name)
     options = experiment.resolve_options(quick, settings)
     if seeds is None:
@@ -289,6 +287,7 @@ def write_summary(out: Path, experiment: Any, summary: Any, results: list[RunRes
 
     figures = [draw(plot, out) for plot in summary.plots]
     failed = [r for r in results if not r.ok]
+    rows = [row.to_dict() for row in summary.rows]
     data = {
         "experiment": experiment.name,
         "title": experiment.title,
@@ -299,8 +298,8 @@ def write_summary(out: Path, experiment: Any, summary: Any, results: list[RunRes
         "device": device,
         "runs": {"asked": len(results), "finished": len(results) - len(failed), "failed": len(failed)},
         "failures": [{"group": r.group, "seed": r.seed, "error": (r.error or "").splitlines()[0]} for r in failed],
-        "rows": [row.to_dict() for row in summary.rows],
-        "verdicts": row_counts([row.to_dict() for row in summary.rows]),
+        "rows": rows,
+        "verdicts": row_counts(rows),
         "notes": summary.notes,
         "figures": [path.name for path in figures],
         "seconds": seconds,

@@ -23,7 +23,7 @@ import torch
 
 from ..constructions.selection import nmse_from_gap
 from ..tasks import SelectionTask, TaskError, evaluate
-from ..tasks.base import check_choice, check_int
+from ..validation import check_choice, check_int
 from ..tasks.selection import POSITION_MODES
 from ..viz.figures import Plot
 from .base import (NO_FINISHED_RUN, Experiment, Reference, RunSpec, Summary, Untested, all_of, at_least, at_most,

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..tasks.base import TaskError, check_bool, check_choice, check_int, check_length
+from ..validation import TaskError, check_bool, check_choice, check_int, check_length
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

@@ -17,7 +17,7 @@ from torch import Tensor
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from ..tasks.base import check_choice, check_int
+from ..validation import check_choice, check_int
 
 
 class HiddenLayer(nn.Module):

@@ -26,7 +26,7 @@ from torch import Tensor
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from ..tasks.base import TaskError, check_choice, check_int
+from ..validation import TaskError, check_choice, check_int
 
 
 @dataclass

@@ -43,7 +43,7 @@ from torch import Tensor
 from transformer_lens import ActivationCache, FactoredMatrix, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-from ..tasks.base import TaskError
+from ..validation import TaskError
 
 if TYPE_CHECKING:
     from . import ModelConfig

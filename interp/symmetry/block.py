@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..tasks.base import check_choice, check_float, check_int
+from ..validation import check_choice, check_float, check_int
 from .kernel import ATTENTION, check_tokens, covariance_with_error, mean_readout
 
 if TYPE_CHECKING:

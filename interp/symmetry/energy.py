@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tasks.base import TaskError
+from ..validation import TaskError
 from .group import (MAX_ENUMERATED, Partition, all_permutations, asymmetry_order, character_table, class_labels,
                     compose, dimensions, inverse, partitions, permutation_codes, random_permutations_of_type,
                     z_values)

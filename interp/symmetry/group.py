@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..tasks.base import TaskError, check_int
+from ..validation import TaskError, check_int
 
 Partition = tuple[int, ...]
 # Enumerating S_L (L! permutations) is the exact route up to here; beyond, classes are sampled.

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..tasks.base import TaskError, check_choice, check_float, check_int
+from ..validation import TaskError, check_choice, check_float, check_int
 from .energy import PointIndex
 from .group import Partition, canonical_permutation, character_table, partitions, z_values
 

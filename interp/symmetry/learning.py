@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tasks.base import TaskError, check_float, check_int
+from ..validation import TaskError, check_float, check_int
 
 
 @dataclass

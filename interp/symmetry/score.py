@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..tasks import Batch, Task
-from ..tasks.base import check_int
+from ..validation import check_int
 from .energy import MAX_ORBIT, orbit_energies, ratio_with_error, symmetric_fraction_pairs
 from .group import all_permutations, asymmetry_order, partitions, random_permutations
 

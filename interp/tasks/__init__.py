@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .base import Batch, Task, TaskError
+from ..validation import TaskError
+from .base import Batch, Task
 from .counting import CountingTask
 from .evaluation import evaluate, reached
 from .parity import ParityTask

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Batch, Task, check_float, check_int, check_length, make_generator
+from ..validation import check_float, check_int, check_length
+from .base import Batch, Task, make_generator
 
 BOS, ZERO, ONE, OPEN, CLOSE, FIRST_QUERY = 0, 1, 2, 3, 4, 5
 IGNORE = -100

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from .base import Batch, Task, check_int
+from ..validation import check_int
+from .base import Batch, Task
 
 if TYPE_CHECKING:
     from torch import nn

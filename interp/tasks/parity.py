@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Batch, Task, TaskError, check_int, check_length, check_seed, make_generator, shown
+from ..validation import TaskError, check_int, check_length, check_seed, shown
+from .base import Batch, Task, make_generator
 
 CLS = 2
 

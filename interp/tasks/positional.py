@@ -25,7 +25,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from .base import Batch, Task, check_float, check_length, make_generator
+from ..validation import check_float, check_length
+from .base import Batch, Task, make_generator
 
 
 # Values up to MAX_SCALE^2 stay far inside float32 (and sums of them too) at any length a machine can hold.

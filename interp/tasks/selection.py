@@ -32,7 +32,8 @@ import einops
 import torch
 from torch import Tensor
 
-from .base import Batch, Task, TaskError, check_choice, check_int, check_length, make_generator
+from ..validation import TaskError, check_choice, check_int, check_length
+from .base import Batch, Task, make_generator
 
 POSITION_MODES = ("learned", "orthonormal", "gaussian", "fixed")
 CODE_MODES = ("orthonormal", "gaussian", "fixed")  # the modes whose position codes arrive in the features

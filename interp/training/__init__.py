@@ -28,7 +28,7 @@ from ..files import json_text
 from ..models import ModelConfig, build_model, trainable_parameters
 from ..models.fast import training_forward
 from ..tasks import Task, reached
-from ..tasks.base import TaskError, check_choice, check_float, check_int, check_seed
+from ..validation import TaskError, check_choice, check_float, check_int, check_seed
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

@@ -14,6 +14,13 @@ writes and each receiver reads); ``tests/test_discovery.py`` checks that it equa
 listed circuit alone reproduces the model's output under each ablation, and that removing any listed
 edge changes it.
 
+Compiled programs (tracr, ``interp.constructions.tracr``): nobody listed their edges, so the truth is read off
+the weights (``label_edges``): the **structural** truth, every path the compiler built. Some carry nothing on
+a given input distribution: with inputs of one length ``length`` is a constant; tracr's fallback to BOS, built
+into every aggregate, moves nothing while every query finds a match. ``exercised_edges`` keeps the structural
+edges whose ablation alone changes some output of the problem's batch, and the tests check that those alone
+reproduce every output: the **exercised** truth, the circuit a discovery method can see.
+
 Trained models: the heads ``interp.analysis`` names as the circuit (``Analysis.circuit``: heads whose
 attention matches the theory, whose ablation the analysis checks breaks the task); node level only.
 """
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
     from ..tasks import Task
+    from .problem import Problem
 
 VERSIONS = ("zero", "resample")  # mean ablation shares the resample truth
 _BLOCK = re.compile(r"^([^\[\]]+)")
@@ -118,13 +126,26 @@ def counting_uses(model: "TransformerBridge") -> list[Use]:
             Use("embed->logits", ("one",), True)]
 
 
+def structural_uses(model: "TransformerBridge") -> list[Use]:
+    """Every edge the weights build, as ``label_edges`` reads them; whether one is constant on the inputs is
+    not known in advance (``exercised_edges`` finds out on a batch), so none is marked constant."""
+    return [Use(edge, blocks, False) for edge, blocks in label_edges(model).items()]
+
+
 # Keyed by ``model.construction["name"]``.
 CONSTRUCTION_TRUTHS: dict[str, Callable[["TransformerBridge"], list[Use]]] = {
     "parity": parity_uses,
     "selection": selection_uses,
     "counting": counting_uses,
     "counting_close_bias": counting_uses,
+    "tracr": structural_uses,
 }
+
+
+def exercised_edges(problem: "Problem", edges: list[str], tolerance: float = 1e-6) -> list[str]:
+    """The ``edges`` whose ablation alone (``problem``'s ablation, every other edge intact) moves the output
+    on ``problem``'s batch by more than ``tolerance`` under its metric."""
+    return [edge for edge in edges if problem.damage(problem.graph.mask([edge])) > tolerance]
 
 
 def ground_truth(model: "TransformerBridge") -> GroundTruth | None:
@@ -200,5 +221,5 @@ def analysis_heads(model: "TransformerBridge", task: "Task", samples: int = 512,
     return {head_name(layer, head) for layer, head in circuit}
 
 
-__all__ = ["CONSTRUCTION_TRUTHS", "GroundTruth", "Use", "VERSIONS", "analysis_heads", "ground_truth",
+__all__ = ["CONSTRUCTION_TRUTHS", "GroundTruth", "Use", "VERSIONS", "analysis_heads", "exercised_edges", "ground_truth",
            "label_edges", "truth_version"]

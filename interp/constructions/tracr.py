@@ -1,0 +1,300 @@
+"""Models nobody here wrote: RASP programs compiled by tracr, as TransformerLens bridges.
+
+tracr (DeepMind's compiler from RASP programs to transformer weights; PyPI ``tracr-pypi``, this project's
+``tracr`` extra) gives every head and MLP a known role. Here a compiled program becomes an ordinary
+``interp`` model, a ``TransformerBridge`` booted natively with every weight moved into its TL name:
+
+    program = load_program("reverse", vocab=[1, 2, 3], max_seq_len=5)   # or "my_module:my_function"
+    compiled = compile_program(program)
+    logits = compiled.model(compiled.encode([[1, 2, 3]]))               # [batch, 1 + n, d_vocab_out]
+    compiled.decode(logits)                                             # [[3, 2, 1]]
+
+The weights map one to one: tracr's layer ``l`` (attention then MLP, no normalisation, ReLU) is TL block
+``l``; each ``[d_model, n_heads * key_size]`` query, key and value matrix is split by head into ``W_Q``,
+``W_K``, ``W_V`` ``[n_heads, d_model, d_head]`` (``d_head = key_size``; ``d_model`` is the number of named
+residual directions, unrelated to ``n_heads * d_head``), the output projection into ``W_O``, and both
+attentions divide the scores by ``sqrt(d_head)``. The unembedding is no parameter in tracr: it is a
+projection built inside the compiled model, so ``W_U`` is that projection applied to the identity.
+Position 0 holds BOS, whose positional row is zero and whose output means nothing; the compiled model never
+masks padding, so a batch holds inputs of one length. ``model.residual_labels`` are tracr's residual
+directions, ``name:value`` written ``name[value]`` as in the toolkit's own constructions.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+from torch import Tensor
+from tracr.compiler import compiling, lib
+from tracr.compiler.assemble import AssembledTransformerModel
+from tracr.rasp import rasp
+
+from ..models import ModelConfig
+from ..tasks.base import Batch, Task, make_generator
+from ..validation import TaskError, check_bool, check_int
+from .pieces import ResidualBasis, assemble
+
+BOS = "BOS"
+
+
+# tracr's library programs, each with the vocabulary it is usually compiled on. A builder takes the longest
+# input (``make_sort`` and ``make_sort_freq`` need it to make keys unique).
+LIBRARY: dict[str, tuple[Callable[[int], rasp.SOp], tuple[Any, ...]]] = {
+    "length": (lambda n: lib.make_length(), (1, 2, 3)),
+    "reverse": (lambda n: lib.make_reverse(rasp.tokens), (1, 2, 3)),
+    "hist": (lambda n: lib.make_hist(), (1, 2, 3)),
+    "sort_unique": (lambda n: lib.make_sort_unique(rasp.tokens, rasp.tokens), (1, 2, 3)),
+    "sort": (lambda n: lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=n, min_key=1), (1, 2, 3)),
+    "sort_freq": (lambda n: lib.make_sort_freq(n), (1, 2, 3)),
+    "frac_prevs": (lambda n: lib.make_frac_prevs(rasp.tokens == "x"), ("x", "y")),
+    "detect_pattern": (lambda n: lib.detect_pattern(rasp.tokens, "abc"), ("a", "b", "c")),
+    "pair_balance": (lambda n: lib.make_pair_balance(rasp.tokens, "(", ")"), ("(", ")", "a")),
+    "shuffle_dyck2": (lambda n: lib.make_shuffle_dyck2(), ("(", ")", "{", "}", "a")),
+}
+
+
+@dataclass(frozen=True)
+class Program:
+    """A RASP program and what it is compiled for. ``spec`` names it: a ``LIBRARY`` key or ``module:function``."""
+
+    spec: str
+    sop: rasp.SOp
+    vocab: tuple[Any, ...]
+    max_seq_len: int
+    causal: bool = False
+
+    @property
+    def categorical(self) -> bool:
+        return rasp.is_categorical(self.sop)
+
+    def evaluate(self, inputs: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """RASP's own evaluator on each input (``None`` where the program leaves a position undefined)."""
+        return [list(rasp.evaluate(self.sop, list(x))) for x in inputs]
+
+
+def load_program(spec: str, vocab: Sequence[Any] | None = None, max_seq_len: int = 5,
+                 causal: bool = False) -> Program:
+    """The program ``spec`` names: one of ``LIBRARY`` (with its usual vocabulary unless ``vocab`` is given),
+    or ``module:function``, a function of no arguments returning a RASP ``SOp`` (its module importable from
+    the current directory or ``PYTHONPATH``; ``vocab`` is then required)."""
+    max_seq_len = check_int("max_seq_len", max_seq_len, 1)
+    check_bool("causal", causal)
+    if spec in LIBRARY:
+        build, usual = LIBRARY[spec]
+        sop, vocab = build(max_seq_len), usual if vocab is None else vocab
+    elif ":" in spec:
+        module_name, _, function_name = spec.partition(":")
+        try:
+            function = getattr(importlib.import_module(module_name), function_name)
+        except (ImportError, AttributeError) as e:
+            raise TaskError(f"program {spec!r}: cannot import it ({e})") from None
+        sop = function()
+        if not isinstance(sop, rasp.SOp):
+            raise TaskError(f"program {spec!r} returned {type(sop).__name__}, not a RASP SOp")
+        if vocab is None:
+            raise TaskError(f"program {spec!r}: give its vocabulary (vocab=[...])")
+    else:
+        raise TaskError(f"unknown program {spec!r}; choose one of {', '.join(LIBRARY)}, or module:function")
+    vocab = tuple(vocab)
+    if not vocab or len(set(vocab)) != len(vocab) or BOS in vocab:
+        raise TaskError(f"vocab must be distinct tokens without {BOS!r}, got {list(vocab)}")
+    return Program(spec, sop, vocab, max_seq_len, causal)
+
+
+def residual_label(tracr_label: str) -> str:
+    """tracr's ``name:value`` direction as the toolkit writes it, ``name[value]`` (a bare name stays)."""
+    name, sep, value = tracr_label.partition(":")
+    return f"{name}[{value}]" if sep else name
+
+
+def true_unembed(assembled: AssembledTransformerModel) -> np.ndarray:
+    """``W_U`` ``[d_model, d_vocab_out]``: the compiled model's own unembedding applied to the identity
+    (it is a projection onto the output space, not a parameter)."""
+    d_model = len(assembled.residual_labels)
+
+    @hk.without_apply_rng
+    @hk.transform
+    def unembed_identity():
+        return assembled.get_compiled_model().unembed(jnp.eye(d_model), use_unembed_argmax=False)
+
+    return np.asarray(unembed_identity.apply(assembled.params)).reshape(d_model, -1)
+
+
+def tl_weights(assembled: AssembledTransformerModel) -> tuple[ModelConfig, dict[str, Tensor]]:
+    """The compiled model's config and weights in TL property layout (``blocks.{l}.attn.W_Q`` ...)."""
+    config, params = assembled.model_config, assembled.params
+    tensor = lambda array: torch.tensor(np.asarray(array), dtype=torch.float32)  # noqa: E731
+    d_model, n_heads, d_head = len(assembled.residual_labels), config.num_heads, config.key_size
+    W_U = tensor(true_unembed(assembled))
+    embed = tensor(params["token_embed"]["embeddings"])
+    cfg = ModelConfig(n_layers=config.num_layers, n_heads=n_heads, d_model=d_model, d_head=d_head,
+                      d_mlp=config.mlp_hidden_size, act_fn="relu", normalization_type="none",
+                      attention_dir="causal" if config.causal else "bidirectional", positional="learned",
+                      n_ctx=params["pos_embed"]["embeddings"].shape[0], d_vocab=embed.shape[0],
+                      d_vocab_out=W_U.shape[1], input_kind="tokens")
+    weights = {"embed.W_E": embed, "pos_embed.W_pos": tensor(params["pos_embed"]["embeddings"]), "unembed.W_U": W_U}
+    for layer in range(config.num_layers):
+        attn, ours = f"transformer/layer_{layer}/attn/", f"blocks.{layer}.attn."
+        for theirs, letter in (("query", "Q"), ("key", "K"), ("value", "V")):
+            w = tensor(params[attn + theirs]["w"])  # [d_model, n_heads * d_head], heads in order
+            weights[ours + f"W_{letter}"] = w.reshape(d_model, n_heads, d_head).permute(1, 0, 2)
+            weights[ours + f"b_{letter}"] = tensor(params[attn + theirs]["b"]).reshape(n_heads, d_head)
+        weights[ours + "W_O"] = tensor(params[attn + "linear"]["w"]).reshape(n_heads, d_head, d_model)
+        weights[ours + "b_O"] = tensor(params[attn + "linear"]["b"])
+        mlp, ours = f"transformer/layer_{layer}/mlp/", f"blocks.{layer}.mlp."
+        weights[ours + "W_in"], weights[ours + "b_in"] = (tensor(params[mlp + "linear_1"][k]) for k in ("w", "b"))
+        weights[ours + "W_out"], weights[ours + "b_out"] = (tensor(params[mlp + "linear_2"][k]) for k in ("w", "b"))
+    return cfg, weights
+
+
+@dataclass
+class Compiled:
+    """A compiled program: tracr's model (``assembled``) and the same weights as a TL bridge (``model``)."""
+
+    program: Program
+    assembled: AssembledTransformerModel
+    model: Any  # TransformerBridge
+
+    def encode(self, inputs: Sequence[Sequence[Any]]) -> Tensor:
+        """Token ids ``[batch, 1 + n]`` of inputs of one length ``n``, BOS first."""
+        lengths = {len(x) for x in inputs}
+        if len(lengths) != 1:
+            raise TaskError(f"a batch holds inputs of one length (the compiled model masks nothing), got {sorted(lengths)}")
+        if max(lengths) > self.program.max_seq_len:
+            raise TaskError(f"inputs of length {max(lengths)} exceed max_seq_len={self.program.max_seq_len}")
+        unknown = {token for x in inputs for token in x} - set(self.program.vocab)
+        if unknown:
+            raise TaskError(f"tokens {sorted(map(str, unknown))} are not in the vocabulary {list(self.program.vocab)}")
+        return torch.tensor([self.assembled.input_encoder.encode([BOS, *x]) for x in inputs])
+
+    def decode(self, logits: Tensor) -> list[list[Any]]:
+        """The program's outputs at positions 1..n of ``logits`` ``[batch, 1 + n, d_vocab_out]``: the value
+        of the largest logit (categorical programs) or the one output (numerical programs)."""
+        outputs = logits[:, 1:].detach().cpu()
+        if not self.program.categorical:
+            return outputs[..., 0].tolist()
+        return [self.assembled.output_encoder.decode(row) for row in outputs.argmax(-1).tolist()]
+
+    def tracr_logits(self, tokens: Tensor) -> Tensor:
+        """tracr's own forward pass (jax) on ``tokens`` ``[batch, 1 + n]``, unembedded like ``model``'s."""
+        out = jax.jit(self.assembled.forward)(self.assembled.params, jnp.asarray(tokens.numpy()))
+        return torch.tensor(np.asarray(out.transformer_output.output) @ true_unembed(self.assembled))
+
+
+def compile_program(program: Program) -> Compiled:
+    """Compile ``program`` with tracr and load its weights into a TL bridge (``model.construction`` names
+    the program, its vocabulary and lengths, so that it can be compiled again)."""
+    assembled = compiling.compile_rasp_to_model(program.sop, vocab=set(program.vocab),
+                                                max_seq_len=program.max_seq_len, causal=program.causal,
+                                                compiler_bos=BOS)
+    cfg, weights = tl_weights(assembled)
+    basis = ResidualBasis.from_labels([residual_label(label) for label in assembled.residual_labels])
+    params = {"program": program.spec, "vocab": list(program.vocab), "max_seq_len": program.max_seq_len,
+              "causal": program.causal, "categorical": program.categorical}
+    return Compiled(program, assembled, assemble(cfg, weights, basis, name="tracr", params=params))
+
+
+@lru_cache(maxsize=16)
+def compiled_for(spec: str, vocab: tuple[Any, ...], max_seq_len: int, causal: bool) -> Compiled:
+    """``compile_program`` of the program these parameters name, compiled once per process."""
+    return compile_program(load_program(spec, vocab, max_seq_len, causal))
+
+
+@dataclass(frozen=True)
+class TracrTask(Task):
+    """Inputs of one ``length`` (default ``max_seq_len``) drawn uniformly from ``vocab``; targets from RASP's
+    evaluator, at every position after BOS. A categorical program's targets are output ids (-1 where RASP
+    leaves a position undefined: not asked, as counting's absent regions); a numerical program's are its values,
+    read as one vector ``[batch, n]`` (the shape regression metrics take)."""
+
+    program: str = "hist"
+    vocab: tuple[Any, ...] | None = None
+    max_seq_len: int = 5
+    causal: bool = False
+    length: int | None = None
+
+    name: ClassVar[str] = "tracr"
+    metric: ClassVar[str] = "accuracy"
+    higher_is_better: ClassVar[bool] = True
+    input_kind: ClassVar[str] = "tokens"
+
+    def __post_init__(self) -> None:
+        program = load_program(self.program, self.vocab, self.max_seq_len, self.causal)
+        object.__setattr__(self, "vocab", program.vocab)
+        object.__setattr__(self, "length", check_int("length", self.max_seq_len if self.length is None else self.length,
+                                                     1, self.max_seq_len))
+
+    @property
+    def compiled(self) -> Compiled:
+        return compiled_for(self.program, self.vocab, self.max_seq_len, self.causal)
+
+    @property
+    def n_ctx(self) -> int:
+        return self.max_seq_len + 1
+
+    @property
+    def seq_len(self) -> int:
+        return self.length + 1
+
+    @property
+    def d_vocab(self) -> int:
+        return len(self.compiled.assembled.input_encoder.encoding_map)
+
+    @property
+    def d_vocab_out(self) -> int:
+        return self.compiled.model.cfg.d_vocab_out
+
+    def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
+        batch_size = self.check_batch_size(batch_size)
+        picks = torch.randint(0, len(self.vocab), (batch_size, self.length), generator=make_generator(seed))
+        inputs = [[self.vocab[i] for i in row] for row in picks.tolist()]
+        wanted = self.compiled.program.evaluate(inputs)
+        if self.compiled.program.categorical:
+            ids = self.compiled.assembled.output_encoder.encoding_map
+            targets = torch.tensor([[-1 if v is None else ids[v] for v in row] for row in wanted])
+        else:
+            targets = torch.tensor([[float(v or 0) for v in row] for row in wanted])
+        n = self.length + 1
+        # No one selector says what a position reads in every layer: each readout may read the whole input.
+        relevant = torch.ones(batch_size, self.length, n, dtype=torch.bool)
+        if self.causal:
+            relevant &= torch.ones(n, n, dtype=torch.bool).tril()[1:]
+        return Batch(inputs=self.compiled.encode(inputs), targets=targets, readout=torch.arange(1, n),
+                     relevant=relevant)
+
+    def readout_logits(self, logits: Tensor, batch: Batch) -> Tensor:
+        """``[batch, n, d_vocab_out]``; a numerical program's one output as ``[batch, 1, n]``."""
+        out = logits[:, batch.readout]
+        return out if self.compiled.program.categorical else out[..., 0][:, None]
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        out = self.readout_logits(logits, batch)
+        if not self.compiled.program.categorical:
+            return (out[:, 0] - batch.targets).pow(2).mean()
+        return torch.nn.functional.cross_entropy(out.flatten(0, 1), batch.targets.flatten(), ignore_index=-1)
+
+    def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
+        out = self.readout_logits(logits, batch)
+        if not self.compiled.program.categorical:
+            error = (out[:, 0] - batch.targets).abs()
+            return {"accuracy": (error < 1e-3).float().mean().item(), "mse": error.pow(2).mean().item()}
+        asked = batch.targets >= 0
+        correct = (out.argmax(-1) == batch.targets) & asked
+        return {"accuracy": (correct.sum() / asked.sum().clamp(min=1)).item(), "loss": self.loss(logits, batch).item()}
+
+    def token_labels(self, batch: Batch, index: int = 0) -> list[str]:
+        names = {i: str(token) for token, i in self.compiled.assembled.input_encoder.encoding_map.items()}
+        return [names[i] for i in batch.inputs[index].tolist()]
+
+
+__all__ = ["BOS", "LIBRARY", "Compiled", "Program", "TracrTask", "compile_program", "compiled_for", "load_program",
+           "residual_label", "tl_weights", "true_unembed"]

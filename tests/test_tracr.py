@@ -1,0 +1,160 @@
+"""tracr programs as TL bridges: the same numbers as tracr's own forward pass and the same outputs as RASP's
+evaluator on every input up to length 5; a user's own program by ``module:function``."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+
+import pytest
+import torch
+
+pytest.importorskip("tracr", reason="the tracr extra (make install installs it)")
+
+from interp.constructions.tracr import LIBRARY, TracrTask, compile_program, load_program, residual_label  # noqa: E402
+from interp.discovery import Problem, evaluate, exercised_edges, ground_truth, label_edges  # noqa: E402
+from interp.discovery.methods import acdc  # noqa: E402
+from interp.validation import TaskError  # noqa: E402
+
+MAX_LEN = 5
+# Six programs of every kind: counting (length, hist), moving tokens (reverse, sort), numerical outputs
+# (frac_prevs), several heads a layer and positions left undefined (detect_pattern).
+PROGRAMS = ["length", "reverse", "hist", "sort", "frac_prevs", "detect_pattern"]
+
+
+def every_input(vocab, max_len=MAX_LEN):
+    """Every sequence over ``vocab`` of length 1..max_len, one list per length."""
+    return [[list(x) for x in itertools.product(vocab, repeat=n)] for n in range(1, max_len + 1)]
+
+
+def agrees(got, want, categorical: bool) -> bool:
+    """One output position against RASP's: undefined (None) positions are free; a numerical program's value
+    (RASP may give it as a bool: the mean of one False is False) to 1e-4."""
+    if want is None:
+        return True
+    return got == want if categorical else abs(got - float(want)) < 1e-4
+
+
+@pytest.fixture(scope="module", params=PROGRAMS)
+def compiled(request):
+    return compile_program(load_program(request.param, max_seq_len=MAX_LEN))
+
+
+def test_the_bridge_computes_what_tracr_computes_and_what_rasp_says(compiled):
+    program, model = compiled.program, compiled.model
+    for inputs in every_input(program.vocab):
+        tokens = compiled.encode(inputs)
+        with torch.no_grad():
+            logits = model(tokens)
+        assert (logits - compiled.tracr_logits(tokens)).abs().max().item() < 1e-4
+        for got, want in zip(compiled.decode(logits), program.evaluate(inputs)):
+            assert all(agrees(g, w, program.categorical) for g, w in zip(got, want, strict=True)), (got, want)
+
+
+def test_the_bridge_has_tracr_shapes_labels_and_tl_hooks(compiled):
+    assembled, model = compiled.assembled, compiled.model
+    config = assembled.model_config
+    assert (model.cfg.n_layers, model.cfg.n_heads, model.cfg.d_head) == (config.num_layers, config.num_heads,
+                                                                          config.key_size)
+    assert model.residual_labels == [residual_label(label) for label in assembled.residual_labels]
+    assert model.construction["params"]["program"] == compiled.program.spec
+    tokens = compiled.encode([list(compiled.program.vocab[:1]) * MAX_LEN])
+    _, cache = model.run_with_cache(tokens)
+    for layer in range(model.cfg.n_layers):
+        pattern = cache[f"blocks.{layer}.attn.hook_pattern"]
+        assert pattern.shape == (1, model.cfg.n_heads, MAX_LEN + 1, MAX_LEN + 1)
+        torch.testing.assert_close(pattern.sum(-1), torch.ones_like(pattern.sum(-1)))
+    # BOS has no positional row, as tracr builds it
+    assert model.W_pos[0].abs().max().item() == 0
+
+
+def test_residual_labels_read_like_the_toolkits_own():
+    assert residual_label("tokens:3") == "tokens[3]" and residual_label("one") == "one"
+    assert residual_label("opp_idx:-1") == "opp_idx[-1]"
+
+
+def test_a_users_own_program_compiles_from_module_and_function(tmp_path, monkeypatch):
+    (tmp_path / "my_programs.py").write_text(textwrap.dedent("""
+        from tracr.rasp import rasp
+
+        def count_smaller():
+            smaller = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT)
+            return rasp.SelectorWidth(smaller).named("count_smaller")
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    compiled = compile_program(load_program("my_programs:count_smaller", vocab=[1, 2, 3, 4], max_seq_len=4))
+    inputs = [[4, 1, 3, 1], [2, 2, 2, 2], [1, 2, 3, 4]]
+    assert compiled.decode(compiled.model(compiled.encode(inputs))) == [[3, 0, 2, 0], [0, 0, 0, 0], [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("spec, settings, message", [
+    ("no_such_program", {}, "unknown program 'no_such_program'"),
+    ("no_such_module:f", {"vocab": [1]}, "cannot import it"),
+    ("reverse", {"vocab": [1, 1]}, "vocab must be distinct tokens"),
+    ("reverse", {"vocab": ["BOS", 1]}, "without 'BOS'"),
+    ("reverse", {"max_seq_len": 0}, "max_seq_len must be in"),
+])
+def test_bad_programs_are_refused_with_a_line_naming_the_cause(spec, settings, message):
+    with pytest.raises(TaskError, match=message):
+        load_program(spec, **settings)
+
+
+def test_a_batch_must_hold_one_length_of_known_tokens():
+    compiled = compile_program(load_program("hist", max_seq_len=3))
+    with pytest.raises(TaskError, match="one length"):
+        compiled.encode([[1], [1, 2]])
+    with pytest.raises(TaskError, match="exceed max_seq_len=3"):
+        compiled.encode([[1, 2, 3, 1]])
+    with pytest.raises(TaskError, match="not in the vocabulary"):
+        compiled.encode([[7]])
+
+
+def test_the_library_names_programs_that_compile():
+    assert set(PROGRAMS) <= set(LIBRARY)
+
+
+# --- the toolkit's own tools on models nobody here wrote ---------------------------------------------
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("ablation", ["zero", "resample"])
+def test_acdc_recovers_the_exercised_truth_of_compiled_programs(program, ablation):
+    """The structural truth (every path tracr built, read off the weights) holds edges the batch never uses;
+    the exercised truth (each edge's ablation alone moves some output) alone reproduces every output, and ACDC
+    finds exactly it."""
+    task = TracrTask(program=program)
+    model = task.compiled.model
+    structural = ground_truth(model).edges("zero")
+    assert set(structural) == set(label_edges(model))
+    problem = Problem(model, task, ablation, "kl", samples=64, seed=0)
+    exercised = exercised_edges(problem, structural)
+    assert set(exercised) <= set(structural)
+    assert problem.damage(problem.graph.mask(problem.graph.complement(exercised))) < 1e-7
+    found = acdc(problem, thresholds=[1e-6, 1e-4, 1e-2])
+    scores = evaluate(problem, found, {ablation: exercised})
+    assert scores["exact"]
+    if exercised:
+        assert scores["edge_auc"] == 1.0
+
+
+def test_one_length_makes_length_a_constant_and_the_fallback_to_bos_carries_nothing():
+    """The cases the structural truth overstates: every edge of ``length`` is constant at one input length,
+    so resampling removes none of them; sort's BOS fallback (the query and key reading BOS of its last
+    aggregate) is built but never moves an output while every query finds its match."""
+    length = TracrTask(program="length")
+    problem = Problem(length.compiled.model, length, "resample", "kl", samples=64)
+    assert exercised_edges(problem, ground_truth(length.compiled.model).edges("zero")) == []
+    sort = TracrTask(program="sort")
+    problem = Problem(sort.compiled.model, sort, "zero", "kl", samples=64)
+    structural = ground_truth(sort.compiled.model).edges("zero")
+    unused = set(structural) - set(exercised_edges(problem, structural))
+    assert unused and all(edge.startswith("embed->A") and edge[-2:] in (".q", ".k") for edge in unused), unused
+
+
+def test_the_task_scores_the_compiled_model_perfectly_and_a_wrong_one_not():
+    for program in PROGRAMS:
+        task = TracrTask(program=program)
+        batch = task.sample(64, seed=3)
+        assert batch.inputs.shape == (64, MAX_LEN + 1) and batch.readout.tolist() == list(range(1, MAX_LEN + 1))
+        assert task.evaluate(task.compiled.model(batch.inputs), batch)["accuracy"] == 1.0
+        assert task.evaluate(torch.zeros(64, MAX_LEN + 1, task.d_vocab_out), batch)["accuracy"] < 1.0
