@@ -317,7 +317,8 @@ def test_cli_refuses_what_is_not_a_checkpoint(tmp_path, capsys):
 # --- the benchmark at a tiny scale ---------------------------------------------------------------------
 
 TINY = {"parity": [[6, 2]], "selection_learned": [[6, 2]], "selection_orthonormal": [[6, 2]], "counting": [[10, 2]],
-        "counting_close_bias": [[10, 2]], "trained": ["selection"], "ablations": ["zero", "resample"], "samples": 24,
+        "counting_close_bias": [[10, 2]], "tracr": ["hist"], "trained": ["selection"], "ablations": ["zero", "resample"],
+        "samples": 24,
         "acdc_thresholds": [1e-5, 1e-2], "ig_steps": 2}
 
 
@@ -330,6 +331,8 @@ def test_benchmark_runs_at_a_tiny_scale(tmp_path):
     assert all(row["verdict"] in VERDICTS for row in rows.values())
     assert rows["ACDC with zero ablation recovers each construction's zero-ablation circuit exactly"]["verdict"] == "reproduced"
     assert rows["each listed truth alone keeps the task score under its ablation"]["verdict"] == "reproduced"
+    assert rows["ACDC recovers the circuit a compiled program exercises (tracr)"]["verdict"] == "reproduced"
+    assert "tracr programs:" in summary["notes"]
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert all("seconds" not in r["measurements"] for r in results)  # wall time stays out of the measurements
     assert (tmp_path / "edge_auc.png").is_file() and "| model | ablation | method |" in (tmp_path / "summary.md").read_text()

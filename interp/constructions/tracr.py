@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar
 
 import haiku as hk
@@ -168,7 +168,8 @@ class Compiled:
         """Token ids ``[batch, 1 + n]`` of inputs of one length ``n``, BOS first."""
         lengths = {len(x) for x in inputs}
         if len(lengths) != 1:
-            raise TaskError(f"a batch holds inputs of one length (the compiled model masks nothing), got {sorted(lengths)}")
+            raise TaskError("a batch holds inputs of one length (the compiled model masks nothing), "
+                            f"got lengths {sorted(lengths)}")
         if max(lengths) > self.program.max_seq_len:
             raise TaskError(f"inputs of length {max(lengths)} exceed max_seq_len={self.program.max_seq_len}")
         unknown = {token for x in inputs for token in x} - set(self.program.vocab)
@@ -184,9 +185,13 @@ class Compiled:
             return outputs[..., 0].tolist()
         return [self.assembled.output_encoder.decode(row) for row in outputs.argmax(-1).tolist()]
 
+    @cached_property
+    def _tracr_forward(self) -> Callable[..., Any]:
+        return jax.jit(self.assembled.forward)
+
     def tracr_logits(self, tokens: Tensor) -> Tensor:
         """tracr's own forward pass (jax) on ``tokens`` ``[batch, 1 + n]``, unembedded like ``model``'s."""
-        out = jax.jit(self.assembled.forward)(self.assembled.params, jnp.asarray(tokens.numpy()))
+        out = self._tracr_forward(self.assembled.params, jnp.asarray(tokens.numpy()))
         return torch.tensor(np.asarray(out.transformer_output.output) @ true_unembed(self.assembled))
 
 

@@ -2,8 +2,9 @@
 circuits known by construction, and against the circuit heads the analysis names in the trained models.
 
 One run is one (model, ablation, method, seed): the model is a construction (parity, selection, counting,
-counting's ``]``-bias twin, over several sizes) or a shipped trained model; the seed draws the clean and
-corrupted batches (and parity's hidden subset). ``measure`` returns only what is the same whoever runs it
+counting's ``]``-bias twin, over several sizes), a RASP program compiled by tracr (a model nobody here
+wrote, scored apart against the circuit its batch exercises) or a shipped trained model; the seed draws the
+clean and corrupted batches (and parity's hidden subset). ``measure`` returns only what is the same whoever runs it
 (AUCs, circuits, faithfulness, passes spent); a method's wall time is the run's ``seconds``
 (``RunResult.seconds``, kept apart from the measurements), which the summary reports per method.
 
@@ -19,8 +20,8 @@ from typing import Any
 from ..discovery.names import ABLATIONS, DEFAULT_METRIC, METHODS
 from ..validation import TaskError, check_choice
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, at_least, ok_results,
-                   row, spread)
+from .base import (NO_FINISHED_RUN, Experiment, Reference, Row, RunResult, RunSpec, Summary, Untested, at_least,
+                   ok_results, row, spread)
 
 CONMY = "Conmy et al. 2023 (arXiv 2304.14997)"
 CONMY_CODE = f"{CONMY}, result tables in the authors' repository"
@@ -38,6 +39,20 @@ PUBLISHED = [
     ("ACDC", "tracr-reverse", "zero", "L2", 1.000, CONMY_CODE),
     ("ACDC", "tracr-proportion", "zero", "L2", 1.000, CONMY_CODE),
 ]
+
+
+# Why a method can miss a circuit whatever the model (docs/theory/discovery.md, 'What to expect').
+SHORTFALL_CAUSES = {
+    "acdc": "ACDC removes edges one at a time against a threshold, so an edge whose effect only shows once "
+            "others are gone can be kept or dropped in the wrong order.",
+    "eap": "EAP scores an edge by the gradient at the clean input; through tracr's saturated attention (logits of "
+           "about 45) and its ReLU thresholds that gradient is nearly 0 for edges the circuit needs, which then rank "
+           "among unused edges.",
+    "eap-ig": "EAP-IG integrates the gradient from the ablated to the clean input, which sees through saturation "
+              "but can still rank a needed edge below an unused one.",
+    "node": "node ablation scores an edge by the weaker of its two nodes, so an unused edge between two used nodes "
+            "enters the circuit with them.",
+}
 
 
 def _pairs(values: list[list[int]], name: str) -> list[tuple[int, int]]:
@@ -66,11 +81,21 @@ def subjects(options: dict[str, Any]) -> list[dict[str, Any]]:
             params = {"L": L, "R": R, "max_regions": R, "max_count": L, "max_len": 1 + L + R}
             out.append({"subject": f"{name} L={L} R={R}", "construction": name, "task": "counting", "task_params": params,
                         **({"construction_params": {"trained_regions": R}} if name == "counting_close_bias" else {})})
+    for program in options["tracr"]:
+        out.append({"subject": f"tracr {program}", "tracr": program, "task": "tracr"})
     for task in options["trained"]:
         path = f"trained_models/{task}/default-seed0"
         sha = read_config(ROOT / path)["weights"]["sha256"]
         out.append({"subject": f"trained {task}", "checkpoint": path, "sha256": sha, "task": task})
     return out
+
+
+SUBJECT_KINDS = ("construction", "tracr", "trained")
+
+
+def subject_kind(params: dict[str, Any]) -> str:
+    """Which of ``SUBJECT_KINDS`` a run's subject is: it decides the truth it is scored against."""
+    return "trained" if "checkpoint" in params else "tracr" if "tracr" in params else "construction"
 
 
 def build(params: dict[str, Any], seed: int):
@@ -85,6 +110,11 @@ def build(params: dict[str, Any], seed: int):
         if ckpt.config["weights"]["sha256"] != params["sha256"]:
             raise RuntimeError(f"{params['checkpoint']} changed since the grid was made (its weights' SHA-256 differs)")
         return ckpt.model, ckpt.task
+    if "tracr" in params:
+        from ..constructions.tracr import TracrTask  # here: tracr (and jax) load only for its runs
+
+        task = TracrTask(program=params["tracr"])
+        return task.compiled.model, task
     task_params = dict(params["task_params"])
     if params["task"] == "parity":
         task_params["seed"] = seed
@@ -122,6 +152,7 @@ class DiscoveryBenchmark(Experiment):
         "selection_code_dim": 16,
         "counting": [[12, 2], [20, 3], [30, 4]],
         "counting_close_bias": [[16, 2]],
+        "tracr": ["hist", "reverse", "sort", "sort_unique", "frac_prevs", "detect_pattern"],
         "trained": ["parity", "selection", "counting"],
         "ablations": ["zero", "mean", "resample"],
         "methods": ["acdc", "eap", "eap-ig", "node"],
@@ -133,6 +164,7 @@ class DiscoveryBenchmark(Experiment):
         "parity": [[8, 2], [12, 3], [20, 4]],
         "selection_learned": [[8, 2]],
         "counting": [[12, 2], [20, 3]],
+        "tracr": ["hist", "reverse", "sort", "frac_prevs"],
         "ablations": ["zero", "resample"],
         "samples": 128,
         "acdc_thresholds": [10.0 ** e for e in range(-7, 2)],
@@ -159,8 +191,9 @@ class DiscoveryBenchmark(Experiment):
         return specs
 
     def measure(self, spec, device):
-        from ..discovery import Problem, discover, evaluate
+        from ..discovery import Problem, discover, evaluate, exercised_edges
         from ..discovery.graph import nodes_of
+        from ..discovery.truth import truth_version
         from ..discovery.run import known_circuit, method_options
         from ..models import on_device
 
@@ -171,7 +204,12 @@ class DiscoveryBenchmark(Experiment):
         problem = Problem(model, task, p["ablation"], p["metric"], p["samples"], seed=1000 + spec.seed)
         found = discover(problem, p["method"], **method_options(p["method"], p.get("thresholds"), p.get("steps")))
         truth, heads = known_circuit(model, task)
+        if "tracr" in p:  # the compiled weights hold more paths than this batch uses: score against those it does
+            structural = truth["zero"]
+            truth = {truth_version(p["ablation"]): exercised_edges(problem, structural), "structural": structural}
         out = evaluate(problem, found, truth, heads)
+        if "tracr" in p:
+            out["exercised"] = truth[truth_version(p["ablation"])]
         graph = problem.graph
         out["graph"] = {"edges": len(graph.edges), "nodes": len(graph.nodes), "senders": len(graph.senders),
                         "receivers": len(graph.receivers)}
@@ -278,9 +316,69 @@ class DiscoveryBenchmark(Experiment):
             "faithfulness of the truth matching the run's ablation, every construction run; reproduced if >= 0.999 "
             "in all, partial if >= 0.9",
             at_least(low, 0.999, 0.9, missing=NO_FINISHED_RUN), results=constructions))
+        rows += self.tracr_rows([r for r in results if "tracr" in r.params])
         table, plots = self.tables(results, options)
         notes = self.notes(table, trained, results, options)
         return Summary(rows, plots, notes)
+
+    @staticmethod
+    def tracr_rows(compiled: list[RunResult]) -> list[Row]:
+        """The rows about programs compiled by tracr, apart from our own constructions: ACDC against the
+        circuit the batch exercises, and against every path the compiler built."""
+        acdc = [r for r in compiled if r.params["method"] == "acdc"]
+        done = [r for r in acdc if r.ok]
+        exact = [r for r in done if r.measurements["edge_auc"] == 1.0]
+        rows = [row(
+            "ACDC recovers the circuit a compiled program exercises (tracr)",
+            Reference(1.0, f"{CONMY_CODE}: tracr-reverse and tracr-proportion, zero ablation, edge AUC", "authors_code"),
+            {"exact": len(exact), "runs": len(done), "edge_auc": spread([r.measurements["edge_auc"] for r in done])},
+            "share of ACDC runs on tracr programs (KL, every ablation) with edge AUC 1.0 against the exercised truth "
+            "(the structural edges whose ablation alone moves some output of the batch); reproduced if all, partial "
+            "if at least half",
+            at_least(len(exact) / len(done) if done else None, 1.0, 0.5, missing=NO_FINISHED_RUN),
+            detail=DiscoveryBenchmark.misses(done), results=acdc)]
+        resample = [r for r in done if r.params["ablation"] != "zero"
+                    and r.measurements["truth_edges"]["structural"] != r.measurements["truth_edges"]["resample"]]
+        short = [r for r in resample if (r.measurements["edge_auc_by_truth"]["structural"] or 0) < 1.0]
+        rows.append(row(
+            "scored against every path the compiler built, resample-ablation circuits fall short",
+            Reference("tracr-reverse: ACDC edge AUC 0.200 with resample ablation against a truth made with zero "
+                      "ablation", CONMY_CODE, "authors_code"),
+            {"programs_runs": len(resample), "short": len(short),
+             "auc_against_structural": spread([r.measurements["edge_auc_by_truth"]["structural"] for r in resample])},
+            "share of resample-ablation ACDC runs, on programs whose structural and exercised truths differ, with edge "
+            "AUC below 1 against the structural truth; reproduced if all, partial if at least half",
+            at_least(len(short) / len(resample) if resample else None, 1.0, 0.5,
+                     missing=NO_FINISHED_RUN if not done else "no program's structural and exercised truths differ"),
+            detail=", ".join(f"{r.params['subject']} (seed {r.seed}): "
+                             f"{_fmt(r.measurements['edge_auc_by_truth']['structural'])}" for r in resample),
+            results=[r for r in acdc if r.params["ablation"] != "zero"]))
+        return rows
+
+    @staticmethod
+    def tracr_shortfalls(compiled: list[RunResult]) -> list[str]:
+        """Where a method missed a compiled program's exercised circuit, and what its scores show about why."""
+        if not compiled:
+            return []
+        missed = [r for r in compiled if r.measurements["edge_auc"] != 1.0]
+        lines = ["", f"tracr programs: {len(compiled) - len(missed)} of {len(compiled)} runs recover the exercised "
+                 "circuit exactly (edge AUC 1.0)."]
+        for method in dict.fromkeys(r.params["method"] for r in missed):
+            runs = [r for r in missed if r.params["method"] == method]
+            cases = "; ".join(f"{r.params['subject']} {r.params['ablation']} seed {r.seed}: AUC "
+                              f"{_fmt(r.measurements['edge_auc'])}" + (
+                                  f", {DiscoveryBenchmark.faint(r.measurements)} of {len(r.measurements['exercised'])} "
+                                  "exercised edges scored under 1 % of the top score"
+                                  if method in ("eap", "eap-ig") else "") for r in runs)
+            lines.append(f"- {method} falls short in {len(runs)} runs ({cases}). {SHORTFALL_CAUSES[method]}")
+        return lines
+
+    @staticmethod
+    def faint(measurements: dict[str, Any]) -> int:
+        """How many exercised edges a scoring method scored under 1 % of its largest score."""
+        scores = measurements["scores"]
+        top = max(abs(s) for s in scores.values())
+        return sum(abs(scores[edge]) < 0.01 * top for edge in measurements["exercised"])
 
     @staticmethod
     def by_family(key: str, groups: dict[str, list[RunResult]]) -> str:
@@ -310,7 +408,7 @@ class DiscoveryBenchmark(Experiment):
                     m = [r.measurements for r in group]
                     lines.append({
                         "subject": subject, "ablation": ablation, "method": method, "runs": len(group),
-                        "asked": len(asked), "construction": "construction" in asked[0].params,
+                        "asked": len(asked), "kind": subject_kind(asked[0].params),
                         "edges": m[0]["graph"]["edges"] if m else None,
                         "truth": m[0]["truth_edges"].get("zero" if ablation == "zero" else "resample") if m and "truth_edges" in m[0] else None,
                         "edge_auc": _median([x.get("edge_auc") for x in m]),
@@ -323,7 +421,7 @@ class DiscoveryBenchmark(Experiment):
                     })
         plots = []
         methods = options["methods"]
-        keys = list(dict.fromkeys((l["subject"], l["ablation"]) for l in lines if l["construction"]))
+        keys = list(dict.fromkeys((l["subject"], l["ablation"]) for l in lines if l["kind"] != "trained"))
         if keys:
             matrix = [[next((l["edge_auc"] for l in lines if (l["subject"], l["ablation"]) == key and l["method"] == method),
                             None) for method in methods] for key in keys]
@@ -331,11 +429,11 @@ class DiscoveryBenchmark(Experiment):
                                       [[float("nan") if v is None else v for v in line] for line in matrix], methods,
                                       [f"{s} | {a}" for s, a in keys]))
         node_keys = [(l["subject"], l["ablation"]) for l in lines if l["method"] == methods[0]
-                     and (l["node_auc"] if l["construction"] else l["head_auc"]) is not None]
+                     and (l["head_auc"] if l["kind"] == "trained" else l["node_auc"]) is not None]
         if node_keys:
             def value(key, method):
                 line = next((l for l in lines if (l["subject"], l["ablation"]) == key and l["method"] == method), None)
-                v = None if line is None else line["node_auc"] if line["construction"] else line["head_auc"]
+                v = None if line is None else line["head_auc"] if line["kind"] == "trained" else line["node_auc"]
                 return float("nan") if v is None else v
 
             plots.append(Plot.heatmap("node_auc", "Node AUC (trained: heads), median",
@@ -355,8 +453,8 @@ class DiscoveryBenchmark(Experiment):
                                         sizes, series, xlabel="edges (the largest proposed circuit of at most this many;"
                                         " median over seeds)", ylabel="faithfulness", hline=0.9,
                                         styles={m: "-" for m in series}))
-        seconds = {kind: [_median([l["seconds"] for l in lines if l["method"] == m and l["construction"] == (kind == "constructions")])
-                          for m in methods] for kind in ("constructions", "trained")}
+        seconds = {kind: [_median([l["seconds"] for l in lines if l["method"] == m and l["kind"] == kind]) for m in methods]
+                   for kind in SUBJECT_KINDS}
         plots.append(Plot.bars("seconds", "Wall time of one run (discovery and scoring), median over runs", methods,
                                seconds, ylabel="seconds"))
         return lines, plots
@@ -371,7 +469,9 @@ class DiscoveryBenchmark(Experiment):
             "selection's regression output); EAP and EAP-IG the task score (KL's gradient is 0 at the clean point). "
             "Edge AUC: pessimistic step ROC over the method's threshold, against the construction's truth for the "
             "run's ablation (zero ablation: every edge the construction uses; mean and resample: those carrying an "
-            "input-dependent signal). Node AUC over inputs, heads, q/k/v inputs and MLPs is only defined where some "
+            "input-dependent signal). A program compiled by tracr is scored against the edges its batch exercises "
+            "(each one's ablation alone moves some output; together they reproduce every output), and beside that "
+            "against every path the compiler built (its structural truth). Node AUC over inputs, heads, q/k/v inputs and MLPs is only defined where some "
             "node is unused (— otherwise); for trained models it is over heads, against the heads the analysis names. "
             "'smallest faithful': edges in the smallest proposed circuit keeping 90 % of the task score. Wall time is "
             "the run's `seconds` (discovery plus scoring: it varies between machines and is not part of the "
@@ -387,6 +487,7 @@ class DiscoveryBenchmark(Experiment):
                          f"{_fmt(l['edges'])} | {_fmt(l['truth'])} | "
                          f"{_fmt(l['edge_auc'])} | {_fmt(l['node_auc'])} | {_fmt(l['head_auc'])} | {_fmt(l['exact'])} | "
                          f"{_fmt(l['smallest_faithful'], 1)} | {passes} | {_fmt(l['seconds'], 1)} |")
+        parts += DiscoveryBenchmark.tracr_shortfalls([r for r in results if "tracr" in r.params and r.ok])
         heads = {r.params["subject"]: r.measurements.get("truth_heads") for r in trained if r.ok}
         if heads:
             parts += ["", "Trained models' circuit heads (from the analysis): "
