@@ -11,7 +11,10 @@ import torch
 
 pytest.importorskip("tracr", reason="the tracr extra (make install installs it)")
 
-from interp.constructions.tracr import LIBRARY, TracrTask, compile_program, load_program, residual_label  # noqa: E402
+from tracr.rasp import rasp  # noqa: E402
+
+from interp.constructions.tracr import (LIBRARY, TracrTask, compile_program, load_program, pattern_gaps,  # noqa: E402
+                                        residual_label, selector_pattern)
 from interp.discovery import Problem, evaluate, exercised_edges, ground_truth, label_edges  # noqa: E402
 from interp.discovery.methods import acdc  # noqa: E402
 from interp.validation import TaskError  # noqa: E402
@@ -41,6 +44,7 @@ def compiled(request):
 
 
 def test_the_bridge_computes_what_tracr_computes_and_what_rasp_says(compiled):
+    """Outputs as tracr's and RASP's, and every head attends as its selector says (the compiler's claim)."""
     program, model = compiled.program, compiled.model
     for inputs in every_input(program.vocab):
         tokens = compiled.encode(inputs)
@@ -49,6 +53,25 @@ def test_the_bridge_computes_what_tracr_computes_and_what_rasp_says(compiled):
         assert (logits - compiled.tracr_logits(tokens)).abs().max().item() < 1e-4
         for got, want in zip(compiled.decode(logits), program.evaluate(inputs)):
             assert all(agrees(g, w, program.categorical) for g, w in zip(got, want, strict=True)), (got, want)
+        assert max(pattern_gaps(compiled, inputs).values()) < 1e-3
+
+
+def test_every_working_head_is_named_by_its_rasp_expression(compiled):
+    """The heads tracr filled are exactly those with a RASP aggregate or selector width behind them."""
+    model = compiled.model
+    working = {(layer, head) for layer in range(model.cfg.n_layers) for head in range(model.cfg.n_heads)
+               if model.blocks[layer].attn.W_Q[head].abs().max() > 0}
+    assert set(compiled.heads) == working
+    assert all(isinstance(expr, (rasp.Aggregate, rasp.SelectorWidth)) for expr in compiled.heads.values())
+
+
+def test_the_expected_pattern_of_an_aggregate_falls_back_to_bos():
+    """Select(tokens, tokens, EQ) with a query token no key matches: all attention on BOS."""
+    pick = rasp.Aggregate(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT), rasp.tokens)
+    pattern = selector_pattern(pick, [[1, 2]])  # query 1 (token 1) has no smaller key; query 2 has key 1
+    assert pattern[0, 1].tolist() == [1.0, 0.0, 0.0] and pattern[0, 2].tolist() == [0.0, 1.0, 0.0]
+    width = selector_pattern(rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.TRUE)), [[1, 2]])
+    assert torch.allclose(width[0, 1:], torch.full((2, 3), 1 / 3))
 
 
 def test_the_bridge_has_tracr_shapes_labels_and_tl_hooks(compiled):
@@ -97,6 +120,21 @@ def test_a_users_own_program_compiles_from_module_and_function(tmp_path, monkeyp
 def test_bad_programs_are_refused_with_a_line_naming_the_cause(spec, settings, message):
     with pytest.raises(TaskError, match=message):
         load_program(spec, **settings)
+
+
+def test_a_program_tracr_cannot_compile_is_refused_with_a_line(tmp_path, monkeypatch):
+    (tmp_path / "composite.py").write_text(textwrap.dedent("""
+        from tracr.rasp import rasp
+
+        def both():
+            earlier = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
+            smaller = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT)
+            ones = rasp.numerical(rasp.Map(lambda x: 1, rasp.tokens))
+            return rasp.numerical(rasp.Aggregate(earlier & smaller, ones, default=0))
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TaskError, match="tracr cannot compile composite:both: Compiling composite Selectors"):
+        compile_program(load_program("composite:both", vocab=[1, 2], max_seq_len=3))
 
 
 def test_a_batch_must_hold_one_length_of_known_tokens():

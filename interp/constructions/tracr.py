@@ -34,8 +34,10 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 from torch import Tensor
-from tracr.compiler import compiling, lib
+from tracr.compiler import (assemble as tracr_assemble, basis_inference, craft_graph_to_model, craft_model_to_transformer,
+                            expr_to_craft_graph, lib, nodes, rasp_to_graph, validating)
 from tracr.compiler.assemble import AssembledTransformerModel
+from tracr.craft import bases, transformers
 from tracr.rasp import rasp
 
 from ..models import ModelConfig
@@ -43,7 +45,7 @@ from ..tasks.base import Batch, Task, make_generator
 from ..validation import TaskError, check_bool, check_int
 from .pieces import ResidualBasis, assemble
 
-BOS = "BOS"
+BOS, PAD = "BOS", "compiler_pad"
 
 
 # tracr's library programs, each with the vocabulary it is usually compiled on. A builder takes the longest
@@ -158,11 +160,13 @@ def tl_weights(assembled: AssembledTransformerModel) -> tuple[ModelConfig, dict[
 
 @dataclass
 class Compiled:
-    """A compiled program: tracr's model (``assembled``) and the same weights as a TL bridge (``model``)."""
+    """A compiled program: tracr's model (``assembled``), the same weights as a TL bridge (``model``), and the
+    RASP expression each head computes (``heads``: ``(layer, head)`` -> an ``Aggregate`` or ``SelectorWidth``)."""
 
     program: Program
     assembled: AssembledTransformerModel
     model: Any  # TransformerBridge
+    heads: dict[tuple[int, int], rasp.SOp]
 
     def encode(self, inputs: Sequence[Sequence[Any]]) -> Tensor:
         """Token ids ``[batch, 1 + n]`` of inputs of one length ``n``, BOS first."""
@@ -195,17 +199,84 @@ class Compiled:
         return torch.tensor(np.asarray(out.transformer_output.output) @ true_unembed(self.assembled))
 
 
+def _heads_of(block: Any) -> list[Any]:
+    """The attention heads inside a craft block (a head, several, or a series with an MLP)."""
+    if isinstance(block, transformers.SeriesWithResiduals):
+        return [head for part in block.blocks for head in _heads_of(part)]
+    if isinstance(block, (transformers.AttentionHead, transformers.MultiAttentionHead)):
+        return list(block.as_multi().heads())
+    return []
+
+
 def compile_program(program: Program) -> Compiled:
     """Compile ``program`` with tracr and load its weights into a TL bridge (``model.construction`` names
-    the program, its vocabulary and lengths, so that it can be compiled again)."""
-    assembled = compiling.compile_rasp_to_model(program.sop, vocab=set(program.vocab),
-                                                max_seq_len=program.max_seq_len, causal=program.causal,
-                                                compiler_bos=BOS)
+    the program, its vocabulary and lengths, so that it can be compiled again).
+
+    The steps are tracr's own ``compile_rasp_to_model``, taken one by one to keep the graph that says which
+    RASP expression each head computes."""
+    unsupported = validating.static_validate(program.sop)
+    if unsupported:
+        raise TaskError(f"tracr cannot compile {program.spec}: "
+                        + "; ".join(f"{e.expr.name}: {e.reason}" for e in unsupported))
+    extracted = rasp_to_graph.extract_rasp_graph(program.sop)
+    graph = extracted.graph
+    try:  # what static validation lets through and tracr still refuses, e.g. a composite selector
+        basis_inference.infer_bases(graph, extracted.sink, set(program.vocab), program.max_seq_len)
+        expr_to_craft_graph.add_craft_components_to_rasp_graph(graph, bos_dir=bases.BasisDirection(rasp.tokens.label, BOS))
+        craft = craft_graph_to_model.craft_graph_to_model(graph, extracted.sources)
+    except (TypeError, NotImplementedError, ValueError) as e:
+        raise TaskError(f"tracr cannot compile {program.spec}: {e}") from None
+    assembled = craft_model_to_transformer.craft_model_to_transformer(
+        craft_model=craft, graph=graph, sink=extracted.sink, max_seq_len=program.max_seq_len, causal=program.causal,
+        compiler_bos=BOS, compiler_pad=PAD)
+    # The heads in the order tracr lays them out: layer by layer, each layer's heads in order.
+    _, module_names = tracr_assemble._get_model_config_and_module_names(craft)
+    position = {}
+    for module, name in zip(craft.blocks, module_names):
+        if not isinstance(module, transformers.MLP):
+            layer = int(name.split("/")[1].removeprefix("layer_"))
+            position.update({id(head): (layer, h) for h, head in enumerate(module.as_multi().heads())})
+    heads = {position[id(head)]: node[nodes.EXPR] for node in graph.nodes.values()
+             for head in _heads_of(node.get(nodes.MODEL_BLOCK))}
     cfg, weights = tl_weights(assembled)
     basis = ResidualBasis.from_labels([residual_label(label) for label in assembled.residual_labels])
     params = {"program": program.spec, "vocab": list(program.vocab), "max_seq_len": program.max_seq_len,
               "causal": program.causal, "categorical": program.categorical}
-    return Compiled(program, assembled, assemble(cfg, weights, basis, name="tracr", params=params))
+    return Compiled(program, assembled, assemble(cfg, weights, basis, name="tracr", params=params), dict(sorted(heads.items())))
+
+
+def selector_pattern(expr: rasp.SOp, inputs: Sequence[Sequence[Any]], causal: bool = False) -> Tensor:
+    """The attention tracr builds for ``expr`` (an ``Aggregate`` or a ``SelectorWidth``) on ``inputs`` of one
+    length n: ``[batch, 1 + n, 1 + n]``, query rows 1..n (row 0, BOS's own, is left zero).
+
+    An aggregate attends uniformly to the keys its selector selects, and to BOS alone when it selects none;
+    a selector width attends uniformly to BOS and the selected keys (the MLP after it reads the width off
+    BOS's share, 1 / (width + 1)). Causal programs see no later key."""
+    n = len(inputs[0])
+    out = torch.zeros(len(inputs), n + 1, n + 1)
+    for b, x in enumerate(inputs):
+        selected = torch.tensor(rasp.evaluate(expr.selector, list(x)), dtype=torch.bool)  # [query, key]
+        if causal:
+            selected &= torch.ones(n, n, dtype=torch.bool).tril()
+        with_bos = torch.cat([torch.zeros(n, 1, dtype=torch.bool), selected], 1)
+        if isinstance(expr, rasp.SelectorWidth):
+            with_bos[:, 0] = True
+        else:
+            with_bos[:, 0] = ~selected.any(1)
+        out[b, 1:] = with_bos / with_bos.sum(1, keepdim=True)
+    return out
+
+
+def pattern_gaps(compiled: Compiled, inputs: Sequence[Sequence[Any]]) -> dict[tuple[int, int], float]:
+    """For each head: the largest difference, over the query rows 1..n of ``inputs`` (one length), between the
+    model's attention (``blocks.{l}.attn.hook_pattern``) and its selector's (``selector_pattern``). The claim
+    the compiler makes is that every gap is ~0."""
+    tokens = compiled.encode(inputs)
+    with torch.no_grad():
+        _, cache = compiled.model.run_with_cache(tokens)
+    return {(layer, head): float((cache[f"blocks.{layer}.attn.hook_pattern"][:, head, 1:]
+                                  - selector_pattern(expr, inputs, compiled.program.causal)[:, 1:]).abs().max())
+            for (layer, head), expr in compiled.heads.items()}
 
 
 @lru_cache(maxsize=16)
@@ -302,4 +373,4 @@ class TracrTask(Task):
 
 
 __all__ = ["BOS", "LIBRARY", "Compiled", "Program", "TracrTask", "compile_program", "compiled_for", "load_program",
-           "residual_label", "tl_weights", "true_unembed"]
+           "pattern_gaps", "residual_label", "selector_pattern", "tl_weights", "true_unembed"]
