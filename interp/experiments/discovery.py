@@ -453,8 +453,8 @@ class DiscoveryBenchmark(Experiment):
                                         sizes, series, xlabel="edges (the largest proposed circuit of at most this many;"
                                         " median over seeds)", ylabel="faithfulness", hline=0.9,
                                         styles={m: "-" for m in series}))
-        seconds = {kind: [_median([l["seconds"] for l in lines if l["method"] == m and l["kind"] == kind]) for m in methods]
-                   for kind in SUBJECT_KINDS}
+        seconds = {kind: [_median([l["seconds"] for l in lines if l["method"] == m and l["kind"] == kind])
+                          for m in methods] for kind in SUBJECT_KINDS}
         plots.append(Plot.bars("seconds", "Wall time of one run (discovery and scoring), median over runs", methods,
                                seconds, ylabel="seconds"))
         return lines, plots
@@ -471,8 +471,9 @@ class DiscoveryBenchmark(Experiment):
             "run's ablation (zero ablation: every edge the construction uses; mean and resample: those carrying an "
             "input-dependent signal). A program compiled by tracr is scored against the edges its batch exercises "
             "(each one's ablation alone moves some output; together they reproduce every output), and beside that "
-            "against every path the compiler built (its structural truth). Node AUC over inputs, heads, q/k/v inputs and MLPs is only defined where some "
-            "node is unused (— otherwise); for trained models it is over heads, against the heads the analysis names. "
+            "against every path the compiler built (its structural truth). Node AUC over inputs, heads, q/k/v "
+            "inputs and MLPs is only defined where some node is unused (— otherwise); for trained models it is over "
+            "heads, against the heads the analysis names. "
             "'smallest faithful': edges in the smallest proposed circuit keeping 90 % of the task score. Wall time is "
             "the run's `seconds` (discovery plus scoring: it varies between machines and is not part of the "
             "measurements); 'passes' is the deterministic cost of the discovery itself.",
