@@ -65,7 +65,7 @@ compiled = task.compiled
 model = compiled.model
 print(f"{model.cfg.n_layers} layers, {model.cfg.n_heads} head(s) a layer, d_model = {model.cfg.d_model} named "
       f"directions, d_head = {model.cfg.d_head}, d_mlp = {model.cfg.d_mlp}")
-print("heads and the RASP expression behind each:", {f"L{l}H{h}": expr.label for (l, h), expr in compiled.heads.items()})
+print("the RASP expression behind each head:", {f"L{l}H{h}": expr.label for (l, h), expr in compiled.heads.items()})
 
 # %% [markdown]
 # ## 1. It computes what RASP computes
@@ -100,7 +100,7 @@ for (layer, head), expr in compiled.heads.items():
                  AttentionView(f"{name}: the selector of {expr.label}", tokens, prescribed, [name], causal=False)])
 display(show_attention(rows))
 gaps = pattern_gaps(compiled, every)
-print("largest gap between pattern and selector, over every input:", {f"L{l}H{h}": f"{g:.1e}" for (l, h), g in gaps.items()})
+print("largest gap between pattern and selector, every input:", {f"L{l}H{h}": f"{g:.1e}" for (l, h), g in gaps.items()})
 
 # %% [markdown]
 # ## 3. Discovery finds the circuit the inputs exercise
@@ -129,6 +129,7 @@ claims = [claim(f"L{l}H{h} attends as the selector of {compiled.heads[(l, h)].la
 claims.append(claim("computes what RASP's evaluator computes", "behaviour",
                     "no defined output differs, on every input of length 5", wrong, 0.0, 0.01, higher_is_better=False))
 claims.append(claim("ACDC recovers the exercised circuit", "comparison", "edge AUC 1.0", scores["edge_auc"], 1.0, 0.9))
-mechanism = ("the compiled circuit: every head attends as its selector" if all(c.verdict == "found" for c in claims[:-2])
+heads_hold = all(c.verdict == "found" for c in claims[:-2])
+mechanism = ("the compiled circuit: every head attends as its selector" if heads_hold
              else "not the compiled circuit: some head attends otherwise than its selector")
 display(Markdown(findings_markdown(claims, mechanism)))

@@ -34,8 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 from torch import Tensor
-from tracr.compiler import (assemble as tracr_assemble, basis_inference, craft_graph_to_model, craft_model_to_transformer,
-                            expr_to_craft_graph, lib, nodes, rasp_to_graph, validating)
+from tracr.compiler import assemble as tracr_assemble
+from tracr.compiler import (basis_inference, craft_graph_to_model, craft_model_to_transformer, expr_to_craft_graph, lib,
+                            nodes, rasp_to_graph, validating)
 from tracr.compiler.assemble import AssembledTransformerModel
 from tracr.craft import bases, transformers
 from tracr.rasp import rasp
@@ -222,7 +223,8 @@ def compile_program(program: Program) -> Compiled:
     graph = extracted.graph
     try:  # what static validation lets through and tracr still refuses, e.g. a composite selector
         basis_inference.infer_bases(graph, extracted.sink, set(program.vocab), program.max_seq_len)
-        expr_to_craft_graph.add_craft_components_to_rasp_graph(graph, bos_dir=bases.BasisDirection(rasp.tokens.label, BOS))
+        bos = bases.BasisDirection(rasp.tokens.label, BOS)
+        expr_to_craft_graph.add_craft_components_to_rasp_graph(graph, bos_dir=bos)
         craft = craft_graph_to_model.craft_graph_to_model(graph, extracted.sources)
     except (TypeError, NotImplementedError, ValueError) as e:
         raise TaskError(f"tracr cannot compile {program.spec}: {e}") from None
@@ -242,7 +244,8 @@ def compile_program(program: Program) -> Compiled:
     basis = ResidualBasis.from_labels([residual_label(label) for label in assembled.residual_labels])
     params = {"program": program.spec, "vocab": list(program.vocab), "max_seq_len": program.max_seq_len,
               "causal": program.causal, "categorical": program.categorical}
-    return Compiled(program, assembled, assemble(cfg, weights, basis, name="tracr", params=params), dict(sorted(heads.items())))
+    model = assemble(cfg, weights, basis, name="tracr", params=params)
+    return Compiled(program, assembled, model, dict(sorted(heads.items())))
 
 
 def selector_pattern(expr: rasp.SOp, inputs: Sequence[Sequence[Any]], causal: bool = False) -> Tensor:
