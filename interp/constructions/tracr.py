@@ -194,10 +194,14 @@ class Compiled:
     def _tracr_forward(self) -> Callable[..., Any]:
         return jax.jit(self.assembled.forward)
 
+    @cached_property
+    def _tracr_unembed(self) -> np.ndarray:
+        return true_unembed(self.assembled)
+
     def tracr_logits(self, tokens: Tensor) -> Tensor:
         """tracr's own forward pass (jax) on ``tokens`` ``[batch, 1 + n]``, unembedded like ``model``'s."""
         out = self._tracr_forward(self.assembled.params, jnp.asarray(tokens.numpy()))
-        return torch.tensor(np.asarray(out.transformer_output.output) @ true_unembed(self.assembled))
+        return torch.tensor(np.asarray(out.transformer_output.output) @ self._tracr_unembed)
 
 
 def _heads_of(block: Any) -> list[Any]:
@@ -326,7 +330,7 @@ class TracrTask(Task):
 
     @property
     def d_vocab(self) -> int:
-        return len(self.compiled.assembled.input_encoder.encoding_map)
+        return self.compiled.model.cfg.d_vocab
 
     @property
     def d_vocab_out(self) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..validation import TaskError, check_choice, check_float, check_int
-from .truth import VERSIONS, analysis_heads, ground_truth
+from .truth import analysis_heads, ground_truth
 from .methods import Found, discover
 from .names import ABLATIONS, DEFAULT_METRIC, METHODS, METRICS
 from .problem import Problem
@@ -18,13 +18,13 @@ if TYPE_CHECKING:
     from ..tasks import Task
 
 
-def known_circuit(model: "TransformerBridge", task: "Task") -> tuple[dict[str, list[str]] | None, set[str] | None]:
-    """``(edges by truth version, None)`` for a construction with a listed truth; ``(None, circuit heads
-    named by the analysis)`` for any other model."""
-    truth = ground_truth(model)
+def known_circuit(problem: Problem) -> tuple[dict[str, list[str]] | None, set[str] | None]:
+    """``(edges by truth version, None)`` for a construction with a truth (``GroundTruth.for_problem``);
+    ``(None, circuit heads named by the analysis)`` for any other model."""
+    truth = ground_truth(problem.model)
     if truth is not None:
-        return {version: truth.edges(version) for version in VERSIONS}, None
-    return None, analysis_heads(model, task)
+        return truth.for_problem(problem), None
+    return None, analysis_heads(problem.model, problem.task)
 
 
 def method_options(method: str, thresholds: list[float] | None = None, steps: int | None = None) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def find_circuit(model: "TransformerBridge", task: "Task", method: str, ablation
         threshold = check_float("threshold", threshold, 0, low_open=method == "acdc")
     problem = Problem(model, task, ablation, metric, samples, seed)
     found = discover(problem, method, **method_options(method, [threshold] if threshold is not None else None, steps))
-    truth, heads = known_circuit(model, task)
+    truth, heads = known_circuit(problem)
     evaluation = evaluate(problem, found, truth, heads)
     if threshold is not None:
         edges, rule = found.circuit_at(threshold), f"threshold {threshold:g}"

@@ -63,13 +63,25 @@ class Use:
 
 @dataclass(frozen=True)
 class GroundTruth:
+    """``structural``: read off the weights (``structural_uses``), not listed, so which edges a batch
+    exercises is known only on that batch (``for_problem``)."""
+
     construction: str
     uses: tuple[Use, ...]
+    structural: bool = False
 
     def edges(self, version: str) -> list[str]:
         """The truth's edges under ``version`` (``zero`` or ``resample``; ``mean`` is read as ``resample``)."""
         version = truth_version(version)
         return [u.edge for u in self.uses if version == "zero" or not u.constant]
+
+    def for_problem(self, problem: "Problem") -> dict[str, list[str]]:
+        """The truths ``problem`` is scored against: a listed truth in each version; a structural one as the
+        edges ``problem``'s batch exercises (the version of its ablation) beside every edge (``structural``)."""
+        if not self.structural:
+            return {version: self.edges(version) for version in VERSIONS}
+        every = self.edges("zero")
+        return {truth_version(problem.ablation): exercised_edges(problem, every), "structural": every}
 
     def nodes(self, version: str) -> set[str]:
         return nodes_of(self.edges(version))
@@ -158,7 +170,8 @@ def ground_truth(model: "TransformerBridge") -> GroundTruth | None:
     unknown = [u.edge for u in uses if u.edge not in graph.edge_index]
     if unknown:
         raise ValueError(f"the truth of {construction['name']} names edges the model lacks: {unknown}")
-    return GroundTruth(construction["name"], tuple(uses))
+    structural = CONSTRUCTION_TRUTHS[construction["name"]] is structural_uses
+    return GroundTruth(construction["name"], tuple(uses), structural)
 
 
 # --- the same edges, read off the weights ---------------------------------------------------------

@@ -191,9 +191,8 @@ class DiscoveryBenchmark(Experiment):
         return specs
 
     def measure(self, spec, device):
-        from ..discovery import Problem, discover, evaluate, exercised_edges
+        from ..discovery import Problem, discover, evaluate
         from ..discovery.graph import nodes_of
-        from ..discovery.truth import truth_version
         from ..discovery.run import known_circuit, method_options
         from ..models import on_device
 
@@ -203,13 +202,10 @@ class DiscoveryBenchmark(Experiment):
         # The batches' seed is apart from the task's (parity's hidden subset is drawn from spec.seed).
         problem = Problem(model, task, p["ablation"], p["metric"], p["samples"], seed=1000 + spec.seed)
         found = discover(problem, p["method"], **method_options(p["method"], p.get("thresholds"), p.get("steps")))
-        truth, heads = known_circuit(model, task)
-        if "tracr" in p:  # the compiled weights hold more paths than this batch uses: score against those it does
-            structural = truth["zero"]
-            truth = {truth_version(p["ablation"]): exercised_edges(problem, structural), "structural": structural}
+        truth, heads = known_circuit(problem)
         out = evaluate(problem, found, truth, heads)
-        if "tracr" in p:
-            out["exercised"] = truth[truth_version(p["ablation"])]
+        if truth is not None and "structural" in truth:  # the edges this batch exercises, for the notes
+            out["exercised"] = truth[out["matched_truth"]]
         graph = problem.graph
         out["graph"] = {"edges": len(graph.edges), "nodes": len(graph.nodes), "senders": len(graph.senders),
                         "receivers": len(graph.receivers)}
