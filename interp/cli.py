@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .family import SCOPES
 from .validation import MAX_SEED, ConfigError, UsageError, shown
 
-SCOPES = ("task", "model", "train")
 MAX_THREADS = 1024
 
 

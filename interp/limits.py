@@ -26,6 +26,7 @@ import math
 import os
 from typing import TYPE_CHECKING
 
+from .family import family_of
 from .validation import TaskError
 
 if TYPE_CHECKING:
@@ -40,9 +41,6 @@ GIB = 1 << 30
 # estimate, and the estimate must never be low.
 SLACK = 1.25
 ANALYSIS_SAMPLES = 2048  # interp.analysis.run.analyze_checkpoint's default
-# Readout positions per example where a task has more than one (counting: one per region).
-READOUTS = {"counting": lambda task: task.R,
-            **{name: (lambda task: task.n) for name in ("cumsum", "cummin", "cummedian", "sort", "cummaxsub")}}
 
 
 class MemoryLimitError(TaskError):
@@ -72,7 +70,8 @@ def model_bytes(cfg: "ModelConfig") -> int:
 
 
 def readouts(task: "Task") -> int:
-    return READOUTS.get(task.name, lambda _: 1)(task)
+    """Answer positions per example, as the task's family declares them (counting: one per region)."""
+    return family_of(task.name).readouts(task)
 
 
 def batch_bytes(task: "Task", n: int) -> int:

@@ -29,7 +29,8 @@ import interp
 from interp import checkpoint, limits
 from interp.checkpoint import CheckpointError, load_checkpoint
 from interp.cli import main
-from interp.defaults import RUNS, configure
+from interp.defaults import configure
+from interp.family import family_of
 from interp.models import ModelConfig, build_model
 from interp.tasks import TASKS, evaluate, make_task
 from interp.training import TrainConfig, train
@@ -472,9 +473,9 @@ def test_memory_beyond_the_machine_is_refused_up_front(monkeypatch, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("name", list(RUNS))
+@pytest.mark.parametrize("name", list(TASKS))
 def test_default_configs_and_presets_pass_the_memory_check(name, tmp_path):
-    for preset in RUNS[name].presets:
+    for preset in family_of(name).presets:
         task, model_cfg, train_cfg = configure(name, preset)
         need = limits.check_training(task, model_cfg, train_cfg)
         assert need < 2 * limits.GIB, (name, preset, limits.gib(need))

@@ -11,20 +11,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoint import load_checkpoint
+from ..family import Registry, families, family_of
 from ..files import write_json
 from ..models import build_model
 from ..paths import REPORTS, TRAINED_MODELS, find_checkpoints
 from ..symmetry.score import symmetry_score
 from ..tasks import Task, TaskError
 from ..viz.figures import Plot
-from . import counting, parity, positional, selection
 from .result import Analysis
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-ANALYSES = {"parity": parity.analyze, "selection": selection.analyze, "counting": counting.analyze,
-            **{name: positional.analyze for name in ("cumsum", "cummin", "cummedian", "sort", "cummaxsub")}}
+# Every task's probes, as its family declares them.
+ANALYSES = Registry(lambda: {name: family.analyze for family in families().values() for name in family.task_names})
 CONTROL_SEED = 987_654  # the random-init control: same config, fresh weights
 
 
@@ -42,7 +42,7 @@ def analyze_model(model: "TransformerBridge", task: Task, reference: "Transforme
                   samples: int = 2048, seed: int = 0) -> Analysis:
     """Run the task's probes on ``model`` (trained or constructed); compare with ``reference`` if given."""
     model.eval()
-    return ANALYSES[task.name](model, task, reference, samples=samples, seed=seed)
+    return family_of(task.name).analyze(model, task, reference, samples=samples, seed=seed)
 
 
 def with_controls(analysis: Analysis, control: Analysis | None) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@
 
 One module per paper (``parity``, ``selection``, ``counting``, and ``positional`` with the ``cumsum`` and
 ``cummin`` scans), each composed from the named pieces in
-``interp.constructions.pieces``. ``construct(task, **params)`` dispatches on the task's name; pass
-``name=`` to pick a variant (``counting_close_bias``).
+``interp.constructions.pieces``. The task families (``interp.family``) say which construction is whose:
+``construct(task, **params)`` builds the one named after the task; pass ``name=`` to pick a variant
+(``counting_close_bias``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..family import Registry, constructions
 from ..tasks.base import Task
 from ..validation import TaskError
 from .counting import counting, counting_close_bias
@@ -28,19 +30,12 @@ from .selection import selection
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
-# The default construction for each task.
-CONSTRUCTIONS: dict[str, Callable[..., "TransformerBridge"]] = {
-    "parity": parity,
-    "selection": selection,
-    "counting": counting,
-    "cumsum": cumsum,  # Hillis-Steele scans on positional attention
-    "cummin": cummin,
-}
 # Every construction by its name (``model.construction["name"]``) -> (task name, builder).
-VARIANTS: dict[str, tuple[str, Callable[..., "TransformerBridge"]]] = {
-    **{task_name: (task_name, build) for task_name, build in CONSTRUCTIONS.items()},
-    "counting_close_bias": ("counting", counting_close_bias),
-}
+VARIANTS: Registry[tuple[str, Callable[..., "TransformerBridge"]]] = Registry(
+    lambda: {name: (made.task, made.build) for name, made in constructions().items()})
+# The default construction of each task that has one: the construction named after it.
+CONSTRUCTIONS: Registry[Callable[..., "TransformerBridge"]] = Registry(
+    lambda: {name: build for name, (task_name, build) in VARIANTS.items() if name == task_name})
 
 
 def construct(task: Task, name: str | None = None, **params: Any) -> "TransformerBridge":

@@ -1,8 +1,8 @@
 """Which edges each construction uses, and which heads a trained model's analysis names.
 
-Constructions (docs/theory/discovery.md, 'Ground truth'): every edge a construction uses is listed once
-below, as the residual blocks it carries (the construction's ``residual_labels``) and whether that
-signal is the same for every input (``constant``). Two versions follow:
+Constructions (docs/theory/discovery.md, 'Ground truth'): every edge a construction uses is listed once, by
+its family (``interp.family.Construction.truth``), as the residual blocks it carries (the construction's
+``residual_labels``) and whether that signal is the same for every input (``constant``). Two versions follow:
 
 - the **zero-ablation** truth: every listed edge. Zeroing an edge that carries even a constant signal
   (the CLS flag, the positional code) changes the output;
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..constructions.pieces import ResidualBasis
+from ..family import Registry, constructions, family_of
 from .graph import LOGITS, Graph, component, head_name, nodes_of, reaching_logits, split_edge
 
 if TYPE_CHECKING:
@@ -90,68 +91,19 @@ class GroundTruth:
         return {component(n) for n in self.nodes(version) if n.startswith("A")}
 
 
-# --- the constructions' circuits ------------------------------------------------------------------
-
-
-def parity_uses(model: "TransformerBridge") -> list[Use]:
-    """Head h points from CLS (query: ``is_cls``) at a bit of S (key: the positional ``cos``/``sin``) and
-    copies ``is_one`` into ``count``; the MLP writes ``parity``; W_U reads ``parity`` and ``is_cls`` (a bias).
-    CLS is always last and the positional code is fixed, so only the value path varies with the input."""
-    uses = []
-    for h in range(model.cfg.n_heads):
-        head = head_name(0, h)
-        uses += [Use(f"embed->{head}.q", ("is_cls",), True), Use(f"pos->{head}.k", ("cos", "sin"), True),
-                 Use(f"embed->{head}.v", ("is_one",), False), Use(f"{head}->M0", ("count",), False)]
-    return uses + [Use("M0->logits", ("parity",), False), Use("embed->logits", ("is_cls",), True)]
-
-
-def selection_uses(model: "TransformerBridge") -> list[Use]:
-    """The query's ``subset`` code meets the keys' ``position`` codes; OV copies ``content`` into ``mean``,
-    which W_U reads. With a learned table the positions come from ``pos`` and never change; with per-example
-    orthonormal codes they arrive in the features (``embed``) and differ on every input. When q = T the subset
-    is every position, so with a learned table the query's code is the same sum of all of them on every input."""
-    params = model.construction["params"]
-    learned = params["positions"] == "learned"
-    return [Use("embed->A0.0.q", ("subset",), learned and params["q"] == params["T"]),
-            Use("pos->A0.0.k" if learned else "embed->A0.0.k", ("position",), learned),
-            Use("embed->A0.0.v", ("content",), False),
-            Use("A0.0->logits", ("mean",), False)]
-
-
-def counting_uses(model: "TransformerBridge") -> list[Use]:
-    """Layer 0: every token (``one``) attends to BOS and the delimiters and copies ``is_bos`` into
-    ``region_code``; MLP0 writes ``in_region``. Layer 1: Q_r (``query``, ``one``) attends to the 1s of region r
-    (``in_region``, ``is_one``) and the bias token, copying the bias flag into ``count_code``; MLP1 writes
-    ``at_least``, W_U reads it and ``one``. BOS, the query tokens and ``one`` sit at the same positions in
-    every input; the delimiters, the bits and (for the ``]``-bias twin) the ``]`` tokens do not."""
-    bias = "is_bos" if model.construction["params"]["bias_token"] == "BOS" else "is_close"
-    return [Use("embed->A0.0.q", ("one",), True),
-            Use("embed->A0.0.k", ("is_bos", "is_delim"), False),
-            Use("embed->A0.0.v", ("is_bos",), True),
-            Use("A0.0->M0", ("region_code",), False),
-            Use("embed->A1.0.q", ("one", "query"), True),
-            Use("embed->A1.0.k", tuple(sorted({"one", "is_one", bias})), False),
-            Use("M0->A1.0.k", ("in_region",), False),
-            Use("embed->A1.0.v", (bias,), bias == "is_bos"),
-            Use("A1.0->M1", ("count_code",), False),
-            Use("M1->logits", ("at_least",), False),
-            Use("embed->logits", ("one",), True)]
-
-
 def structural_uses(model: "TransformerBridge") -> list[Use]:
     """Every edge the weights build, as ``label_edges`` reads them; whether one is constant on the inputs is
     not known in advance (``exercised_edges`` finds out on a batch), so none is marked constant."""
     return [Use(edge, blocks, False) for edge, blocks in label_edges(model).items()]
 
 
-# Keyed by ``model.construction["name"]``.
-CONSTRUCTION_TRUTHS: dict[str, Callable[["TransformerBridge"], list[Use]]] = {
-    "parity": parity_uses,
-    "selection": selection_uses,
-    "counting": counting_uses,
-    "counting_close_bias": counting_uses,
-    "tracr": structural_uses,
-}
+def _listed_truths() -> dict[str, Callable[["TransformerBridge"], list[Use]]]:
+    return {name: made.truth for name, made in constructions().items() if made.truth is not None}
+
+
+# Keyed by ``model.construction["name"]``: what each family's constructions declare, and tracr's compiled programs.
+CONSTRUCTION_TRUTHS: Registry[Callable[["TransformerBridge"], list[Use]]] = Registry(
+    lambda: {**_listed_truths(), "tracr": structural_uses})
 
 
 def exercised_edges(problem: "Problem", edges: list[str], tolerance: float = 1e-6) -> list[str]:
@@ -219,18 +171,14 @@ def label_edges(model: "TransformerBridge") -> dict[str, tuple[str, ...]]:
 def analysis_heads(model: "TransformerBridge", task: "Task", samples: int = 512, seed: int = 0) -> set[str]:
     """The circuit heads ``interp.analysis`` names for ``model`` (``Analysis.circuit``), as ``A{l}.{h}``.
 
-    The analysis contexts compute them from the attention alone, so only that is run here, not every probe.
+    A family's ``circuit`` computes them from the attention alone, so only that is run where it has one, not
+    every probe.
     """
-    from ..analysis import counting, parity, selection
-
-    contexts = {"parity": parity.ParityContext, "selection": selection.SelectionContext,
-                "counting": counting.CountingContext}
-    if task.name in contexts:
-        circuit = contexts[task.name](model, task, None, samples, seed).circuit
+    family = family_of(task.name)
+    if family.circuit is not None:
+        circuit = family.circuit(model, task, samples, seed)
     else:
-        from ..analysis import analyze_model
-
-        circuit = analyze_model(model, task, None, samples, seed).circuit
+        circuit = family.analyze(model.eval(), task, None, samples=samples, seed=seed).circuit
     return {head_name(layer, head) for layer, head in circuit}
 
 

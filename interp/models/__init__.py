@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..family import family_of
 from ..validation import TaskError, check_bool, check_choice, check_int, check_length
 
 if TYPE_CHECKING:
@@ -107,10 +108,8 @@ class ModelConfig:
         unknown = sorted(set(overrides) - fields)
         if unknown:
             raise TaskError(f"unknown model parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
-        from ..defaults import model_defaults
-
         values = {
-            **model_defaults(task),
+            **family_of(task.name).model(task),
             "n_ctx": task.n_ctx,
             "d_vocab": task.d_vocab,
             "d_vocab_out": task.d_vocab_out,

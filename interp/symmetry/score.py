@@ -1,6 +1,7 @@
 """The permutation-symmetry score of a toolkit model on its task (docs/theory/symmetry.md, "The score").
 
-For each task a ``Domain`` says which positions are rearranged and which output is scored:
+For each task its family (``interp.families``) declares a ``Domain``: which positions are rearranged and which
+output is scored:
 
 - ``parity``: the n bit positions, CLS fixed (S_n, the readout-at-one-position variant); scored: the logit
   difference at CLS (class 1 minus class 0); target ``+-1``. Closed form ``S_sym = 1 / C(n, k)``.
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..family import Registry, families
 from ..tasks import Batch, Task
 from ..validation import check_int
 from .energy import MAX_ORBIT, orbit_energies, ratio_with_error, symmetric_fraction_pairs
@@ -76,114 +78,9 @@ def rearranged_tokens(task: Task, inputs: Tensor, positions: Tensor, arrangement
     return out
 
 
-# --- parity ---------------------------------------------------------------------------------------
-
-
-def parity_frames(task, samples: int, seed: int) -> list[Frames]:
-    batch = task.sample(samples, seed)
-    return [Frames(batch, torch.arange(task.n).expand(samples, -1), torch.full((samples,), task.n))]
-
-
-def logit_difference(task, logits: Tensor, readout: Tensor) -> Tensor:
-    at = logits[torch.arange(len(logits)), readout]
-    return (at[:, 1] - at[:, 0])[:, None]
-
-
-def parity_target(task, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
-    return (2.0 * task.labels(inputs[:, : task.n]) - 1)[:, None]
-
-
-def parity_closed_form(task) -> dict[str, Any]:
-    n, k = task.n, task.k
-    total = math.comb(n, k)
-    profile = [(math.comb(n, j) - (math.comb(n, j - 1) if j else 0)) / total for j in range(min(k, n - k) + 1)]
-    return {"s_sym": profile[0], "profile": profile, "kbar": sum(j * p for j, p in enumerate(profile)),
-            "formula": f"E_j / Var = (C(n,j) - C(n,j-1)) / C(n,k) for j <= min(k, n-k); S_sym = 1/C({n},{k})"}
-
-
-# --- selection ------------------------------------------------------------------------------------
-
-
-def selection_frames(task, samples: int, seed: int) -> list[Frames]:
-    batch = task.sample(samples, seed)
-    return [Frames(batch, torch.arange(task.T).expand(samples, -1), torch.full((samples,), task.T))]
-
-
-def rearranged_contents(task, inputs: Tensor, positions: Tensor, arrangements: Tensor) -> Tensor:
-    """Only the content block moves: the query, subset and position codes stay where they are."""
-    content = task.blocks["content"]
-    n, a = arrangements.shape[:2]
-    out = inputs[:, None].expand(n, a, *inputs.shape[1:]).clone()
-    source = torch.gather(positions[:, None, :].expand(n, a, -1), 2, arrangements)
-    values = inputs[torch.arange(n)[:, None, None], source][..., content]  # [n, a, m, d]
-    out[torch.arange(n)[:, None, None], torch.arange(a)[None, :, None], positions[:, None, :], content] = values
-    return out
-
-
-def readout_vector(task, logits: Tensor, readout: Tensor) -> Tensor:
-    return logits[torch.arange(len(logits)), readout]
-
-
-def selection_target(task, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
-    chosen = torch.zeros(len(inputs), task.T).scatter_(1, batch.info["subset"][example], 1.0)
-    return (inputs[:, : task.T, task.blocks["content"]] * chosen[..., None]).sum(1) / task.q
-
-
-def selection_closed_form(task) -> dict[str, Any]:
-    s = task.q / task.T
-    return {"s_sym": s, "profile": [s, 1 - s], "kbar": 1 - s,
-            "formula": f"a mean of q of T exchangeable tokens: S_sym = q/T = {task.q}/{task.T}, the rest in (T-1,1)"}
-
-
-# --- counting -------------------------------------------------------------------------------------
-
-
-def counting_frames(task, samples: int, seed: int) -> list[Frames]:
-    """Every (example, region) whose interior has 2 .. MAX_ORBIT tokens, grouped by that length."""
-    from ..tasks.counting import OPEN
-
-    batch = task.sample(samples, seed)
-    region = batch.info["region"]
-    out = []
-    for m in range(2, MAX_ORBIT + 1):
-        rows, positions, readout = [], [], []
-        for r in range(1, task.R + 1):
-            inside = (region == r) & (batch.inputs != OPEN)
-            for i in torch.nonzero(inside.sum(1) == m).flatten().tolist():
-                rows.append(i)
-                positions.append(torch.nonzero(inside[i]).flatten())
-                readout.append(int(batch.readout[r - 1]))
-        if rows:
-            out.append(Frames(batch[torch.tensor(rows)], torch.stack(positions), torch.tensor(readout)))
-    return out
-
-
-def expected_count(task, logits: Tensor, readout: Tensor) -> Tensor:
-    probabilities = logits[torch.arange(len(logits)), readout].softmax(-1)
-    return (probabilities @ torch.arange(probabilities.shape[-1], dtype=probabilities.dtype))[:, None]
-
-
-def counting_target(task, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
-    from ..tasks.counting import ONE
-
-    r = readout - task.L  # the query Q_r sits at position L + r
-    return ((batch.info["region"][example] == r[:, None]) & (inputs == ONE)).sum(1, keepdim=True).double()
-
-
-def counting_closed_form(task) -> dict[str, Any]:
-    return {"s_sym": 1.0, "profile": [1.0], "kbar": 0.0,
-            "formula": "the count of 1s in a region is unchanged by rearranging the region: S_sym = 1"}
-
-
-DOMAINS: dict[str, Domain] = {
-    "parity": Domain("S_n on the bit positions (CLS fixed)", "logit difference at CLS (class 1 - class 0)",
-                     parity_frames, rearranged_tokens, logit_difference, parity_target, parity_closed_form),
-    "selection": Domain("S_T on the data tokens' contents (query and positions fixed)", "the d outputs at the query",
-                        selection_frames, rearranged_contents, readout_vector, selection_target, selection_closed_form),
-    "counting": Domain("S_m on the interior of region r (all else fixed), regions with 2..7 interior tokens",
-                       "expected count at Q_r under the output distribution", counting_frames, rearranged_tokens,
-                       expected_count, counting_target, counting_closed_form),
-}
+# Every task's domain, as its family declares it (the families' modules hold their frames and targets).
+DOMAINS: Registry[Domain] = Registry(lambda: {name: family.symmetry for family in families().values()
+                                              for name in family.task_names if family.symmetry is not None})
 
 
 # --- evaluation ------------------------------------------------------------------------------------

@@ -5,25 +5,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..family import Registry, family_of, task_classes
 from ..validation import TaskError
 from .base import Batch, Task
 from .counting import CountingTask
 from .evaluation import evaluate, reached
 from .parity import ParityTask
-from .positional import VALUE_TASKS, ValueTask
+from .positional import ValueTask
 from .selection import SelectionTask
 
-TASKS: dict[str, type[Task]] = {
-    "parity": ParityTask,
-    "selection": SelectionTask,
-    "counting": CountingTask,
-    **VALUE_TASKS,  # cumsum, cummin, cummedian, sort, cummaxsub (positional attention)
-}
+# Every task by its name, from the families that declare them (interp.family).
+TASKS: Registry[type[Task]] = Registry(task_classes)
 
 
 def task_class(name: str) -> type[Task]:
-    if name not in TASKS:
-        raise TaskError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+    family_of(name)  # an unknown name raises TaskError listing the tasks
     return TASKS[name]
 
 
@@ -44,5 +40,5 @@ def make_task(name: str, **params: Any) -> Task:
     return cls(**params)
 
 
-__all__ = ["Batch", "CountingTask", "ParityTask", "SelectionTask", "Task", "TaskError", "TASKS", "ValueTask", "evaluate",
-           "make_task", "reached", "task_class"]
+__all__ = ["Batch", "CountingTask", "ParityTask", "SelectionTask", "Task", "TaskError", "TASKS", "ValueTask",
+           "evaluate", "make_task", "reached", "task_class"]

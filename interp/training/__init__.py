@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import checkpoint
+from ..family import family_of
 from ..files import json_text
 from ..models import ModelConfig, build_model, trainable_parameters
 from ..models.fast import training_forward
@@ -80,14 +81,13 @@ class TrainConfig:
 
     @classmethod
     def for_task(cls, task: Task, **overrides: Any) -> "TrainConfig":
-        """The task's row of ``interp.defaults`` with ``overrides``."""
-        from ..defaults import train_defaults
-
+        """The task family's training settings and target (``interp.family``) with ``overrides``."""
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - fields)
         if unknown:
             raise TaskError(f"unknown training parameter(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
-        return cls(**{**train_defaults(task.name), **overrides})
+        family = family_of(task.name)
+        return cls(**{**family.train, "target": family.target, **overrides})
 
     def lr_at(self, step: int) -> float:
         """Linear warm-up, then constant or cosine decay to 0 at ``max_steps``."""
