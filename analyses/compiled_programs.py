@@ -37,9 +37,10 @@ from IPython.display import Markdown, display
 from tracr.rasp import rasp
 
 from interp.analysis.claims import claim
-from interp.constructions.tracr import TracrTask, pattern_gaps, selector_pattern
+from interp.constructions.tracr import pattern_gaps, selector_pattern
 from interp.discovery import Problem, evaluate, exercised_edges, ground_truth
 from interp.discovery.methods import acdc
+from interp.families.tracr import TracrTask
 from interp.viz import show_attention
 from interp.viz.attention import AttentionView
 from interp.viz.claims import findings_markdown

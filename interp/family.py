@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINTS = "interp.families"
 BUILTIN = ("interp.families.parity:FAMILY", "interp.families.selection:FAMILY", "interp.families.counting:FAMILY",
-           "interp.families.positional:FAMILY")
+           "interp.families.positional:FAMILY", "interp.families.tracr:FAMILY")
 Settings = dict[str, dict[str, Any]]  # {"task": {...}, "model": {...}, "train": {...}}
 SCOPES = ("task", "model", "train")
 

@@ -133,7 +133,10 @@ def test_a_plugin_family_reaches_every_command(plugin_path, tmp_path):
     # The construction is exact (a logit margin of 10 on every input) and the analysis finds its circuit.
     assert json.loads(sections["eval_construction"])["metrics"]["accuracy"] == 1.0
     summary = json.loads(sections["analyze"])
-    assert summary["claims"][0]["name"] == "uniform_attention_at_CLS" and summary["claims"][0]["verdict"] == "found"
+    evenness, accuracy = summary["claims"]
+    assert evenness["name"] == "uniform_attention_at_CLS" and evenness["verdict"] == "found"
+    # As the README says: the random-init control is even too; only the accuracy tells them apart.
+    assert evenness["control"]["verdict"] == "found" and accuracy["control"]["verdict"] == "not_found"
     assert summary["mechanism"].endswith("the predicted circuit")
     assert summary["symmetry"]["closed_form"]["s_sym"] == 1.0
     assert (tmp_path / "report" / "report.html").is_file()

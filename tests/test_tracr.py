@@ -1,9 +1,15 @@
 """tracr programs as TL bridges: the same numbers as tracr's own forward pass and the same outputs as RASP's
-evaluator on every input up to length 5; a user's own program by ``module:function``."""
+evaluator on every input up to length 5; a user's own program by ``module:function``, through every command
+of the ``tracr`` family; and the other families never load tracr."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import re
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -13,10 +19,11 @@ pytest.importorskip("tracr", reason="the tracr extra (make install installs it)"
 
 from tracr.rasp import rasp  # noqa: E402
 
-from interp.constructions.tracr import (LIBRARY, TracrTask, compile_program, load_program, pattern_gaps,  # noqa: E402
+from interp.constructions.tracr import (LIBRARY, compile_program, load_program, pattern_gaps,  # noqa: E402
                                         residual_label, selector_pattern)
 from interp.discovery import Problem, evaluate, exercised_edges, ground_truth, label_edges  # noqa: E402
 from interp.discovery.methods import acdc  # noqa: E402
+from interp.families.tracr import TracrTask  # noqa: E402
 from interp.validation import TaskError  # noqa: E402
 
 MAX_LEN = 5
@@ -196,3 +203,71 @@ def test_the_task_scores_the_compiled_model_perfectly_and_a_wrong_one_not():
         assert batch.inputs.shape == (64, MAX_LEN + 1) and batch.readout.tolist() == list(range(1, MAX_LEN + 1))
         assert task.evaluate(task.compiled.model(batch.inputs), batch)["accuracy"] == 1.0
         assert task.evaluate(torch.zeros(64, MAX_LEN + 1, task.d_vocab_out), batch)["accuracy"] < 1.0
+
+
+# --- the tracr family on the command line -----------------------------------------------------------------
+
+USER_PROGRAM = '''
+from tracr.rasp import rasp
+
+def shift_by_one():
+    """Each position reads the token before it (the first reads nothing: undefined)."""
+    previous = rasp.Select(rasp.indices, rasp.indices, lambda key, query: key == query - 1)
+    return rasp.Aggregate(previous, rasp.tokens).named("previous_token")
+'''
+# The commands in one process (imports paid once), in the folder that holds the user's module.
+COMMANDS = r"""
+from interp.cli import main
+
+construct = ["construct", "tracr", "--set", "program=user_programs:shift_by_one", "--set", "vocab=[1,2,3]",
+             "--set", "max_seq_len=4", "--out", "built"]
+for name, argv in {"construct": construct, "eval": ["eval", "built", "--samples", "256", "--json"],
+                   "analyze": ["analyze", "built", "--out", "report", "--json"],
+                   "discover": ["discover", "built", "--method", "acdc", "--out", "circuit", "--json"]}.items():
+    print(f"=== {name}", flush=True)
+    print(f"=== {name} exit {main(argv)}", flush=True)
+"""
+
+
+def test_a_users_program_runs_through_construct_eval_analyze_and_discover(tmp_path):
+    (tmp_path / "user_programs.py").write_text(USER_PROGRAM)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # found from the current directory
+    done = subprocess.run([sys.executable, "-c", COMMANDS], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = dict(re.findall(r"=== (\w+)\n(.*?)=== \1 exit 0\n", done.stdout, re.S))
+    assert set(out) == {"construct", "eval", "analyze", "discover"}, done.stdout[-3000:]
+    config = json.loads((tmp_path / "built" / "config.json").read_text())
+    assert config["task"]["params"]["program"] == "user_programs:shift_by_one"
+    assert config["construction"]["params"]["vocab"] == [1, 2, 3]
+    labels = config["residual_labels"]  # tracr's residual spaces, each value its own direction
+    assert "tokens[3]" in labels and any(re.fullmatch(r"previous_token(_\d+)?\[3\]", label) for label in labels)
+    assert json.loads(out["eval"])["metrics"]["accuracy"] == 1.0  # RASP's outputs, wherever RASP defines one
+    summary = json.loads(out["analyze"])
+    assert {c["name"]: c["verdict"] for c in summary["claims"]} == {"selector_pattern_L0H0": "found",
+                                                                   "matches_rasp": "found"}
+    assert summary["claims"][0]["control"]["verdict"] == "not_found"  # a random head does not attend so
+    found = json.loads(out["discover"])
+    # Every query finds its key and the positions never change: the exercised circuit is the value path.
+    assert found["truth"]["resample"] == ["embed->A0.0.v", "A0.0->logits"]
+    assert set(found["truth"]["resample"]) < set(found["truth"]["structural"])
+    assert found["evaluation"]["exact"] and found["evaluation"]["edge_auc"] == 1.0
+
+
+def test_the_other_families_never_load_tracr():
+    probe = ("import sys; from interp.family import families; from interp.defaults import configure; "
+             "families(); configure('counting'); print(sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('tracr', 'jax', 'haiku')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_without_the_extra_a_tracr_task_is_one_line(tmp_path):
+    """With tracr not importable, `interp construct tracr` says which extra to install, exit status 2."""
+    (tmp_path / "tracr").mkdir()
+    (tmp_path / "tracr" / "__init__.py").write_text("raise ModuleNotFoundError('no tracr', name='tracr')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "interp", "construct", "tracr", "--out", str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "pip install 'interp[tracr]'" in done.stderr and not (tmp_path / "out").exists()

@@ -23,10 +23,12 @@ directions, ``name:value`` written ``name[value]`` as in the toolkit's own const
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 import haiku as hk
 import jax
@@ -42,7 +44,6 @@ from tracr.craft import bases, transformers
 from tracr.rasp import rasp
 
 from ..models import ModelConfig
-from ..tasks.base import Batch, Task, make_generator
 from ..validation import TaskError, check_bool, check_int
 from .pieces import ResidualBasis, assemble
 
@@ -96,6 +97,8 @@ def load_program(spec: str, vocab: Sequence[Any] | None = None, max_seq_len: int
         sop, vocab = build(max_seq_len), usual if vocab is None else vocab
     elif ":" in spec:
         module_name, _, function_name = spec.partition(":")
+        if os.getcwd() not in sys.path:  # `interp` as a console script does not search the current directory
+            sys.path.append(os.getcwd())
         try:
             function = getattr(importlib.import_module(module_name), function_name)
         except (ImportError, AttributeError) as e:
@@ -274,13 +277,14 @@ def selector_pattern(expr: rasp.SOp, inputs: Sequence[Sequence[Any]], causal: bo
     return out
 
 
-def pattern_gaps(compiled: Compiled, inputs: Sequence[Sequence[Any]]) -> dict[tuple[int, int], float]:
+def pattern_gaps(compiled: Compiled, inputs: Sequence[Sequence[Any]],
+                 model: Any = None) -> dict[tuple[int, int], float]:
     """For each head: the largest difference, over the query rows 1..n of ``inputs`` (one length), between the
-    model's attention (``blocks.{l}.attn.hook_pattern``) and its selector's (``selector_pattern``). The claim
-    the compiler makes is that every gap is ~0."""
+    attention of ``model`` (default: the compiled one; ``blocks.{l}.attn.hook_pattern``) and its selector's
+    (``selector_pattern``). The claim the compiler makes is that every gap is ~0."""
     tokens = compiled.encode(inputs)
     with torch.no_grad():
-        _, cache = compiled.model.run_with_cache(tokens)
+        _, cache = (compiled.model if model is None else model).run_with_cache(tokens)
     return {(layer, head): float((cache[f"blocks.{layer}.attn.hook_pattern"][:, head, 1:]
                                   - selector_pattern(expr, inputs, compiled.program.causal)[:, 1:]).abs().max())
             for (layer, head), expr in compiled.heads.items()}
@@ -292,92 +296,5 @@ def compiled_for(spec: str, vocab: tuple[Any, ...], max_seq_len: int, causal: bo
     return compile_program(load_program(spec, vocab, max_seq_len, causal))
 
 
-@dataclass(frozen=True)
-class TracrTask(Task):
-    """Inputs of one ``length`` (default ``max_seq_len``) drawn uniformly from ``vocab``; targets from RASP's
-    evaluator, at every position after BOS. A categorical program's targets are output ids (-1 where RASP
-    leaves a position undefined: not asked, as counting's absent regions); a numerical program's are its values,
-    read as one vector ``[batch, n]`` (the shape regression metrics take)."""
-
-    program: str = "hist"
-    vocab: tuple[Any, ...] | None = None
-    max_seq_len: int = 5
-    causal: bool = False
-    length: int | None = None
-
-    name: ClassVar[str] = "tracr"
-    metric: ClassVar[str] = "accuracy"
-    higher_is_better: ClassVar[bool] = True
-    input_kind: ClassVar[str] = "tokens"
-
-    def __post_init__(self) -> None:
-        program = load_program(self.program, self.vocab, self.max_seq_len, self.causal)
-        object.__setattr__(self, "vocab", program.vocab)
-        object.__setattr__(self, "length", check_int("length", self.max_seq_len if self.length is None else self.length,
-                                                     1, self.max_seq_len))
-
-    @property
-    def compiled(self) -> Compiled:
-        return compiled_for(self.program, self.vocab, self.max_seq_len, self.causal)
-
-    @property
-    def n_ctx(self) -> int:
-        return self.max_seq_len + 1
-
-    @property
-    def seq_len(self) -> int:
-        return self.length + 1
-
-    @property
-    def d_vocab(self) -> int:
-        return self.compiled.model.cfg.d_vocab
-
-    @property
-    def d_vocab_out(self) -> int:
-        return self.compiled.model.cfg.d_vocab_out
-
-    def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
-        batch_size = self.check_batch_size(batch_size)
-        picks = torch.randint(0, len(self.vocab), (batch_size, self.length), generator=make_generator(seed))
-        inputs = [[self.vocab[i] for i in row] for row in picks.tolist()]
-        wanted = self.compiled.program.evaluate(inputs)
-        if self.compiled.program.categorical:
-            ids = self.compiled.assembled.output_encoder.encoding_map
-            targets = torch.tensor([[-1 if v is None else ids[v] for v in row] for row in wanted])
-        else:
-            targets = torch.tensor([[float(v or 0) for v in row] for row in wanted])
-        n = self.length + 1
-        # No one selector says what a position reads in every layer: each readout may read the whole input.
-        relevant = torch.ones(batch_size, self.length, n, dtype=torch.bool)
-        if self.causal:
-            relevant &= torch.ones(n, n, dtype=torch.bool).tril()[1:]
-        return Batch(inputs=self.compiled.encode(inputs), targets=targets, readout=torch.arange(1, n),
-                     relevant=relevant)
-
-    def readout_logits(self, logits: Tensor, batch: Batch) -> Tensor:
-        """``[batch, n, d_vocab_out]``; a numerical program's one output as ``[batch, 1, n]``."""
-        out = logits[:, batch.readout]
-        return out if self.compiled.program.categorical else out[..., 0][:, None]
-
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
-        out = self.readout_logits(logits, batch)
-        if not self.compiled.program.categorical:
-            return (out[:, 0] - batch.targets).pow(2).mean()
-        return torch.nn.functional.cross_entropy(out.flatten(0, 1), batch.targets.flatten(), ignore_index=-1)
-
-    def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
-        out = self.readout_logits(logits, batch)
-        if not self.compiled.program.categorical:
-            error = (out[:, 0] - batch.targets).abs()
-            return {"accuracy": (error < 1e-3).float().mean().item(), "mse": error.pow(2).mean().item()}
-        asked = batch.targets >= 0
-        correct = (out.argmax(-1) == batch.targets) & asked
-        return {"accuracy": (correct.sum() / asked.sum().clamp(min=1)).item(), "loss": self.loss(logits, batch).item()}
-
-    def token_labels(self, batch: Batch, index: int = 0) -> list[str]:
-        names = {i: str(token) for token, i in self.compiled.assembled.input_encoder.encoding_map.items()}
-        return [names[i] for i in batch.inputs[index].tolist()]
-
-
-__all__ = ["BOS", "LIBRARY", "Compiled", "Program", "TracrTask", "compile_program", "compiled_for", "load_program",
+__all__ = ["BOS", "LIBRARY", "Compiled", "Program", "compile_program", "compiled_for", "load_program",
            "pattern_gaps", "residual_label", "selector_pattern", "tl_weights", "true_unembed"]

@@ -101,9 +101,8 @@ def _listed_truths() -> dict[str, Callable[["TransformerBridge"], list[Use]]]:
     return {name: made.truth for name, made in constructions().items() if made.truth is not None}
 
 
-# Keyed by ``model.construction["name"]``: what each family's constructions declare, and tracr's compiled programs.
-CONSTRUCTION_TRUTHS: Registry[Callable[["TransformerBridge"], list[Use]]] = Registry(
-    lambda: {**_listed_truths(), "tracr": structural_uses})
+# Keyed by ``model.construction["name"]``: what each family's constructions declare.
+CONSTRUCTION_TRUTHS: Registry[Callable[["TransformerBridge"], list[Use]]] = Registry(_listed_truths)
 
 
 def exercised_edges(problem: "Problem", edges: list[str], tolerance: float = 1e-6) -> list[str]:

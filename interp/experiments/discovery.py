@@ -111,7 +111,7 @@ def build(params: dict[str, Any], seed: int):
             raise RuntimeError(f"{params['checkpoint']} changed since the grid was made (its weights' SHA-256 differs)")
         return ckpt.model, ckpt.task
     if "tracr" in params:
-        from ..constructions.tracr import TracrTask  # here: tracr (and jax) load only for its runs
+        from ..families.tracr import TracrTask
 
         task = TracrTask(program=params["tracr"])
         return task.compiled.model, task
