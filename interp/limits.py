@@ -27,6 +27,8 @@ import os
 from typing import TYPE_CHECKING
 
 from .family import family_of
+from .models.positional import parameter_count as hooked_parameter_count
+from .models.readout import FORMATION_SAMPLES
 from .validation import TaskError
 
 if TYPE_CHECKING:
@@ -50,9 +52,7 @@ class MemoryLimitError(TaskError):
 def parameter_count(cfg: "ModelConfig") -> int:
     """Parameters of ``build_model(cfg)``, trainable or not (the state dict's entries)."""
     if cfg.architecture == "hooked":
-        from .models.positional import parameter_count as hooked_count
-
-        return hooked_count(cfg)
+        return hooked_parameter_count(cfg)
     d, width = cfg.d_model, cfg.n_heads * cfg.d_head
     norm = {"none": 0, "LN": 2 * d, "RMS": d}[cfg.normalization_type]
     attention = 4 * d * width + 3 * width + d  # W_Q, W_K, W_V, W_O and their biases
@@ -120,8 +120,6 @@ def forward_bytes(task: "Task", cfg: "ModelConfig", n: int, kind: str) -> int:
 
 def estimate_bytes(task: "Task", model_cfg: "ModelConfig", train_cfg: "TrainConfig") -> int:
     """Peak memory of ``interp.training.train(task, model_cfg, train_cfg)``, in bytes."""
-    from .training import FORMATION_SAMPLES
-
     params = FLOAT * parameter_count(model_cfg)
     held = model_bytes(model_cfg) + 3 * params  # gradients and AdamW's two moments
     held += batch_bytes(task, train_cfg.eval_samples) + batch_bytes(task, train_cfg.train_size)

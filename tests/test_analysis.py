@@ -17,7 +17,8 @@ import torch
 import interp
 from interp.analysis import Wording, analyze_model, assess, claim, grade, mechanism_line, untestable
 from interp.analysis.claims import Claim
-from interp.analysis.common import closeness_to_uniform, linear_probe_accuracy, linear_probe_r2, mass_on
+from interp.analysis.common import closeness_to_uniform, linear_probe_accuracy, linear_probe_r2
+from interp.models.readout import mass_on
 from interp.analysis.counting import TARGET
 from interp.analysis.counting import WORDING as COUNTING_WORDING
 from interp.analysis.mechanism import ABSENT, PARTLY, PREDICTED, UNTESTED

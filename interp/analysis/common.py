@@ -10,20 +10,13 @@ import torch
 from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
+from ..models.readout import cached
 from ..tasks import Batch, Task
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
 Head = tuple[int, int]  # (layer, head)
-
-
-@torch.no_grad()
-def patterns(model: "TransformerBridge", batch: Batch) -> list[Tensor]:
-    """Attention patterns of every layer, ``[batch, head, dest, src]`` each (``hook_pattern``)."""
-    names = [get_act_name("pattern", layer) for layer in range(model.cfg.n_layers)]
-    acts = cached(model, batch, names)
-    return [acts[name] for name in names]
 
 
 def scores_from(model: "TransformerBridge", layer: int, q: Tensor, k: Tensor) -> Tensor:
@@ -45,27 +38,11 @@ def attention_scores(model: "TransformerBridge", batch: Batch, layer: int) -> Te
     return scores_from(model, layer, acts[q_name], acts[k_name])
 
 
-def readout_rows(pattern: Tensor, batch: Batch) -> Tensor:
-    """The readout positions' attention rows: ``[batch, head, n_readout, src]``."""
-    return pattern[:, :, batch.readout, :]
-
-
-def mass_on(rows: Tensor, mask: Tensor) -> Tensor:
-    """Attention mass on ``mask`` (``[batch, n_readout, src]``) per head: ``[head]``, mean over rows."""
-    return einops.einsum(rows, mask.float(), "b h r s, b r s -> b h r").mean(dim=(0, 2))
-
-
 def closeness_to_uniform(rows: Tensor, mask: Tensor) -> Tensor:
     """``1 - TV(attention, uniform on mask)`` per head, ``[head]``; 1 means exactly the ideal pattern."""
     ideal = mask.float() / mask.float().sum(-1, keepdim=True).clamp(min=1)
     tv = 0.5 * (rows - ideal[:, None]).abs().sum(-1)
     return 1 - tv.mean(dim=(0, 2))
-
-
-@torch.no_grad()
-def attention_on_relevant(model: "TransformerBridge", batch: Batch) -> Tensor:
-    """``[layer, head]``: mean attention mass the readout rows put on the positions the theory names."""
-    return torch.stack([mass_on(readout_rows(pattern, batch), batch.relevant) for pattern in patterns(model, batch)])
 
 
 def head_mean_z(model: "TransformerBridge", batch: Batch, layers: Iterable[int]) -> dict[int, Tensor]:
@@ -116,11 +93,6 @@ def run_with_patterns(model: "TransformerBridge", task: Task, batch: Batch,
 
 
 @torch.no_grad()
-def cached(model: "TransformerBridge", batch: Batch, names: list[str]) -> dict[str, Tensor]:
-    _, cache = model.run_with_cache(batch.inputs, names_filter=lambda name: name in names)
-    return {name: cache[name] for name in names}
-
-
 def split(n: int, seed: int = 0, test_fraction: float = 0.3) -> tuple[Tensor, Tensor]:
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     cut = int(n * (1 - test_fraction))

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
+from ..models.readout import patterns
 from ..tasks import Batch, Task
 from .common import Head, run_ablated, scores_from
 
@@ -95,8 +96,6 @@ class Context:
 
     @cached_property
     def reference_patterns(self) -> list[Tensor]:
-        from .common import patterns
-
         return patterns(self.reference, self.batch)
 
 

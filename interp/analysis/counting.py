@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from ..models.readout import mass_on, readout_rows
+from ..plot import Plot
 from ..tasks import CountingTask, evaluate
 from ..tasks.counting import BOS, CLOSE, FIRST_QUERY, IGNORE, ONE, OPEN, ZERO
 from ..tasks.evaluation import chunk_size, model_device
-from ..viz.figures import Plot
 from .claims import Claim, claim, head_names, untestable
-from .common import Head, closeness_to_uniform, linear_probe_accuracy, linear_probe_r2, mass_on, readout_rows, run_with_patterns
+from .common import Head, closeness_to_uniform, linear_probe_accuracy, linear_probe_r2, run_with_patterns
 from .context import Context, kind_of_head_ablation
 from .mechanism import Wording, mechanism_line
 from .result import Analysis

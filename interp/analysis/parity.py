@@ -16,8 +16,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from ..plot import Plot
 from ..tasks import ParityTask
-from ..viz.figures import Plot
 from .claims import Claim, claim, head_names, untestable
 from .common import Head, linear_probe_accuracy, linear_probe_r2, run_with_patterns
 from .context import Context

@@ -23,9 +23,9 @@ import torch
 from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
+from ..plot import Plot
 from ..tasks import Batch, evaluate
 from ..tasks.positional import ValueTask
-from ..viz.figures import Plot
 from .claims import Claim, claim, head_names, untestable
 from .common import Head, linear_probe_r2
 from .context import Context

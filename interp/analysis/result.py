@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..viz.figures import Plot
+from ..plot import Plot
 from .claims import Claim
 from .mechanism import Assessment, assess
 

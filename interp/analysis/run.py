@@ -15,9 +15,9 @@ from ..family import Registry, families, family_of
 from ..files import write_json
 from ..models import build_model
 from ..paths import REPORTS, TRAINED_MODELS, find_checkpoints
+from ..plot import Plot
 from ..symmetry.score import symmetry_score
 from ..tasks import Task, TaskError
-from ..viz.figures import Plot
 from .result import Analysis
 
 if TYPE_CHECKING:

@@ -20,10 +20,11 @@ from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
 from ..constructions.selection import nmse_from_gap
+from ..models.readout import cached
+from ..plot import Plot
 from ..tasks import Batch, SelectionTask, evaluate
-from ..viz.figures import Plot
 from .claims import Claim, claim, head_names, untestable
-from .common import Head, cached, centered_cosine, closeness_to_uniform, cosine, run_with_patterns, scores_from
+from .common import Head, centered_cosine, closeness_to_uniform, cosine, run_with_patterns, scores_from
 from .context import Context, kind_of_head_ablation
 from .mechanism import Wording, mechanism_line
 from .result import Analysis

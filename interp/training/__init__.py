@@ -28,6 +28,7 @@ from ..family import family_of
 from ..files import json_text
 from ..models import ModelConfig, build_model, trainable_parameters
 from ..models.fast import training_forward
+from ..models.readout import FORMATION_SAMPLES, attention_on_relevant
 from ..tasks import Task, reached
 from ..validation import TaskError, check_choice, check_float, check_int, check_seed
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 RESUME = "resume.safetensors"
 EVAL_SEED_OFFSET = 1_000_003  # held-out data never shares a stream with training batches
 TRAIN_SET_SEED_OFFSET = 2_000_003
-FORMATION_SAMPLES = 512  # held-out examples the attention-formation record is measured on
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -183,8 +183,6 @@ def _restore(path: Path, identity: dict[str, Any], model: "TransformerBridge", o
 
 
 def _held_out(model: "TransformerBridge", task: Task, batch) -> dict[str, Any]:
-    from ..analysis.common import attention_on_relevant
-
     with torch.no_grad():
         metrics = task.evaluate(model(batch.inputs), batch)
     mass = attention_on_relevant(model, batch[:FORMATION_SAMPLES])

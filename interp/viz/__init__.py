@@ -12,7 +12,8 @@ from .attention import (
     to_props,
 )
 from .claims import claims_html, claims_markdown, claims_text, show_claims
-from .figures import Plot, draw
+from ..plot import Plot
+from .figures import draw
 from .report import render_report, write_model_report, write_report
 
 __all__ = [

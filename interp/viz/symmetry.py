@@ -8,7 +8,8 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from .figures import Plot, draw
+from ..plot import Plot
+from .figures import draw
 
 FUNCTIONS = {"model": "this model", "target": "the target", "control": "random init (control)"}
 SYMMETRY_CSS = """
