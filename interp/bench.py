@@ -376,14 +376,14 @@ def bench_machine(processes: int = 2, amount: float = 1.0, repeats: int = 3) -> 
 
 
 def bench_analysis(root: Path = TRAINED_MODELS) -> dict[str, Any]:
-    from .analysis.run import analyze_checkpoint
+    from .viz.report import report_checkpoint
 
     out: dict[str, Any] = {}
     runs = sorted(p.parent for p in root.glob("*/default-seed0/config.json"))
     total = 0.0
     for run in runs:
         start = time.perf_counter()
-        analyze_checkpoint(run, out=Path("bench-reports") / run.parent.name, html=False)
+        report_checkpoint(run, out=Path("bench-reports") / run.parent.name, write_html=False)
         seconds = time.perf_counter() - start
         out[run.parent.name] = {"seconds": seconds}
         total += seconds

@@ -192,11 +192,10 @@ def cmd_construct(args: argparse.Namespace) -> None:
 
 def cmd_analyze(args: argparse.Namespace) -> None:
     from . import limits
-    from .analysis.run import analyze_checkpoint
     from .checkpoint import load_checkpoint, read_spec
     from .files import exclusive, json_text
     from .paths import REPORTS, find_checkpoints
-    from .viz.report import summary_text
+    from .viz.report import report_checkpoint, summary_text
 
     dirs = [Path(d) for d in args.dirs]
     if args.all:
@@ -215,7 +214,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     summaries = []
     for directory, report in zip(dirs, reports):
         with exclusive("--out", report):
-            summary = analyze_checkpoint(directory, out=report)
+            summary = report_checkpoint(directory, out=report)
         summaries.append(summary)
         if not args.json:
             print(summary_text(summary))

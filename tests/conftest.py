@@ -32,12 +32,12 @@ SHIPPED = ("parity", "selection", "counting")
 def shipped_reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
     """The default models under ``trained_models/`` (shipped, or retrained by `make train` on this machine;
     ``$INTERP_ROOT`` moves the folder) analysed once per session, with HTML reports: task -> (summary, report dir)."""
-    from interp.analysis import analyze_checkpoint
     from interp.paths import TRAINED_MODELS
+    from interp.viz.report import report_checkpoint
 
     out = {}
     for name in SHIPPED:
         directory = tmp_path_factory.mktemp(f"report-{name}")
-        summary = analyze_checkpoint(TRAINED_MODELS / name / "default-seed0", out=directory)
+        summary = report_checkpoint(TRAINED_MODELS / name / "default-seed0", out=directory)
         out[name] = (summary, directory)
     return out

@@ -7,7 +7,7 @@ verdicts of the mechanism claims (``interp.analysis.mechanism``). Rendering is `
 from .claims import KINDS, MECHANISM_KINDS, VERDICTS, Claim, claim, grade, untestable
 from .mechanism import Assessment, Wording, assess, mechanism_line
 from .result import Analysis
-from .run import analyze_all, analyze_checkpoint, analyze_model
+from .run import CheckpointAnalysis, analyze_checkpoint, analyze_model
 
 __all__ = [
     "KINDS",
@@ -15,9 +15,9 @@ __all__ = [
     "VERDICTS",
     "Analysis",
     "Assessment",
+    "CheckpointAnalysis",
     "Claim",
     "Wording",
-    "analyze_all",
     "analyze_checkpoint",
     "analyze_model",
     "assess",

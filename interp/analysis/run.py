@@ -1,20 +1,21 @@
-"""Analyse a checkpoint against its construction and a random-init control, and write its report.
+"""Analyse a checkpoint against its construction and a random-init control.
 
-``analyses/reports/<task>/<run>/`` gets ``summary.json`` (claims with expected value, measured value
-and verdict), ``summary.md``, the PNG plots and a self-contained ``report.html`` (drawn by ``interp.viz``).
+``interp.viz.report.write_analysis_report`` writes what this finds to ``analyses/reports/<task>/<run>/``:
+``summary.json`` (claims with expected value, measured value and verdict), ``summary.md``, the PNG plots and a
+self-contained ``report.html``.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoint import load_checkpoint
+from ..constructions import construct
 from ..family import Registry, families, family_of
-from ..files import write_json
 from ..models import build_model
-from ..paths import REPORTS, TRAINED_MODELS, find_checkpoints
 from ..plot import Plot
 from ..symmetry.score import symmetry_score
 from ..tasks import Task, TaskError
@@ -30,8 +31,6 @@ CONTROL_SEED = 987_654  # the random-init control: same config, fresh weights
 
 def reference_for(task: Task) -> "TransformerBridge | None":
     """The construction for the same task instance, or None where no construction fits it."""
-    from ..constructions import construct
-
     try:
         return construct(task)
     except TaskError:
@@ -57,25 +56,31 @@ def with_controls(analysis: Analysis, control: Analysis | None) -> list[dict[str
     return out
 
 
-def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, samples: int = 2048, seed: int = 0,
-                       html: bool = True) -> dict[str, Any]:
-    """Analyse the checkpoint in ``directory`` and write its report; returns the summary."""
-    from ..viz import draw, side_by_side, write_model_report
-    from ..viz.claims import verdict_counts
+@dataclass
+class CheckpointAnalysis:
+    """A checkpoint analysed beside its construction and a random-init control: the JSON-ready ``summary``
+    (claims with the control's verdicts, the mechanism line, the symmetry score), the ``plots``, and the models
+    the report's attention views show (``interp.viz.report.write_analysis_report`` writes it all)."""
 
+    summary: dict[str, Any]
+    plots: list[Plot]
+    model: "TransformerBridge"
+    reference: "TransformerBridge | None"
+    task: Task
+    seed: int
+
+
+def analyze_checkpoint(directory: str | Path, samples: int = 2048, seed: int = 0) -> CheckpointAnalysis:
+    """Analyse the checkpoint in ``directory`` (``samples`` examples drawn with ``seed``)."""
     started = time.time()
     directory = Path(directory)
     ckpt = load_checkpoint(directory)
     task, model = ckpt.task, ckpt.model
-    out = Path(out) if out else REPORTS / task.name / directory.name
-    out.mkdir(parents=True, exist_ok=True)
     reference = reference_for(task)
     analysis = analyze_model(model, task, reference, samples, seed)
     control_model = build_model(ckpt.model_config, seed=CONTROL_SEED).eval()
     control = analyze_model(control_model, task, reference, samples, seed)
-    figures = [draw(plot, out) for plot in analysis.plots + formation_plots(ckpt.metrics)]
-    claims = with_controls(analysis, control)
-    symmetry = symmetry_score(model, task, seed=seed, control=control_model)
+    plots = analysis.plots + formation_plots(ckpt.metrics)
     summary = {
         "task": task.name,
         "params": task.params(),
@@ -85,20 +90,14 @@ def analyze_checkpoint(directory: str | Path, out: str | Path | None = None, sam
         "model": ckpt.config["model"],
         "mechanism": analysis.mechanism,
         "circuit_heads": [f"L{l}H{h}" for l, h in analysis.circuit],
-        "verdicts": verdict_counts(claims),
         "mechanism_status": analysis.assessment.status,
-        "claims": claims,
-        "symmetry": symmetry,
+        "claims": with_controls(analysis, control),
+        "symmetry": symmetry_score(model, task, seed=seed, control=control_model),
         "control": "each claim's 'control' is the same probe on a randomly initialised model of the same config",
         "samples": samples,
-        "figures": [p.name for p in figures],
-        "report_dir": str(out),
         "seconds": round(time.time() - started, 1),
     }
-    write_json(out / "summary.json", summary)
-    views = side_by_side(model, reference, task, task.sample(2, seed + 7), indices=(0, 1)) if html else None
-    write_model_report(out, summary, views)
-    return summary
+    return CheckpointAnalysis(summary, plots, model, reference, task, seed)
 
 
 def formation_plots(metrics: dict[str, Any]) -> list[Plot]:
@@ -111,8 +110,3 @@ def formation_plots(metrics: dict[str, Any]) -> list[Plot]:
                        "names, per head, over training", [h["step"] for h in history],
                        {head: [h["attention_on_relevant"][head] for h in history] for head in heads},
                        xlabel="training step", ylabel="attention on relevant positions")]
-
-
-def analyze_all(root: str | Path = TRAINED_MODELS) -> list[dict[str, Any]]:
-    """Analyse every checkpoint under ``root`` into ``analyses/reports``."""
-    return [analyze_checkpoint(directory) for directory in find_checkpoints(root)]

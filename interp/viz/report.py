@@ -13,9 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..files import write_text
-from .attention import GRID_CSS, AttentionView, bundle_script, render_script, views_html
-from .claims import CLAIMS_CSS, claims_counts_sentence, claims_html, claims_markdown, format_value
+from ..analysis.run import CheckpointAnalysis, analyze_checkpoint
+from ..files import write_json, write_text
+from ..paths import REPORTS
+from .attention import GRID_CSS, AttentionView, bundle_script, render_script, side_by_side, views_html
+from .claims import CLAIMS_CSS, claims_counts_sentence, claims_html, claims_markdown, format_value, verdict_counts
+from .figures import draw
 from .symmetry import symmetry_html, symmetry_markdown, symmetry_text
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
@@ -187,3 +190,28 @@ def write_model_report(out: Path, summary: Mapping[str, Any],
                  summary={**{k: summary[k] for k in keys}, "claims": summary["claims"], "symmetry": summary.get("symmetry")},
                  figures=[Path(out) / f for f in summary["figures"]], attention_rows=attention_rows,
                  notes_markdown=MODEL_REPORT_NOTES)
+
+
+def write_analysis_report(analysis: CheckpointAnalysis, out: str | Path, write_html: bool = True) -> dict[str, Any]:
+    """Write an analysed checkpoint's report to ``out``: the PNG plots, ``summary.json`` (the summary with its
+    verdict counts, figure files and ``report_dir``), ``summary.md`` and, if ``write_html``, the self-contained ``report.html``
+    with the model's attention beside its construction's. Returns the summary as written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = [draw(plot, out).name for plot in analysis.plots]
+    summary = {**analysis.summary, "verdicts": verdict_counts(analysis.summary["claims"]), "figures": figures,
+               "report_dir": str(out)}
+    write_json(out / "summary.json", summary)
+    task = analysis.task
+    views = (side_by_side(analysis.model, analysis.reference, task, task.sample(2, analysis.seed + 7), indices=(0, 1))
+             if write_html else None)
+    write_model_report(out, summary, views)
+    return summary
+
+
+def report_checkpoint(directory: str | Path, out: str | Path | None = None, samples: int = 2048, seed: int = 0,
+                      write_html: bool = True) -> dict[str, Any]:
+    """Analyse the checkpoint in ``directory`` and write its report (default
+    ``analyses/reports/<task>/<run>/``); returns the summary."""
+    analysis = analyze_checkpoint(directory, samples, seed)
+    return write_analysis_report(analysis, out or REPORTS / analysis.task.name / Path(directory).name, write_html)
