@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ..models.readout import mass_on, readout_rows
+from ..naming import head_label
 from ..plot import Plot
 from ..tasks import CountingTask, evaluate
 from ..tasks.counting import BOS, CLOSE, FIRST_QUERY, IGNORE, ONE, OPEN, ZERO
@@ -323,7 +324,7 @@ def claim_layer0_finds_region(ctx: CountingContext) -> Claim:
         "layer 0 finds the region from the delimiters", "attention",
         "1 - TV(layer-0 row, uniform on BOS + delimiters so far) >= 0.9 at body positions",
         ctx.region_scores[ctx.region_head].item(), 0.9, 0.6,
-        detail=f"head L0H{ctx.region_head}; all heads {[round(s, 3) for s in ctx.region_scores.tolist()]}")
+        detail=f"head {head_label(0, ctx.region_head)}; all heads {[round(s, 3) for s in ctx.region_scores.tolist()]}")
 
 
 def claim_counting_head_attends_to_ones_and_bos(ctx: CountingContext) -> Claim:

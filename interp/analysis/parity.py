@@ -16,6 +16,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from ..naming import head_label
 from ..plot import Plot
 from ..tasks import ParityTask
 from .claims import Claim, claim, head_names, untestable
@@ -369,7 +370,7 @@ def claim_patching_restores_flipped_bit(ctx: ParityContext) -> Claim:
         "share of the logit-difference recovery (TL activation patching of each head's output, clean -> one bit "
         "of S flipped) that falls on the circuit heads >= 0.9",
         float(share), 0.9, 0.6,
-        detail="recovery per head " + ", ".join(f"L{l}H{h} {ctx.recovery[l, h]:.2f}" for l, h in ctx.heads))
+        detail="recovery per head " + ", ".join(f"{head_label(l, h)} {ctx.recovery[l, h]:.2f}" for l, h in ctx.heads))
 
 
 # --- comparison with the construction -------------------------------------------------------------

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
+from ..naming import head_label
 from ..plot import Plot
 from ..tasks import Batch, evaluate
 from ..tasks.positional import ValueTask
@@ -360,7 +361,7 @@ def plots(ctx: ValueContext, reference: "nn.Module | None") -> list[Plot]:
     labels = [str(i) for i in range(ctx.task.n)] + ["extra"]
     for layer, pattern in enumerate(ctx.mean_patterns):
         for head in range(pattern.shape[0]):
-            out.append(Plot.heatmap(f"pattern_L{layer}H{head}", f"L{layer}H{head} pattern (batch mean), best template: "
+            out.append(Plot.heatmap(f"pattern_{head_label(layer, head)}", f"{head_label(layer, head)} pattern (batch mean), best template: "
                                     f"{ctx.matches[(layer, head)][0]}", pattern[head].numpy(), labels, labels))
     return out
 

@@ -16,6 +16,7 @@ from ..checkpoint import load_checkpoint
 from ..constructions import construct
 from ..family import Registry, families, family_of
 from ..models import build_model
+from ..naming import head_label
 from ..plot import Plot
 from ..symmetry.score import symmetry_score
 from ..tasks import Task, TaskError
@@ -89,7 +90,7 @@ def analyze_checkpoint(directory: str | Path, samples: int = 2048, seed: int = 0
         "kind": "construction" if ckpt.config.get("construction") else "trained",
         "model": ckpt.config["model"],
         "mechanism": analysis.mechanism,
-        "circuit_heads": [f"L{l}H{h}" for l, h in analysis.circuit],
+        "circuit_heads": [head_label(layer, head) for layer, head in analysis.circuit],
         "mechanism_status": analysis.assessment.status,
         "claims": with_controls(analysis, control),
         "symmetry": symmetry_score(model, task, seed=seed, control=control_model),

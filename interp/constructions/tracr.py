@@ -37,11 +37,20 @@ import numpy as np
 import torch
 from torch import Tensor
 from tracr.compiler import assemble as tracr_assemble
-from tracr.compiler import (basis_inference, craft_graph_to_model, craft_model_to_transformer, expr_to_craft_graph, lib,
-                            nodes, rasp_to_graph, validating)
+from tracr.compiler import (
+    basis_inference,
+    craft_graph_to_model,
+    craft_model_to_transformer,
+    expr_to_craft_graph,
+    lib,
+    nodes,
+    rasp_to_graph,
+    validating,
+)
 from tracr.compiler.assemble import AssembledTransformerModel
 from tracr.craft import bases, transformers
 from tracr.rasp import rasp
+from transformer_lens.utilities import get_act_name
 
 from ..models import ModelConfig
 from ..validation import TaskError, check_bool, check_int
@@ -285,7 +294,7 @@ def pattern_gaps(compiled: Compiled, inputs: Sequence[Sequence[Any]],
     tokens = compiled.encode(inputs)
     with torch.no_grad():
         _, cache = (compiled.model if model is None else model).run_with_cache(tokens)
-    return {(layer, head): float((cache[f"blocks.{layer}.attn.hook_pattern"][:, head, 1:]
+    return {(layer, head): float((cache[get_act_name("pattern", layer)][:, head, 1:]
                                   - selector_pattern(expr, inputs, compiled.program.causal)[:, 1:]).abs().max())
             for (layer, head), expr in compiled.heads.items()}
 

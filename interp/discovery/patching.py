@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import einops
 import torch
 from torch import Tensor
+from transformer_lens.utilities import get_act_name
 
 from ..validation import TaskError
 from .graph import LOGITS, QKV, Graph
@@ -97,9 +98,9 @@ class EdgePatcher:
         if g.has_pos:
             hooks.append(("hook_pos_embed", keep(g.sender_index["pos"])))
         for layer in range(g.n_layers):
-            hooks.append((f"blocks.{layer}.attn.hook_z", heads(layer)))
+            hooks.append((get_act_name("z", layer), heads(layer)))
             if g.has_mlp:
-                hooks.append((f"blocks.{layer}.hook_mlp_out", keep(g.sender_index[f"M{layer}"])))
+                hooks.append((get_act_name("mlp_out", layer), keep(g.sender_index[f"M{layer}"])))
         return hooks
 
     @torch.no_grad()
@@ -174,7 +175,7 @@ class EdgePatcher:
         hooks = self._sender_hooks(current)
         for layer in range(g.n_layers):
             hooks.append((f"blocks.{layer}.ln1.hook_in", read_resid(layer)))
-            hooks += [(f"blocks.{layer}.attn.hook_{kind}", head_inputs(layer, kind)) for kind in QKV]
+            hooks += [(get_act_name(kind, layer), head_inputs(layer, kind)) for kind in QKV]
             if g.has_mlp:
                 hooks.append((f"blocks.{layer}.ln2.hook_in", add_to(f"M{layer}")))
         hooks.append(("ln_final.hook_in", add_to(LOGITS)))

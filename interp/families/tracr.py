@@ -22,6 +22,7 @@ from torch import Tensor
 from ..analysis import Analysis, Wording, claim, mechanism_line
 from ..discovery.truth import structural_uses
 from ..family import Construction, Family
+from ..naming import head_label
 from ..tasks.base import Batch, Task, make_generator
 from ..validation import TaskError, check_int
 
@@ -147,7 +148,7 @@ def analyze(model: "TransformerBridge", task: TracrTask, reference: "Transformer
     names = {i: token for token, i in compiled.assembled.input_encoder.encoding_map.items()}
     inputs = [[names[i] for i in row[1:]] for row in batch.inputs.tolist()]
     gaps = compiler().pattern_gaps(compiled, inputs, model)
-    claims = [claim(f"selector_pattern_L{layer}H{head}", "attention",
+    claims = [claim(f"selector_pattern_{head_label(layer, head)}", "attention",
                     f"attends as {compiled.heads[layer, head].label} selects (BOS when nothing is selected)",
                     gap, found=GAP_FOUND, partial=GAP_PARTIAL, higher_is_better=False)
               for (layer, head), gap in gaps.items()]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from transformer_lens.utilities import get_act_name
 
 from ..validation import check_choice, check_float, check_int
 from .kernel import ATTENTION, check_tokens, covariance_with_error, mean_readout
@@ -115,11 +116,11 @@ def _forward(model: "TransformerBridge", tokens: np.ndarray, keep: tuple[str, ..
         scale = model.blocks[LAYER].attn.original_component.scale
         return torch.einsum("bqhd,bkhd->bhqk", store["q"], store["k"]) / scale
 
-    names = {"z": f"blocks.{LAYER}.attn.hook_z", "attn_out": f"blocks.{LAYER}.hook_attn_out"}
+    names = {kind: get_act_name(kind, LAYER) for kind in ("z", "attn_out")}
     hooks = [(names[key], keeper(key)) for key in keep]
     if cfg.attention == "linear":
-        hooks += [(f"blocks.{LAYER}.attn.hook_q", keeper("q")), (f"blocks.{LAYER}.attn.hook_k", keeper("k")),
-                  (f"blocks.{LAYER}.attn.hook_pattern", linear_pattern)]
+        hooks += [(get_act_name("q", LAYER), keeper("q")), (get_act_name("k", LAYER), keeper("k")),
+                  (get_act_name("pattern", LAYER), linear_pattern)]
     with torch.no_grad():
         model.run_with_hooks(torch.as_tensor(check_tokens("tokens", tokens, cfg.V)), fwd_hooks=hooks)
     return store

@@ -29,6 +29,7 @@ from ..files import json_text
 from ..models import ModelConfig, build_model, trainable_parameters
 from ..models.fast import training_forward
 from ..models.readout import FORMATION_SAMPLES, attention_on_relevant
+from ..naming import head_label
 from ..tasks import Task, reached
 from ..validation import TaskError, check_choice, check_float, check_int, check_seed
 
@@ -186,7 +187,7 @@ def _held_out(model: "TransformerBridge", task: Task, batch) -> dict[str, Any]:
     with torch.no_grad():
         metrics = task.evaluate(model(batch.inputs), batch)
     mass = attention_on_relevant(model, batch[:FORMATION_SAMPLES])
-    heads = {f"L{layer}H{head}": round(float(mass[layer, head]), 6)
+    heads = {head_label(layer, head): round(float(mass[layer, head]), 6)
              for layer in range(mass.shape[0]) for head in range(mass.shape[1])}
     return {**metrics, "attention_on_relevant": heads}
 

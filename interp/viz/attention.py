@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any, Union
 
 import torch
 from torch import Tensor
+from transformer_lens.utilities import get_act_name
+
+from ..naming import head_label
 
 if TYPE_CHECKING:
     from ..tasks import Batch, Task
@@ -94,7 +97,7 @@ def to_props(view: AttentionView) -> dict[str, Any]:
 
 
 def pattern_hook(layer: int) -> str:
-    return f"blocks.{layer}.attn.hook_pattern"
+    return get_act_name("pattern", layer)
 
 
 def relevant_positions(batch: "Batch", index: int, readout: int | None = None) -> Tensor:
@@ -133,7 +136,7 @@ def attention_views(
             title=f"{title_prefix}layer {layer}",
             tokens=tokens,
             pattern=cache[pattern_hook(layer)][0],
-            head_names=[f"L{layer}H{h}" for h in range(model.cfg.n_heads)],
+            head_names=[head_label(layer, h) for h in range(model.cfg.n_heads)],
             causal=causal,
             relevant=relevant,
         )
