@@ -101,7 +101,7 @@ class ParityConstruction(Experiment):
                 for n, k in self.cells(options) for scale in options["scales"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..analysis.common import attention_on_relevant
+        from ..models.readout import attention_on_relevant
         from ..constructions import parity
         from ..models import on_device
 
