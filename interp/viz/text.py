@@ -1,6 +1,7 @@
 """What the command line prints: plain text (and JSON) drawn from the data the commands hand over.
 
-``interp analyze`` prints ``interp.viz.report.summary_text``; the other commands print these.
+``interp analyze`` prints ``interp.viz.report.summary_text`` and ``interp experiment`` the texts of
+``interp.viz.experiments``; the other commands print these.
 """
 
 from __future__ import annotations
