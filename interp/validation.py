@@ -1,7 +1,7 @@
 """Checks of configuration values, and the errors they raise: one place, importing nothing heavy.
 
 Every configuration error is a ``ConfigError``: ``TaskError`` for a task, model, training or experiment
-parameter, ``interp.cli.UsageError`` for a command-line value, ``interp.checkpoint.CheckpointError`` for a
+parameter, ``UsageError`` for a command-line value, ``interp.checkpoint.CheckpointError`` for a
 damaged or foreign checkpoint. The command line turns any of them into one line and exit status 2.
 """
 

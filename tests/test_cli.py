@@ -492,7 +492,8 @@ def test_default_configs_and_presets_pass_the_memory_check(name, tmp_path):
        normalization=st.sampled_from(["none", "LN", "RMS"]), positional=st.sampled_from(["learned", "none", "rotary"]))
 def test_parameter_count_is_the_state_dict_size(task_name, n_layers, n_heads, d_head, d_model, d_mlp,
                                                 normalization, positional):
-    small = {"parity": {"n": 5, "k": 2}, "selection": {"T": 5, "d": 2, "q": 2}, "counting": {"L": 6, "R": 2, "max_len": 12}}
+    small = {"parity": {"n": 5, "k": 2}, "selection": {"T": 5, "d": 2, "q": 2}, "counting": {"L": 6, "R": 2, "max_len": 12},
+             "tracr": {"max_seq_len": 3}}
     task = make_task(task_name, **small.get(task_name, {"n": 4}))
     cfg = ModelConfig.for_task(task, n_layers=n_layers, n_heads=n_heads, d_head=d_head, d_model=d_model, d_mlp=d_mlp,
                                normalization_type=normalization, positional=positional)

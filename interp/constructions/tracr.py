@@ -53,10 +53,12 @@ from tracr.rasp import rasp
 from transformer_lens.utilities import get_act_name
 
 from ..models import ModelConfig
-from ..validation import TaskError, check_bool, check_int
+from ..validation import TaskError, check_bool, check_int, shown
 from .pieces import ResidualBasis, assemble
 
 BOS, PAD = "BOS", "compiler_pad"
+# Bounds that keep a compilation to seconds: tracr's MLPs grow with the vocabulary and the length.
+MAX_SEQ_LEN, MAX_VOCAB = 64, 64
 
 
 # tracr's library programs, each with the vocabulary it is usually compiled on. A builder takes the longest
@@ -99,8 +101,10 @@ def load_program(spec: str, vocab: Sequence[Any] | None = None, max_seq_len: int
     """The program ``spec`` names: one of ``LIBRARY`` (with its usual vocabulary unless ``vocab`` is given),
     or ``module:function``, a function of no arguments returning a RASP ``SOp`` (its module importable from
     the current directory or ``PYTHONPATH``; ``vocab`` is then required)."""
-    max_seq_len = check_int("max_seq_len", max_seq_len, 1)
+    max_seq_len = check_int("max_seq_len", max_seq_len, 1, MAX_SEQ_LEN)
     check_bool("causal", causal)
+    if not isinstance(spec, str):
+        raise TaskError(f"program must be a library name or module:function, got {shown(spec)}")
     if spec in LIBRARY:
         build, usual = LIBRARY[spec]
         sop, vocab = build(max_seq_len), usual if vocab is None else vocab
@@ -119,10 +123,19 @@ def load_program(spec: str, vocab: Sequence[Any] | None = None, max_seq_len: int
             raise TaskError(f"program {spec!r}: give its vocabulary (vocab=[...])")
     else:
         raise TaskError(f"unknown program {spec!r}; choose one of {', '.join(LIBRARY)}, or module:function")
-    vocab = tuple(vocab)
-    if not vocab or len(set(vocab)) != len(vocab) or BOS in vocab:
-        raise TaskError(f"vocab must be distinct tokens without {BOS!r}, got {list(vocab)}")
-    return Program(spec, sop, vocab, max_seq_len, causal)
+    return Program(spec, sop, check_vocab(vocab), max_seq_len, causal)
+
+
+def check_vocab(vocab: Any) -> tuple[Any, ...]:
+    """``vocab`` as a tuple if it is a list of at most ``MAX_VOCAB`` distinct tokens, each an integer or a
+    string that can name a residual direction (``tokens[value]``: no brackets), and not BOS."""
+    tokens_ok = isinstance(vocab, (list, tuple)) and all(
+        (isinstance(t, int) and not isinstance(t, bool)) or (isinstance(t, str) and t and not set(t) & set("[]"))
+        for t in vocab)
+    if not tokens_ok or not 0 < len(vocab) <= MAX_VOCAB or len(set(vocab)) != len(vocab) or BOS in vocab:
+        raise TaskError(f"vocab must be a list of 1 to {MAX_VOCAB} distinct tokens (integers, or strings without "
+                        f"brackets), without {BOS!r}; got {shown(vocab)}")
+    return tuple(vocab)
 
 
 def residual_label(tracr_label: str) -> str:

@@ -22,7 +22,7 @@ The theory and every choice: docs/theory/discovery.md.
 from ..lazy import lazy_exports
 from .names import ABLATIONS, DEFAULT_METRIC, METHODS, METRICS
 
-# Imported on first use, so that the command line's parser (discovery.cli) does not load torch.
+# Imported on first use, so that the command line's parser (interp.cli) does not load torch.
 __getattr__, __dir__ = lazy_exports(__name__, {
     "Graph": ".graph", "EdgePatcher": ".patching", "Problem": ".problem", "find_circuit": ".run",
     "Found": ".methods", "discover": ".methods", "evaluate": ".scores", "pessimistic_auc": ".scores",

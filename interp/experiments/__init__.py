@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..lazy import lazy_exports
 
-# Imported on first use, so that the command line's parser (experiments.cli) does not load torch.
+# Imported on first use, so that the command line's parser (interp.cli) does not load torch.
 __getattr__, __dir__ = lazy_exports(__name__, {
     "EXPERIMENTS": ".registry", "get_experiment": ".registry", "run_experiment": ".runner",
     **{name: ".base" for name in ("Experiment", "Reference", "Row", "RunResult", "RunSpec", "Summary")}})

@@ -1,6 +1,7 @@
 """What the command line prints: plain text (and JSON) drawn from the data the commands hand over.
 
-``interp analyze`` prints ``interp.viz.report.summary_text``; the other commands print these.
+``interp analyze`` prints ``interp.viz.report.summary_text`` and ``interp experiment`` the texts of
+``interp.viz.experiments``; the other commands print these.
 """
 
 from __future__ import annotations
@@ -71,3 +72,24 @@ def dry_run_text(task: "Task", model_cfg: "ModelConfig", train_cfg: "TrainConfig
 def construct_text(task: "Task", construction: Mapping[str, Any], out: str | Path) -> str:
     """``interp construct``: which construction went where."""
     return f"{task.name} construction ({construction['name']}) -> {out}"
+
+
+def discover_text(result: Mapping[str, Any], out: str | Path) -> str:
+    """``interp discover``: the found circuit's edges, its faithfulness and its score against the known circuit."""
+    evaluation = result["evaluation"]
+    faith = result["faithfulness"]
+    lines = [f"{result['method']} ({result['ablation']} ablation, metric {result['metric']}): "
+             f"{len(result['edges'])} of {result['graph']['edges']} edges, faithfulness "
+             f"{'n/a' if faith is None else f'{faith:.3f}'} ({result['rule']})"]
+    lines += [f"  {edge}" for edge in result["edges"]]
+    if "edge_auc" in evaluation:
+        auc = evaluation["edge_auc"]
+        lines.append(f"edge AUC against the construction's {'zero' if result['ablation'] == 'zero' else 'resample'}"
+                     f"-ablation truth: {'n/a' if auc is None else f'{auc:.3f}'}; recovered exactly at some threshold: "
+                     f"{'yes' if evaluation['exact'] else 'no'}")
+    elif evaluation.get("head_auc") is not None:
+        lines.append(f"head AUC against the analysis's circuit heads {', '.join(evaluation['truth_heads'])}: "
+                     f"{evaluation['head_auc']:.3f}")
+    out = Path(out)
+    lines.append(f"wrote {out / 'circuit.json'} and {out / 'circuit.png'}")
+    return "\n".join(lines)
