@@ -21,7 +21,9 @@ import torch
 
 from interp.experiments import EXPERIMENTS, get_experiment, run_experiment
 from interp.experiments import runner
-from interp.experiments.base import VERDICTS, Reference, Row, at_least, at_most, loglog_slope, spread, within
+from interp.experiments.base import VERDICTS, Reference, Row
+from interp.experiments.statistics import loglog_slope, spread
+from interp.grading import AtLeast, AtMost, Inside
 from interp.tasks import TaskError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,9 +84,9 @@ def test_rows_and_references_refuse_unknown_verdicts_and_kinds():
 
 
 def test_verdict_rules_and_aggregates():
-    assert at_least(0.99, 0.99, 0.9) == "reproduced" and at_least(0.95, 0.99, 0.9) == "partial"
-    assert at_least(None, 0.99, 0.9) == "not_reproduced" and at_most(0.5, 0.6, 0.8) == "reproduced"
-    assert within(0.7, 0.72, 0.98, 0.02) == "partial" and within(0.5, 0.72, 0.98, 0.02) == "not_reproduced"
+    assert AtLeast(0.99, 0.9).grade(0.99) == "reproduced" and AtLeast(0.99, 0.9).grade(0.95) == "partial"
+    assert AtLeast(0.99, 0.9).grade(None) == "not_reproduced" and AtMost(0.6, 0.8).grade(0.5) == "reproduced"
+    assert Inside(0.72, 0.98, 0.02).grade(0.7) == "partial" and Inside(0.72, 0.98, 0.02).grade(0.5) == "not_reproduced"
     assert spread([3, 1, None, 2]) == {"median": 2, "low": 1, "high": 3, "n": 4, "missing": 1}
     x = [10, 20, 40, 80] * 3
     noise = torch.randn(12, generator=torch.Generator().manual_seed(0)).tolist()

@@ -20,11 +20,12 @@ from typing import Any
 import torch
 
 from ..defaults import model_defaults
+from ..grading import Untested, weakest
 from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunSpec, Summary, Untested, all_of, at_least, ok_results,
-                   row, spread)
+from .base import Experiment, Reference, RunSpec, Summary, at_least, row
+from .statistics import NO_FINISHED_RUN, ok_results, spread
 
 GOLKAR = "Golkar et al. 2024 (arXiv 2406.02585)"
 BLOG = "Golkar et al. 2024, the first author's blog post (secondary)"
@@ -340,7 +341,7 @@ class CountingBias(Experiment):
                 rows.append(row(label, Reference(f"1.0 at R = {R}; wrong for most nonzero counts elsewhere", THEORY, "proof"),
                                 {"worst_at_trained_R": at_R, "best_elsewhere": off_R},
                                 f"reproduced if it is 1.0 at R = {R} for every L' and below {GOOD} at every other R'",
-                                all_of([at_least(at_R, 1.0, 0.99), "reproduced" if off_R < GOOD else "not_reproduced"]),
+                                weakest([at_least(at_R, 1.0, 0.99), "reproduced" if off_R < GOOD else "not_reproduced"]),
                                 results=runs_))
         plots = []
         for r in sorted([*finished, *ok_results(results, model="construction"), *ok_results(results, model="twin")],

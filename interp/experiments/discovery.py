@@ -18,10 +18,11 @@ import statistics
 from typing import Any
 
 from ..discovery.names import ABLATIONS, DEFAULT_METRIC, METHODS
+from ..grading import Untested
 from ..validation import TaskError, check_choice
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, Row, RunResult, RunSpec, Summary, Untested, at_least,
-                   ok_results, row, spread)
+from .base import Experiment, Reference, Row, RunResult, RunSpec, Summary, at_least, row
+from .statistics import NO_FINISHED_RUN, ok_results, spread
 
 CONMY = "Conmy et al. 2023 (arXiv 2304.14997)"
 CONMY_CODE = f"{CONMY}, result tables in the authors' repository"

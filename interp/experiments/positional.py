@@ -22,9 +22,10 @@ from typing import Any
 
 import torch
 
+from ..grading import Untested, weakest
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, all_of, at_least,
-                   at_most, no_run, ok_results, row, spread)
+from .base import Experiment, Reference, RunResult, RunSpec, Summary, at_least, at_most, row
+from .statistics import NO_FINISHED_RUN, no_run, ok_results, spread
 
 PAPER = "Back de Luca et al. 2025 (arXiv 2410.01686)"
 AUTHORS = "the authors' result files (results/fixed_length/<task>/scale), median of 10 runs"
@@ -165,7 +166,7 @@ class PositionalScale(Experiment):
                 Reference({task: AUTHORS_MSE[task][model][-1] for task in cells}, AUTHORS, "authors_code"),
                 {"ours": cells, "worst_factor": worst},
                 "reproduced if every task's median is within a factor 10 of the authors' (either way); partial if "
-                "within 100", all_of(at_most(max(f, 1 / f) if f else None, 10, 100, missing=no_run([task]))
+                "within 100", weakest(at_most(max(f, 1 / f) if f else None, 10, 100, missing=no_run([task]))
                                      for task, f in factors.items()),
                 detail="ours / authors': " + ", ".join(f"{task} {fmt(f)}" for task, f in factors.items())
                        + (f"; trained {options['steps']} steps of batch {options['batch_size']} against the authors' "
@@ -178,7 +179,7 @@ class PositionalScale(Experiment):
             "in distribution (c = 1) both models fit: MSE <= 1e-3 on every task",
             Reference("1.5e-6 to 9.1e-4 for both models on the five tasks", AUTHORS, "authors_code"),
             {"largest_median": largest}, "reproduced if every (task, model) median MSE at c = 1 is <= 1e-3; partial if "
-            "<= 1e-2", all_of(at_most(v, 1e-3, 1e-2, missing=no_run([task])) for (task, _), v in inside.items()),
+            "<= 1e-2", weakest(at_most(v, 1e-3, 1e-2, missing=no_run([task])) for (task, _), v in inside.items()),
             detail=", ".join(f"{task}/{model} {fmt(v)}" for (task, model), v in inside.items()), results=results))
         if "cumsum" in options["tasks"]:
             group = per_task["cumsum"]
@@ -302,7 +303,7 @@ class PositionalBiasFree(Experiment):
             f"bias-free positional beats bias-free standard by >= 100x in MSE at c = {top:g}, every task",
             Reference("2-3 orders of magnitude at c = 10 for the biased models", AUTHORS, "authors_code"),
             {"ratios": cells}, "reproduced if every task's median ratio is >= 100; partial if every task's is >= 10",
-            all_of(at_least(v, 100, 10, missing=no_run([task])) for task, v in cells.items()),
+            weakest(at_least(v, 100, 10, missing=no_run([task])) for task, v in cells.items()),
             detail=", ".join(f"{task} x{fmt(v)}" for task, v in cells.items()), results=results))
         biased = {task: median(ratio_per_seed(per_task[task], "positional", "positional", "relative_error", top, 1.0))
                   for task in tasks}
@@ -369,7 +370,7 @@ class PositionalSize(Experiment):
                 Reference(f"{low:g} to {high:g} over n = 2..32 (cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
                 {f"n={n}": v for n, v in pos.items()},
                 f"reproduced if every n's median is <= {high:g} (lower is better, so below {low:g} counts); partial if <= "
-                f"{10 * high:g}", all_of(at_most(v, high, 10 * high, missing=no_run([f"n = {n}"])) for n, v in pos.items()),
+                f"{10 * high:g}", weakest(at_most(v, high, 10 * high, missing=no_run([f"n = {n}"])) for n, v in pos.items()),
                 results=[r for r in results if r.params["task"] == task]))
             low, high = AUTHORS_SIZE["standard"]
             factor = max((max(v / high, low / v) for v in std.values() if v), default=None) if complete else None

@@ -22,12 +22,13 @@ from typing import Any
 import torch
 
 from ..constructions.selection import nmse_from_gap
+from ..grading import Untested, weakest
 from ..tasks import SelectionTask, TaskError, evaluate
 from ..validation import check_choice, check_int
 from ..tasks.selection import POSITION_MODES
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunSpec, Summary, Untested, all_of, at_least, at_most,
-                   loglog_slope, no_run, ok_results, row, spread, too_few_sizes)
+from .base import Experiment, Reference, RunSpec, Summary, at_least, at_most, row
+from .statistics import NO_FINISHED_RUN, loglog_slope, no_run, ok_results, spread, too_few_sizes
 
 WANG = "Wang et al. 2024 (arXiv 2406.06893)"
 SANFORD = "Sanford et al. 2023 (arXiv 2306.02896)"
@@ -179,7 +180,7 @@ class SelectionLength(Experiment):
                           "reference_run"),
                 {str(n): v for n, v in measured.items()},
                 "reproduced if the median at each T' is within 25 % of the reference run's; partial if within a factor of 2",
-                all_of(verdicts), detail=f"m = {arms['orthonormal'][0]} with lr {arms['orthonormal'][1]:g} (the gap's "
+                weakest(verdicts), detail=f"m = {arms['orthonormal'][0]} with lr {arms['orthonormal'][1]:g} (the gap's "
                 "dynamics do not depend on m at lr proportional to m)", results=runs("orthonormal")))
         for positions, reference in (("learned", 0.80), ("fixed", 0.98)):
             if positions not in arms or 2 * T not in lengths:
@@ -391,7 +392,7 @@ class SelectionFCN(Experiment):
             else:
                 verdict = "reproduced" if slope <= 0.5 else "partial" if slope <= 0.8 else "not_reproduced"
             if never and not unfitted:
-                verdict = all_of([verdict, "partial"])  # a seed that never got there leaves its width unknown
+                verdict = weakest([verdict, "partial"])  # a seed that never got there leaves its width unknown
             asked = [r for r in results if r.params.get("model") == model]
             rows.append(row(
                 f"critical {label} (nMSE < {threshold:g}) {prediction}",

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from ..grading import Untested, weakest
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, Row, RunResult, RunSpec, Summary, Untested, all_of, at_most,
-                   loglog_slope, no_run, ok_results, row, spread, too_few_sizes)
+from .base import Experiment, Reference, Row, RunResult, RunSpec, Summary, at_most, row
+from .statistics import NO_FINISHED_RUN, loglog_slope, no_run, ok_results, spread, too_few_sizes
 
 PAPER = "Lavie, Gur-Ari & Ringel 2024 (arXiv 2402.05173)"
 NOTES_RUN = "docs/theory/symmetry.md reference run"
@@ -215,7 +216,7 @@ class SymmetryKernel(Experiment):
                 f"Gram eigenvalues / N on the trivial irrep (V={options['V']}, L={L}, mean readout, sp2={options['sp2']})",
                 Reference([v for v, _ in TRIVIAL_EIGENVALUES], NOTES_RUN, "reference_run"), {"values": trivial},
                 "reproduced if each rounds to the quoted value (and there are exactly 3); partial if within 2 %",
-                all_of(verdicts) if len(trivial) == len(TRIVIAL_EIGENVALUES) else "not_reproduced",
+                weakest(verdicts) if len(trivial) == len(TRIVIAL_EIGENVALUES) else "not_reproduced",
                 detail="; ".join(f"{g['label']}: {g['value']:.5g} x{g['degeneracy']}" for g in m["spectrum"]),
                 results=asked_closed))
             values = [g["value"] for g in std]
@@ -226,7 +227,7 @@ class SymmetryKernel(Experiment):
                 {"values": values, "degeneracies": [g["degeneracy"] for g in std]},
                 f"reproduced if each rounds to the quoted value and each eigenspace is exactly one copy of ({L - 1},1) "
                 f"(dimension {L - 1}); partial if within 2 %",
-                all_of(verdicts + ["reproduced" if all(g["degeneracy"] == L - 1 for g in std) else "not_reproduced"])
+                weakest(verdicts + ["reproduced" if all(g["degeneracy"] == L - 1 for g in std) else "not_reproduced"])
                 if len(values) == len(STANDARD_EIGENVALUES) else "not_reproduced",
                 detail="eigenspaces labelled by decomposing their character Tr(P_U R_pi) over the classes of S_L",
                 results=asked_closed))
@@ -247,7 +248,7 @@ class SymmetryKernel(Experiment):
             rows.append(row(
                 "top (L-1,1) eigenvalue x (L-1) against L", Reference(TOP_STANDARD_TIMES_DIMENSION, NOTES_RUN, "reference_run"),
                 measured, "reproduced if each rounds to the quoted value (3 decimals); partial if within 2 %",
-                all_of([quoted(v, TOP_STANDARD_TIMES_DIMENSION[length], 3) if v is not None else "not_reproduced"
+                weakest([quoted(v, TOP_STANDARD_TIMES_DIMENSION[length], 3) if v is not None else "not_reproduced"
                         for length, v in measured.items()],
                        missing=f"the options' spectrum_Ls {options['spectrum_Ls']} hold none of the quoted lengths"),
                 results=asked_closed))
@@ -442,7 +443,7 @@ class SymmetryLearningCurves(Experiment):
             "P_1/2 (kappa-theory, smallest integer P with learnability >= 1/2) at L = 4, 6, 8, 10",
             Reference({f"sigma2={n:g} {t}": v for (n, t), v in HALF_POINTS.items()}, NOTES_RUN, "reference_run"), cells,
             "reproduced if every cell equals the reference run's; partial if every cell is within 1",
-            all_of(verdicts), results=results))
+            weakest(verdicts), results=results))
         # 2-3. s_1 at L = 8, sigma^2 = 1e-2
         if 8 in by_L and "0.01" in by_L[8]["theory"]:
             m = by_L[8]
@@ -457,7 +458,7 @@ class SymmetryLearningCurves(Experiment):
                 "learnability of s_1 at L=8, sigma2=1e-2: kappa-theory and plain equivalent kernel",
                 Reference(S1_LEARNABILITY, NOTES_RUN, "reference_run"), measured,
                 "reproduced if every value rounds to the quoted one (3 decimals); partial if within 2 %",
-                all_of(verdicts), results=[r for r in results if r.params["L"] == 8]))
+                weakest(verdicts), results=[r for r in results if r.params["L"] == 8]))
             measured, verdicts = {}, []
             for P, reference in S1_LEARNABILITY.items():
                 i = m["gpr_P"].index(P)
@@ -469,7 +470,7 @@ class SymmetryLearningCurves(Experiment):
                 "exact GP regression learnability of s_1 at L=8, sigma2=1e-2 (mean over draws)",
                 Reference({f"P={P}": v["gpr"] for P, v in S1_LEARNABILITY.items()}, NOTES_RUN + " (40 draws)", "reference_run"),
                 measured, "reproduced if within 2 standard errors (of our draws) + 0.01 of the reference run; partial "
-                "within 4 standard errors + 0.02", all_of(verdicts), results=[r for r in results if r.params["L"] == 8]))
+                "within 4 standard errors + 0.02", weakest(verdicts), results=[r for r in results if r.params["L"] == 8]))
         # 4. kappa-theory against exact GPR
         gaps, cells = [], []
         for L, m in by_L.items():

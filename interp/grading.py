@@ -1,0 +1,271 @@
+"""One grader: rules that turn a measured value into a verdict and state themselves in a sentence.
+
+A rule is a small frozen dataclass holding its thresholds. ``rule.grade(value)`` gives the verdict and
+``rule.sentence`` the sentence that states the rule; both read the same fields, and a rule refuses a sentence
+that leaves one of its thresholds out, so what a report says the rule is cannot drift from what it does.
+
+- ``AtLeast(reproduced, partial)`` / ``AtMost(reproduced, partial)``: a threshold to pass and a looser one
+  for ``partial``;
+- ``Inside(low, high, slack)``: inside ``[low, high]``, ``partial`` within ``slack`` of it;
+- ``WithinFactor(reference, factor, partial_factor)``: within a factor of a reference value, either way;
+- ``Share(reproduced, partial)``: the share of seeds (or cells) for which something holds, given as booleans;
+- ``Holds(reproduced, partial)``: conditions the statistic decides itself (a pair of booleans: the one that
+  makes the claim reproduced, the one that makes it partial); the sentence names them;
+- ``AllOf(rules)`` / ``Every(rule)``: several values that must all hold; the weakest verdict wins.
+
+A rule speaks one of two vocabularies: experiment rows (``ROWS``: reproduced / partial / not_reproduced, and
+``untested`` through ``Untested``) and claims (``CLAIMS``: found / partial / not_found). A value that could not
+be measured is an ``Untested(reason)``, which every rule hands back as it is; ``None`` (nothing measured, no
+reason) and NaN (a run that measured nonsense, e.g. a diverged training) fail.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, NamedTuple
+
+
+class Vocabulary(NamedTuple):
+    """The words for a value that holds, nearly holds, and fails."""
+
+    holds: str
+    near: str
+    fails: str
+
+
+ROWS = Vocabulary("reproduced", "partial", "not_reproduced")
+CLAIMS = Vocabulary("found", "partial", "not_found")
+HOLDS, NEAR, FAILS = range(3)  # the levels a rule grades a measured value to, in the order of a Vocabulary
+
+
+@dataclass(frozen=True)
+class Untested:
+    """A value that was never measured, and why: the claim was never put to the test (the condition it is
+    about never arose, or the budget did not reach the measurement). Every rule grades it to itself."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("an untested verdict must say why")
+
+
+Verdict = str | Untested  # a word of a Vocabulary, or an Untested
+
+
+class _Numbers(string.Formatter):
+    """Formats ``{x:e}`` as the short scientific notation reports use (1e-5, not 1e-05)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "e":
+            mantissa, exponent = f"{value:.0e}".split("e")
+            return f"{mantissa}e{int(exponent)}"
+        return super().format_field(value, format_spec)
+
+
+NUMBERS = _Numbers()
+
+
+def _states(placeholder: str, threshold: str) -> bool:
+    """Whether ``{placeholder}`` states ``threshold``: itself, or a rule it belongs to (whose sentence states it)."""
+    return threshold == placeholder or threshold.startswith((placeholder + ".", placeholder + "["))
+
+
+def _unmeasured(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Base of the rules: ``level`` grades a measured value; ``says`` is the sentence with the rule's fields
+    as ``{placeholders}`` (``{x:e}`` for short scientific notation)."""
+
+    says: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        named = [field for _, field, _, _ in NUMBERS.parse(self.template) if field]
+        if missing := [t for t in self.thresholds() if not any(_states(name, t) for name in named)]:
+            raise ValueError(f"{type(self).__name__}: its sentence {self.template!r} leaves out {', '.join(missing)}")
+
+    @property
+    def template(self) -> str:
+        return getattr(self, "sentence_template", "") or self.says
+
+    def thresholds(self) -> list[str]:
+        """The fields the verdict depends on, which the sentence must state (dotted for a nested rule's)."""
+        return [f.name for f in fields(self) if f.name not in ("what", "sentence_template", "missing")]
+
+    @property
+    def sentence(self) -> str:
+        return NUMBERS.format(self.template, **{f.name: getattr(self, f.name) for f in fields(self)})
+
+    def __str__(self) -> str:
+        return self.sentence
+
+    def level(self, value: Any) -> int:
+        raise NotImplementedError
+
+    def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
+        """The verdict on ``value``: an Untested as it is, a missing or NaN value fails, else ``level``'s word."""
+        if isinstance(value, Untested):
+            return value
+        if _unmeasured(value):
+            return vocabulary.fails
+        return vocabulary[self.level(value)]
+
+
+@dataclass(frozen=True)
+class AtLeast(Rule):
+    reproduced: float
+    partial: float
+    what: str = "the value"
+    sentence_template: str = ""
+    says: ClassVar[str] = "reproduced if {what} is >= {reproduced:g}; partial if >= {partial:g}"
+
+    def level(self, value: float) -> int:
+        return HOLDS if value >= self.reproduced else NEAR if value >= self.partial else FAILS
+
+
+@dataclass(frozen=True)
+class AtMost(Rule):
+    reproduced: float
+    partial: float
+    what: str = "the value"
+    sentence_template: str = ""
+    says: ClassVar[str] = "reproduced if {what} is <= {reproduced:g}; partial if <= {partial:g}"
+
+    def level(self, value: float) -> int:
+        return HOLDS if value <= self.reproduced else NEAR if value <= self.partial else FAILS
+
+
+@dataclass(frozen=True)
+class Inside(Rule):
+    """Inside ``[low, high]``; ``partial`` within ``slack`` (absolute) of it."""
+
+    low: float
+    high: float
+    slack: float = 0.0
+    what: str = "the value"
+    sentence_template: str = ""
+    says: ClassVar[str] = "reproduced if {what} lies in [{low:g}, {high:g}]; partial if within {slack:g}"
+
+    def level(self, value: float) -> int:
+        if self.low <= value <= self.high:
+            return HOLDS
+        return NEAR if self.low - self.slack <= value <= self.high + self.slack else FAILS
+
+
+@dataclass(frozen=True)
+class WithinFactor(Rule):
+    """Within a factor ``factor`` of ``reference`` either way; ``partial`` within ``partial_factor``."""
+
+    reference: float
+    factor: float
+    partial_factor: float
+    what: str = "the value"
+    sentence_template: str = ""
+    says: ClassVar[str] = ("reproduced if {what} is within a factor {factor:g} of {reference:g} (either way); "
+                           "partial if within {partial_factor:g}")
+
+    def level(self, value: float) -> int:
+        if self.reference / self.factor <= value <= self.reference * self.factor:
+            return HOLDS
+        return NEAR if self.reference / self.partial_factor <= value <= self.reference * self.partial_factor else FAILS
+
+
+@dataclass(frozen=True)
+class Share(Rule):
+    """The share of booleans (one per seed or cell) that hold: at least ``reproduced`` of them, ``partial``
+    for at least ``partial``; an empty list fails (give an Untested where no seed could be looked at)."""
+
+    reproduced: float
+    partial: float
+    what: str = "a seed holds"
+    sentence_template: str = ""
+    says: ClassVar[str] = "reproduced if a share >= {reproduced:g} of seeds {what}; partial if >= {partial:g}"
+
+    def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
+        if isinstance(value, Untested):
+            return value
+        if value is None or not len(value):
+            return vocabulary.fails
+        return vocabulary[self.level(sum(map(bool, value)) / len(value))]
+
+    def level(self, share: float) -> int:
+        return HOLDS if share >= self.reproduced else NEAR if share >= self.partial else FAILS
+
+
+@dataclass(frozen=True)
+class Holds(Rule):
+    """Conditions the statistic decides: the value is ``(reproduced, partial)``, two booleans. For a claim
+    that is no comparison of one number with thresholds (an ordering, a sign pattern); the sentence is
+    ``sentence_template`` and must say what both conditions are."""
+
+    sentence_template: str
+
+    def thresholds(self) -> list[str]:
+        return []
+
+    def level(self, value: tuple[bool, bool]) -> int:
+        reproduced, partial = value
+        return HOLDS if reproduced else NEAR if partial else FAILS
+
+
+def weakest(verdicts: Iterable[Verdict], missing: str = "no cell was measured",
+            vocabulary: Vocabulary = ROWS) -> Verdict:
+    """The weakest of several verdicts (a claim that needs every cell to hold).
+
+    One cell measured wrong decides (fails) whatever the others; short of that, a cell that was never tested
+    leaves the whole untested (with every such cell's reason), as does no cell at all (``missing``).
+    """
+    verdicts = list(verdicts)
+    if vocabulary.fails in verdicts:
+        return vocabulary.fails
+    reasons = [v.reason for v in verdicts if isinstance(v, Untested)]
+    if reasons or not verdicts:
+        return Untested("; ".join(dict.fromkeys(reasons)) or missing)
+    return max(verdicts, key=vocabulary.index)
+
+
+@dataclass(frozen=True)
+class AllOf(Rule):
+    """Several rules, one value each (the value is a sequence in the rules' order); the weakest verdict."""
+
+    rules: tuple[Rule, ...]
+    sentence_template: str
+
+    def thresholds(self) -> list[str]:
+        return [f"rules[{i}].{t}" for i, rule in enumerate(self.rules) for t in rule.thresholds()]
+
+    def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
+        if isinstance(value, Untested):
+            return value
+        return weakest((rule.grade(v, vocabulary) for rule, v in zip(self.rules, value, strict=True)),
+                       vocabulary=vocabulary)
+
+
+@dataclass(frozen=True)
+class Every(Rule):
+    """One rule over many cells (the value: a mapping from cell to value, or a sequence); the weakest verdict,
+    untested with ``missing`` when there is no cell."""
+
+    rule: Rule
+    sentence_template: str = ""
+    missing: str = "no cell was measured"
+    says: ClassVar[str] = "{rule}"
+
+    def thresholds(self) -> list[str]:
+        return [f"rule.{t}" for t in self.rule.thresholds()]
+
+    def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
+        if isinstance(value, Untested):
+            return value
+        values = value.values() if isinstance(value, Mapping) else value
+        return weakest((self.rule.grade(v, vocabulary) for v in values), self.missing, vocabulary)
+
+
+__all__ = ["ROWS", "CLAIMS", "Vocabulary", "Untested", "Verdict", "Rule", "AtLeast", "AtMost", "Inside",
+           "WithinFactor", "Share", "Holds", "AllOf", "Every", "weakest"]
