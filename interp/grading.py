@@ -7,6 +7,7 @@ that leaves one of its thresholds out, so what a report says the rule is cannot 
 - ``AtLeast(reproduced, partial)`` / ``AtMost(reproduced, partial)``: a threshold to pass and a looser one
   for ``partial``;
 - ``Inside(low, high, slack)``: inside ``[low, high]``, ``partial`` within ``slack`` of it;
+- ``Near(reference, tolerance, partial_tolerance)``: within a distance of a reference value;
 - ``WithinFactor(reference, factor, partial_factor)``: within a factor of a reference value, either way;
 - ``Share(reproduced, partial)``: the share of seeds (or cells) for which something holds, given as booleans;
 - ``Holds(reproduced, partial)``: conditions the statistic decides itself (a pair of booleans: the one that
@@ -57,12 +58,17 @@ Verdict = str | Untested  # a word of a Vocabulary, or an Untested
 
 
 class _Numbers(string.Formatter):
-    """Formats ``{x:e}`` as the short scientific notation reports use (1e-5, not 1e-05)."""
+    """Formats ``{x:e}`` as the short scientific notation reports use (1e-5, not 1e-05), and ``{x:part}`` as
+    the part of a whole in words (1: every, 0.5: half; else a percentage)."""
+
+    PARTS: ClassVar[dict[float, str]] = {1.0: "every", 0.5: "half"}
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "e":
             mantissa, exponent = f"{value:.0e}".split("e")
             return f"{mantissa}e{int(exponent)}"
+        if format_spec == "part":
+            return self.PARTS.get(value, f"{value:.0%}")
         return super().format_field(value, format_spec)
 
 
@@ -156,6 +162,23 @@ class Inside(Rule):
         if self.low <= value <= self.high:
             return HOLDS
         return NEAR if self.low - self.slack <= value <= self.high + self.slack else FAILS
+
+
+@dataclass(frozen=True)
+class Near(Rule):
+    """Within ``tolerance`` (absolute) of ``reference``; ``partial`` within ``partial_tolerance``."""
+
+    reference: float
+    tolerance: float
+    partial_tolerance: float
+    what: str = "the value"
+    sentence_template: str = ""
+    says: ClassVar[str] = ("reproduced if {what} is within {tolerance:g} of {reference:g}; partial within "
+                           "{partial_tolerance:g}")
+
+    def level(self, value: float) -> int:
+        gap = abs(value - self.reference)
+        return HOLDS if gap <= self.tolerance else NEAR if gap <= self.partial_tolerance else FAILS
 
 
 @dataclass(frozen=True)
@@ -267,5 +290,5 @@ class Every(Rule):
         return weakest((self.rule.grade(v, vocabulary) for v in values), self.missing, vocabulary)
 
 
-__all__ = ["ROWS", "CLAIMS", "Vocabulary", "Untested", "Verdict", "Rule", "AtLeast", "AtMost", "Inside",
+__all__ = ["ROWS", "CLAIMS", "Vocabulary", "Untested", "Verdict", "Rule", "AtLeast", "AtMost", "Inside", "Near",
            "WithinFactor", "Share", "Holds", "AllOf", "Every", "weakest"]

@@ -155,7 +155,18 @@ class Experiment:
         raise NotImplementedError
 
     def summarize(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> Summary:
+        """The rows ``rows`` declares, evaluated on ``results``, the plots and the notes."""
+        return Summary(evaluate_rows(self.rows(options), results), self.plots(results, options),
+                       self.notes(results, options))
+
+    def rows(self, options: dict[str, Any]) -> list[RowSpec]:
         raise NotImplementedError
+
+    def plots(self, results: list[RunResult], options: dict[str, Any]) -> list[Plot]:
+        return []
+
+    def notes(self, results: list[RunResult], options: dict[str, Any]) -> str:
+        return ""
 
     def resolve_options(self, quick: bool, settings: dict[str, Any] | None = None) -> dict[str, Any]:
         """Full-scale options, ``quick`` overrides, then ``settings``; unknown or mistyped keys raise TaskError."""
