@@ -229,20 +229,23 @@ def every_run(result: RunResult) -> bool:
 class RowSpec:
     """A row as data: its name, the reference, the runs it rests on (``runs`` picks them), the ``statistic``
     computed from those runs, and the ``rule`` that grades the statistic's value and states itself as the row's
-    rule sentence. ``shown_if`` leaves the row out of a summary whose runs it says nothing about."""
+    rule sentence. ``reads`` picks the runs the statistic reads where they are more than those the row rests on
+    (a detail that quotes the other tasks); ``shown_if`` leaves the row out of a summary whose runs it says
+    nothing about."""
 
     name: str
     reference: Reference
     statistic: Callable[[list[RunResult]], Measured]
     rule: Rule
     runs: Callable[[RunResult], bool] = every_run
+    reads: Callable[[RunResult], bool] | None = None
     shown_if: Callable[[list[RunResult]], bool] | None = None
 
     def evaluate(self, results: Sequence[RunResult]) -> Row | None:
         runs = [r for r in results if self.runs(r)]
         if self.shown_if is not None and not self.shown_if(runs):
             return None
-        measured = self.statistic(runs)
+        measured = self.statistic(runs if self.reads is None else [r for r in results if self.reads(r)])
         return row(self.name, self.reference, measured.shown, self.rule.sentence, self.rule.grade(measured.value),
                    measured.detail, runs)
 
