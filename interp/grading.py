@@ -58,17 +58,18 @@ Verdict = str | Untested  # a word of a Vocabulary, or an Untested
 
 
 class _Numbers(string.Formatter):
-    """Formats ``{x:e}`` as the short scientific notation reports use (1e-5, not 1e-05), and ``{x:part}`` as
-    the part of a whole in words (1: every, 0.5: half; else a percentage)."""
+    """Formats ``{x:e}`` as the short scientific notation reports use (1e-5, not 1e-05), and ``{x:part}`` /
+    ``{x:parts}`` as the part of a whole in words (1: every / all, 0.5: half; else a percentage)."""
 
-    PARTS: ClassVar[dict[float, str]] = {1.0: "every", 0.5: "half"}
+    PARTS: ClassVar[dict[str, dict[float, str]]] = {"part": {1.0: "every", 0.5: "half"},
+                                                    "parts": {1.0: "all", 0.5: "half"}}
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "e":
             mantissa, exponent = f"{value:.0e}".split("e")
             return f"{mantissa}e{int(exponent)}"
-        if format_spec == "part":
-            return self.PARTS.get(value, f"{value:.0%}")
+        if format_spec in self.PARTS:
+            return self.PARTS[format_spec].get(value, f"{value:.0%}")
         return super().format_field(value, format_spec)
 
 

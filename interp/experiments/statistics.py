@@ -28,9 +28,16 @@ def ok_results(results: Iterable[RunResult], **params: Any) -> list[RunResult]:
     return [r for r in results if r.ok and all(r.params.get(k) == v for k, v in params.items())]
 
 
-def median(values: Sequence[float]) -> float | None:
-    """The median, or None for no values."""
-    return statistics.median(values) if values else None
+def median(values: Iterable[float | None]) -> float | None:
+    """The median of the values that are there (not None), or None where none is."""
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are there (not None), or None where none is."""
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
 
 
 def spread(values: Sequence[float]) -> dict[str, Any]:
