@@ -58,8 +58,9 @@ Verdict = str | Untested  # a word of a Vocabulary, or an Untested
 
 
 class _Numbers(string.Formatter):
-    """Formats ``{x:e}`` as the short scientific notation reports use (1e-5, not 1e-05), and ``{x:part}`` /
-    ``{x:parts}`` as the part of a whole in words (1: every / all, 0.5: half; else a percentage)."""
+    """Formats ``{x:e}`` as the short scientific notation reports use (1e-5, not 1e-05), ``{x:percent}`` as a
+    percentage (0.05: 5 %), and ``{x:part}`` / ``{x:parts}`` as the part of a whole in words (1: every / all,
+    0.5: half; else a percentage)."""
 
     PARTS: ClassVar[dict[str, dict[float, str]]] = {"part": {1.0: "every", 0.5: "half"},
                                                     "parts": {1.0: "all", 0.5: "half"}}
@@ -68,6 +69,8 @@ class _Numbers(string.Formatter):
         if format_spec == "e":
             mantissa, exponent = f"{value:.0e}".split("e")
             return f"{mantissa}e{int(exponent)}"
+        if format_spec == "percent":
+            return f"{100 * value:g} %"
         if format_spec in self.PARTS:
             return self.PARTS[format_spec].get(value, f"{value:.0%}")
         return super().format_field(value, format_spec)
