@@ -105,8 +105,10 @@ class Rule:
         return getattr(self, "sentence_template", "") or self.says
 
     def thresholds(self) -> list[str]:
-        """The fields the verdict depends on, which the sentence must state (dotted for a nested rule's)."""
-        return [f.name for f in fields(self) if f.name not in ("what", "sentence_template", "missing")]
+        """The fields the verdict depends on, which the sentence must state (dotted for a nested rule's); a
+        threshold left None or infinite is no threshold."""
+        return [f.name for f in fields(self) if f.name not in ("what", "sentence_template", "missing")
+                and getattr(self, f.name) is not None and getattr(self, f.name) not in (math.inf, -math.inf)]
 
     @property
     def sentence(self) -> str:
@@ -128,27 +130,42 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class AtLeast(Rule):
+class _Threshold(Rule):
+    """A rule with a ``reproduced`` and an optional ``partial`` threshold, whose default sentence drops its
+    partial clause where there is none."""
+
+    @property
+    def template(self) -> str:
+        partial = getattr(self, "partial", None)
+        return getattr(self, "sentence_template", "") or (self.says if partial is not None else self.says.split(";")[0])
+
+
+@dataclass(frozen=True)
+class AtLeast(_Threshold):
+    """A threshold to pass, and a looser one for ``partial`` (None: nothing between passing and failing)."""
+
     reproduced: float
-    partial: float
+    partial: float | None = None
     what: str = "the value"
     sentence_template: str = ""
     says: ClassVar[str] = "reproduced if {what} is >= {reproduced:g}; partial if >= {partial:g}"
 
     def level(self, value: float) -> int:
-        return HOLDS if value >= self.reproduced else NEAR if value >= self.partial else FAILS
+        return HOLDS if value >= self.reproduced else NEAR if self.partial is not None and value >= self.partial else FAILS
 
 
 @dataclass(frozen=True)
-class AtMost(Rule):
+class AtMost(_Threshold):
+    """A threshold to pass, and a looser one for ``partial`` (None: nothing between passing and failing)."""
+
     reproduced: float
-    partial: float
+    partial: float | None = None
     what: str = "the value"
     sentence_template: str = ""
     says: ClassVar[str] = "reproduced if {what} is <= {reproduced:g}; partial if <= {partial:g}"
 
     def level(self, value: float) -> int:
-        return HOLDS if value <= self.reproduced else NEAR if value <= self.partial else FAILS
+        return HOLDS if value <= self.reproduced else NEAR if self.partial is not None and value <= self.partial else FAILS
 
 
 @dataclass(frozen=True)

@@ -156,16 +156,17 @@ class Experiment:
 
     def summarize(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> Summary:
         """The rows ``rows`` declares, evaluated on ``results``, the plots and the notes."""
-        return Summary(evaluate_rows(self.rows(options), results), self.plots(results, options),
-                       self.notes(results, options))
+        return Summary(evaluate_rows(self.rows(options), results), self.plots(results, options, seeds),
+                       self.notes(results, options, seeds))
 
     def rows(self, options: dict[str, Any]) -> list[RowSpec]:
         raise NotImplementedError
 
-    def plots(self, results: list[RunResult], options: dict[str, Any]) -> list[Plot]:
+    def plots(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> list[Plot]:
         return []
 
-    def notes(self, results: list[RunResult], options: dict[str, Any]) -> str:
+    def notes(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> str:
+        """Markdown: what the experiment does and how to read it."""
         return ""
 
     def resolve_options(self, quick: bool, settings: dict[str, Any] | None = None) -> dict[str, Any]:

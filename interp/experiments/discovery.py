@@ -422,7 +422,7 @@ class DiscoveryBenchmark(Experiment):
                     })
         return lines
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         lines = self.table(results, options)
         plots = []
         methods = options["methods"]
@@ -464,7 +464,7 @@ class DiscoveryBenchmark(Experiment):
                                seconds, ylabel="seconds"))
         return plots
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         table = self.table(results, options)
         trained = [r for r in results if "checkpoint" in r.params]
         parts = [

@@ -151,7 +151,7 @@ class ParityConstruction(Experiment):
                     runs=at_scale(1.0)),
         ]
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         medians = {(scale, *cell): m for scale in options["scales"]
                    for cell, m in cell_medians([r for r in results if r.params["scale"] == scale]).items()}
         series = {f"k={k}, {scale:g}x": [medians.get((scale, n, k)) for n in options["ns"]]
@@ -160,7 +160,7 @@ class ParityConstruction(Experiment):
                            options["ns"], series, xlabel="n", ylabel="accuracy", logx=True,
                            styles={name: ("-o" if "5x" in name else "--s") for name in series})]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return ("Sharpness c = scale * ln n / (1 - cos 2 pi / n): the score gap between the pointed-at bit and its "
                 "neighbours is scale * ln n. Each seed draws another hidden subset S.")
 
@@ -240,11 +240,11 @@ class ParityMinimal(Experiment):
                         "(min_j a_j); partial if >= {partial}")), runs=config))
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         plots = [self.formation_plot(n, k, ok_results(results, n=n, k=k)) for n, k in options["configs"]]
         return [p for p in plots if p]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return ("Model: per head a trainable 2-d query on circular codes (cos, sin)(2 pi j / n), temperature n/4, "
                 "the frozen width-k zig-zag readout, squared mean hinge loss, Adam at lr 0.1, full batch on 0.8 * 2^n "
                 "draws split 75/25: the authors' released setup. The formation plots show each head's pointer angle "
@@ -387,14 +387,14 @@ class ParityFrozenAttention(Experiment):
                         runs=lambda r, variant=variant: r.params["variant"] == variant)]
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         heads = [f * options["k"] for f in options["head_factors"]]
         return [Plot.lines(
             f"frozen_{variant}", f"{variant} frozen heads: test accuracy against n (median over seeds)", options["ns"],
             {f"H={h}": [median_accuracy(results, variant=variant, n=n, heads=h) for n in options["ns"]] for h in heads},
             xlabel="n", ylabel="test accuracy", hline=0.95) for variant in options["variants"]]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return ("Queries frozen at random angles; a trainable ReLU readout (width "
                 f"{options['readout_width']}) sees every head's attended bit mass. 'soft': the authors' init (unit "
                 "queries, temperature n/4: nearly uniform attention); 'sharp': the construction's sharpness, so each "
@@ -494,7 +494,7 @@ class ParityFFNN(Experiment):
                         "seed); partial if at some n")),
         ]
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         ns = options["ns"]
         points = smallest_mlps(results)
         per_n = {n: [p[1] for p in points if p[0] == n] for n in ns}
@@ -503,7 +503,7 @@ class ParityFFNN(Experiment):
                                 "attention model (2k)": [2 * options["k"]] * len(ns)},
                            xlabel="n", ylabel="trainable parameters", logx=True, logy=True)]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return (f"Each run searches MLP widths {options['widths']} (one ReLU hidden layer, Adam, logistic loss, "
                 f"{options['steps']} steps) on a fixed training set of {options['train_size']} examples and keeps the "
                 f"narrowest reaching {options['target']} test accuracy; parameters = (n + 2) * width + 1. The attention "
@@ -630,7 +630,7 @@ class ParityOnline(Experiment):
             runs=lambda r: r.params.get("model") == "transformer"))
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         transformer = [r for r in results if r.params.get("model") == "transformer"]
         medians = [solved_median(r for r in results if r.params.get("width") == w) for w in options["widths"]]
         plots = [Plot.bars("steps_to_solve", "Median steps to 100 % accuracy on (50, 3)",
@@ -646,7 +646,7 @@ class ParityOnline(Experiment):
                 xlabel="step", ylabel="attention mass on S"))
         return plots
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return ("MLPs: one ReLU hidden layer, Xavier-uniform init, +-1 inputs, hinge loss, SGD at lr 0.1, fresh batches "
                 "of 32 (Barak et al.'s configuration (ii)/(iii)). Solving = 100 % on the fixed held-out sample, checked "
                 f"every {options['eval_every']} steps.")

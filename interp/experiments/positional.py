@@ -208,11 +208,11 @@ class PositionalScale(Experiment):
                 runs=of_task("cumsum"), reads=every_run))
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         per_task = {task: ok_results(results, task=task) for task in options["tasks"]}
         return [*self.curves(per_task, options), self.patch_plot(per_task, options)]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return (
             f"One run = one task and seed: the positional, standard and rotary presets of `interp.defaults` ({options['steps']} "
             f"steps of Adam at lr {options['lr']:g} with cosine decay, batches of {options['batch_size']} fresh examples from "
@@ -314,7 +314,7 @@ class PositionalBiasFree(Experiment):
                     Holds(f"reproduced if every task's median ratio is >= {GROWS}; partial if some task's is")),
         ]
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         tasks, scales = options["tasks"], options["scales"]
         per_task = {task: ok_results(results, task=task) for task in tasks}
         series = {}
@@ -326,7 +326,7 @@ class PositionalBiasFree(Experiment):
         return [Plot.lines("relative_error_by_scale", "Relative error ||f - y|| / ||y|| against c (median over seeds)",
                            scales, series, xlabel="c", ylabel="relative error", logy=True, styles=styles)]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return (
             "The same training as positional-scale; 'no biases' removes every bias (b_Q, b_K, b_V, b_O, b_in, b_out, b_U). "
             "With positional attention the pattern is a constant, so such a network is a composition of linear maps "
@@ -432,7 +432,7 @@ class PositionalSize(Experiment):
                 runs=of_task(task))]
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         c, ns = options["c"], options["ns"]
         plots = []
         for task in options["tasks"]:
@@ -449,7 +449,7 @@ class PositionalSize(Experiment):
                 styles={"positional, authors' worst": "--", "standard, authors' range": "x"}))
         return plots
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         c = options["c"]
         return (
             f"log2(n) + 1 layers at every n, as the authors; trained on [-2, 2], tested on sub-intervals of "

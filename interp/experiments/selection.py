@@ -180,7 +180,7 @@ class SelectionLength(Experiment):
                     "jump); partial if nMSE at 2T is < 0.8"), runs=of_arm("gaussian")))
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         T, lengths, arms = options["T"], options["test_lengths"], self.arms(options)
         series, styles = {}, {}
         for positions in arms:
@@ -192,7 +192,7 @@ class SelectionLength(Experiment):
         return [Plot.lines("length_generalisation", f"Trained at T = {T}: nMSE at T' (median over seeds)", lengths, series,
                            xlabel="T'", ylabel="nMSE", logx=True, logy=True, styles=styles)]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return (
             f"Wang et al.'s model (`interp.models.wang.WangSelection`): scores s^T W p_i, fixed values, W trained from 0 by "
             f"SGD ({options['steps']} steps, batches of {options['batch_size']}), d = {options['d']}, q = {options['q']}, "
@@ -385,7 +385,7 @@ class SelectionFCN(Experiment):
                 runs=lambda r, model=model: r.params.get("model") == model))
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         T, d, q, Ts = options["T"], options["d"], options["q"], options["critical_Ts"]
         widths = [int(f * T * d) for f in options["width_factors"]]
         medians = BoundMedians([r for r in results if bound_part(r)], widths, T, d, q).medians
@@ -403,7 +403,7 @@ class SelectionFCN(Experiment):
                            "over seeds)", Ts, critical_series, xlabel="T", ylabel="critical width", logx=True, logy=True,
                            styles={f"T d (d = {dc})": "--"})]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return (
             f"FCN: two hidden ReLU layers of width r on [vec X, mask], Adam {options['lr']:g}, fresh batches of "
             f"{options['batch_size']}, {options['steps']} steps, at T = {options['T']}, d = {options['d']}, q = "
@@ -576,7 +576,7 @@ class SelectionDynamics(Experiment):
                     "the first"), runs=of_arm("gaussian")))
         return specs
 
-    def plots(self, results, options):
+    def plots(self, results, options, seeds):
         marks = record_steps(options["steps"])
         flow = orthonormal_flow(options)
         series = {f"{positions}: gap (median)": curve for positions in options["arms"]
@@ -590,7 +590,7 @@ class SelectionDynamics(Experiment):
                 Plot.lines("cos_identity", "cos(W, I) over training (median over seeds)", marks, cosines,
                            xlabel="step t", ylabel="cos(W, I)", logx=True)]
 
-    def notes(self, results, options):
+    def notes(self, results, options, seeds):
         return (
             f"Wang et al.'s model (`interp.models.wang.WangSelection`), W from 0, SGD lr {options['lr']:g}, batches of "
             f"{options['batch_size']}, m = {options['code_dim']}, T = {options['T']}, d = {options['d']}, q = {options['q']}, "
