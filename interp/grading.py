@@ -9,6 +9,7 @@ that leaves one of its thresholds out, so what a report says the rule is cannot 
 - ``Inside(low, high, slack)``: inside ``[low, high]``, ``partial`` within ``slack`` of it;
 - ``Near(reference, tolerance, partial_tolerance)``: within a distance of a reference value;
 - ``WithinFactor(reference, factor, partial_factor)``: within a factor of a reference value, either way;
+- ``RoundsTo(partial)``: a measurement against a number quoted to some decimals;
 - ``Share(reproduced, partial)``: the share of seeds (or cells) for which something holds, given as booleans;
 - ``Holds(reproduced, partial)``: conditions the statistic decides itself (a pair of booleans: the one that
   makes the claim reproduced, the one that makes it partial); the sentence names them;
@@ -121,11 +122,15 @@ class Rule:
         raise NotImplementedError
 
     def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
-        """The verdict on ``value``: an Untested as it is, a missing or NaN value fails, else ``level``'s word."""
+        """The verdict on ``value``: an Untested as it is, a missing or NaN value fails, else ``measured``'s."""
         if isinstance(value, Untested):
             return value
         if _unmeasured(value):
             return vocabulary.fails
+        return self.measured(value, vocabulary)
+
+    def measured(self, value: Any, vocabulary: Vocabulary) -> Verdict:
+        """The verdict on a value that was measured: ``level``'s word."""
         return vocabulary[self.level(value)]
 
 
@@ -221,6 +226,23 @@ class WithinFactor(Rule):
 
 
 @dataclass(frozen=True)
+class RoundsTo(Rule):
+    """A value against a number quoted to some decimals: the value is ``(measured, quoted, decimals)``;
+    ``reproduced`` if the measurement rounds to the quoted number, ``partial`` within ``partial`` of it
+    (relative)."""
+
+    partial: float
+    sentence_template: str = ""
+    says: ClassVar[str] = "reproduced if it rounds to the quoted value; partial if within {partial:percent}"
+
+    def level(self, value: tuple[float, float, int]) -> int:
+        measured, quoted, decimals = value
+        if abs(measured - quoted) <= 0.5 * 10**-decimals + 1e-12:
+            return HOLDS
+        return NEAR if abs(measured - quoted) <= self.partial * abs(quoted) else FAILS
+
+
+@dataclass(frozen=True)
 class Share(Rule):
     """The share of booleans (one per seed or cell) that hold: at least ``reproduced`` of them, ``partial``
     for at least ``partial``; an empty list fails (give an Untested where no seed could be looked at)."""
@@ -231,12 +253,8 @@ class Share(Rule):
     sentence_template: str = ""
     says: ClassVar[str] = "reproduced if a share >= {reproduced:g} of seeds {what}; partial if >= {partial:g}"
 
-    def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
-        if isinstance(value, Untested):
-            return value
-        if value is None or not len(value):
-            return vocabulary.fails
-        return vocabulary[self.level(sum(map(bool, value)) / len(value))]
+    def measured(self, value: Any, vocabulary: Vocabulary) -> Verdict:
+        return vocabulary[self.level(sum(map(bool, value)) / len(value))] if len(value) else vocabulary.fails
 
     def level(self, share: float) -> int:
         return HOLDS if share >= self.reproduced else NEAR if share >= self.partial else FAILS
@@ -276,7 +294,8 @@ def weakest(verdicts: Iterable[Verdict], missing: str = "no cell was measured",
 
 @dataclass(frozen=True)
 class AllOf(Rule):
-    """Several rules, one value each (the value is a sequence in the rules' order); the weakest verdict."""
+    """Several rules, one value each (the value is a sequence in the rules' order); the weakest verdict.
+    None for the whole (nothing to compare: a spectrum with too few eigenvalues) fails."""
 
     rules: tuple[Rule, ...]
     sentence_template: str
@@ -284,9 +303,7 @@ class AllOf(Rule):
     def thresholds(self) -> list[str]:
         return [f"rules[{i}].{t}" for i, rule in enumerate(self.rules) for t in rule.thresholds()]
 
-    def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
-        if isinstance(value, Untested):
-            return value
+    def measured(self, value: Any, vocabulary: Vocabulary) -> Verdict:
         return weakest((rule.grade(v, vocabulary) for rule, v in zip(self.rules, value, strict=True)),
                        vocabulary=vocabulary)
 
@@ -304,12 +321,10 @@ class Every(Rule):
     def thresholds(self) -> list[str]:
         return [f"rule.{t}" for t in self.rule.thresholds()]
 
-    def grade(self, value: Any, vocabulary: Vocabulary = ROWS) -> Verdict:
-        if isinstance(value, Untested):
-            return value
+    def measured(self, value: Any, vocabulary: Vocabulary) -> Verdict:
         values = value.values() if isinstance(value, Mapping) else value
         return weakest((self.rule.grade(v, vocabulary) for v in values), self.missing, vocabulary)
 
 
 __all__ = ["ROWS", "CLAIMS", "Vocabulary", "Untested", "Verdict", "Rule", "AtLeast", "AtMost", "Inside", "Near",
-           "WithinFactor", "Share", "Holds", "AllOf", "Every", "weakest"]
+           "WithinFactor", "RoundsTo", "Share", "Holds", "AllOf", "Every", "weakest"]
