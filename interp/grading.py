@@ -136,45 +136,60 @@ class Rule:
 
 @dataclass(frozen=True)
 class _Threshold(Rule):
-    """A rule with a ``reproduced`` and an optional ``partial`` threshold, whose default sentence drops its
-    partial clause where there is none."""
+    """A threshold to pass, and a looser one for ``partial`` (None: nothing between passing and failing); the
+    default sentence drops its partial clause where there is none."""
 
     @property
     def template(self) -> str:
         partial = getattr(self, "partial", None)
         return getattr(self, "sentence_template", "") or (self.says if partial is not None else self.says.split(";")[0])
 
+    def passes(self, value: float, threshold: float) -> bool:
+        raise NotImplementedError
+
+    def level(self, value: float) -> int:
+        if self.passes(value, self.reproduced):
+            return HOLDS
+        return NEAR if self.partial is not None and self.passes(value, self.partial) else FAILS
+
 
 @dataclass(frozen=True)
 class AtLeast(_Threshold):
-    """A threshold to pass, and a looser one for ``partial`` (None: nothing between passing and failing)."""
-
     reproduced: float
     partial: float | None = None
     what: str = "the value"
     sentence_template: str = ""
     says: ClassVar[str] = "reproduced if {what} is >= {reproduced:g}; partial if >= {partial:g}"
 
-    def level(self, value: float) -> int:
-        return HOLDS if value >= self.reproduced else NEAR if self.partial is not None and value >= self.partial else FAILS
+    def passes(self, value: float, threshold: float) -> bool:
+        return value >= threshold
 
 
 @dataclass(frozen=True)
 class AtMost(_Threshold):
-    """A threshold to pass, and a looser one for ``partial`` (None: nothing between passing and failing)."""
-
     reproduced: float
     partial: float | None = None
     what: str = "the value"
     sentence_template: str = ""
     says: ClassVar[str] = "reproduced if {what} is <= {reproduced:g}; partial if <= {partial:g}"
 
-    def level(self, value: float) -> int:
-        return HOLDS if value <= self.reproduced else NEAR if self.partial is not None and value <= self.partial else FAILS
+    def passes(self, value: float, threshold: float) -> bool:
+        return value <= threshold
 
 
 @dataclass(frozen=True)
-class Inside(Rule):
+class _Band(Rule):
+    """A band around a target, and a wider one for ``partial``."""
+
+    def inside(self, value: float, wider: bool) -> bool:
+        raise NotImplementedError
+
+    def level(self, value: float) -> int:
+        return HOLDS if self.inside(value, wider=False) else NEAR if self.inside(value, wider=True) else FAILS
+
+
+@dataclass(frozen=True)
+class Inside(_Band):
     """Inside ``[low, high]``; ``partial`` within ``slack`` (absolute) of it."""
 
     low: float
@@ -184,14 +199,13 @@ class Inside(Rule):
     sentence_template: str = ""
     says: ClassVar[str] = "reproduced if {what} lies in [{low:g}, {high:g}]; partial if within {slack:g}"
 
-    def level(self, value: float) -> int:
-        if self.low <= value <= self.high:
-            return HOLDS
-        return NEAR if self.low - self.slack <= value <= self.high + self.slack else FAILS
+    def inside(self, value: float, wider: bool) -> bool:
+        slack = self.slack if wider else 0.0
+        return self.low - slack <= value <= self.high + slack
 
 
 @dataclass(frozen=True)
-class Near(Rule):
+class Near(_Band):
     """Within ``tolerance`` (absolute) of ``reference``; ``partial`` within ``partial_tolerance``."""
 
     reference: float
@@ -202,13 +216,12 @@ class Near(Rule):
     says: ClassVar[str] = ("reproduced if {what} is within {tolerance:g} of {reference:g}; partial within "
                            "{partial_tolerance:g}")
 
-    def level(self, value: float) -> int:
-        gap = abs(value - self.reference)
-        return HOLDS if gap <= self.tolerance else NEAR if gap <= self.partial_tolerance else FAILS
+    def inside(self, value: float, wider: bool) -> bool:
+        return abs(value - self.reference) <= (self.partial_tolerance if wider else self.tolerance)
 
 
 @dataclass(frozen=True)
-class WithinFactor(Rule):
+class WithinFactor(_Band):
     """Within a factor ``factor`` of ``reference`` either way; ``partial`` within ``partial_factor``."""
 
     reference: float
@@ -219,10 +232,9 @@ class WithinFactor(Rule):
     says: ClassVar[str] = ("reproduced if {what} is within a factor {factor:g} of {reference:g} (either way); "
                            "partial if within {partial_factor:g}")
 
-    def level(self, value: float) -> int:
-        if self.reference / self.factor <= value <= self.reference * self.factor:
-            return HOLDS
-        return NEAR if self.reference / self.partial_factor <= value <= self.reference * self.partial_factor else FAILS
+    def inside(self, value: float, wider: bool) -> bool:
+        factor = self.partial_factor if wider else self.factor
+        return self.reference / factor <= value <= self.reference * factor
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,24 @@ An ``Experiment`` subclass declares
 - ``grid(options, seeds)``: the runs, each a ``RunSpec`` (a group, JSON-ready parameters, a seed);
 - ``measure(spec, device)``: one run, returning JSON-ready measurements. It must depend on nothing but
   its arguments (no global RNG), so a run gives the same numbers whoever executes it;
-- ``summarize(results, options, seeds)``: the rows and plots.
+- ``rows(options)``: its rows as data, ``RowSpec``s; ``plots(results, options, seeds)`` and
+  ``notes(results, options, seeds)`` apart from them. ``summarize`` evaluates the rows on the results and
+  puts the three together in a ``Summary``.
 
-A ``Row`` states its ``reference`` (the value, where it comes from, and what kind of number it is),
-what we ``measured`` (median and spread over seeds, or a fitted slope with its interval), the ``rule``
-that turns the two into a verdict, the ``verdict`` (``reproduced`` / ``partial`` / ``not_reproduced`` /
-``untested``) and a ``detail`` that says what was seen, and how many runs it rests on against how many were asked.
+A ``RowSpec`` names the row, its ``Reference`` (the value, where it comes from, and what kind of number it
+is), the runs it rests on, the ``statistic`` computed from those runs (``Measured``: the value the rule
+grades, what the row shows as ``measured`` -- medians and spreads over seeds, a fitted slope with its
+interval, from ``interp.experiments.statistics`` -- and a ``detail`` that says what was seen), and the
+``rule`` (``interp.grading``) that turns the value into the verdict and states itself as the row's rule
+sentence, so the sentence cannot disagree with the verdict. The resulting ``Row`` holds the verdict
+(``reproduced`` / ``partial`` / ``not_reproduced`` / ``untested``) and how many runs it rests on against how
+many were asked.
 
 ``untested`` is for a claim that was never put to the test: the condition it is about never arose (no seed
 had that bias, none solved), or the budget did not reach the measurement (fewer than two sizes reached the
-threshold, so no slope). A summary says so with ``Untested(reason)`` wherever it would give a verdict (the
-rules below take the reason as ``missing=`` for a value that could not be measured); the reason opens the
-row's detail. A measurement that was made and came out wrong stays ``not_reproduced``.
+threshold, so no slope). A statistic says so by returning ``Untested(reason)`` as its value; every rule
+passes it on, and the reason opens the row's detail. A measurement that was made and came out wrong stays
+``not_reproduced``.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from ..grading import AtLeast, AtMost, Inside, Rule, Untested, Verdict
+from ..grading import Rule, Untested, Verdict
 from ..validation import TaskError
 from ..viz.figures import Plot
 
@@ -254,26 +260,6 @@ class RowSpec:
 def evaluate_rows(specs: Iterable[RowSpec], results: Sequence[RunResult]) -> list[Row]:
     """The rows of ``specs`` on ``results``, in order, leaving out those not shown."""
     return [made for spec in specs if (made := spec.evaluate(results)) is not None]
-
-
-# --- the rules of the experiments that do not declare their rows as data yet ----------------------------
-
-
-def at_least(value: float | None, reproduced: float, partial: float, missing: str | None = None) -> Verdict:
-    return AtLeast(reproduced, partial).grade(_or_untested(value, missing))
-
-
-def at_most(value: float | None, reproduced: float, partial: float, missing: str | None = None) -> Verdict:
-    return AtMost(reproduced, partial).grade(_or_untested(value, missing))
-
-
-def within(value: float | None, low: float, high: float, slack: float = 0.0, missing: str | None = None) -> Verdict:
-    """``reproduced`` inside ``[low, high]``, ``partial`` within ``slack`` (absolute) of it."""
-    return Inside(low, high, slack).grade(_or_untested(value, missing))
-
-
-def _or_untested(value: float | None, missing: str | None) -> Any:
-    return Untested(missing) if value is None and missing else value
 
 
 def row(name: str, reference: Reference, measured: dict[str, Any], rule: str, verdict: Verdict, detail: str = "",

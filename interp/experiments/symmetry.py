@@ -25,7 +25,8 @@ import numpy as np
 from ..grading import AllOf, AtMost, Every, Holds, RoundsTo, Untested
 from ..viz.figures import Plot
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
-from .statistics import NO_FINISHED_RUN, loglog_slope, measured_or, no_run, ok_results, spread, too_few_sizes
+from .statistics import (NO_FINISHED_RUN, loglog_slope, measured_or, no_run, ok_results, spread,
+                         too_few_sizes)
 
 PAPER = "Lavie, Gur-Ari & Ringel 2024 (arXiv 2402.05173)"
 NOTES_RUN = "docs/theory/symmetry.md reference run"
@@ -122,6 +123,57 @@ def of_kind(kind: str) -> Callable[[RunResult], bool]:
     return lambda result: result.params["kind"] == kind
 
 
+def closed_form_measurements(p: dict[str, Any], seed: int, X: np.ndarray, K: np.ndarray) -> dict[str, Any]:
+    """The closed form's spectrum by irrep, its invariance under permutations, and its spectrum at other lengths."""
+    from ..symmetry.kernel import all_sequences, kernel_spectrum, linear_kernel, permutation_invariance
+
+    V, L, sp2 = p["V"], p["L"], p["sp2"]
+    groups = kernel_spectrum(K, X, V)
+    invariance = permutation_invariance(lambda a, b: linear_kernel(a, b, V=V, sp2=sp2), X, seed=seed)
+    shift = np.roll(np.arange(L), -1)  # a permutation that moves every position
+    one_sided = np.abs(linear_kernel(X[:, shift], X, V=V, sp2=sp2) - K) / K
+    by_length = {}
+    for length in p["spectrum_Ls"]:
+        Xl = all_sequences(V, length)
+        Kl = linear_kernel(Xl, V=V, sp2=sp2)
+        gl = kernel_spectrum(Kl, Xl, V)
+        standard = [g.value for g in gl if g.irrep == (length - 1, 1)]
+        by_length[str(length)] = {"top_standard_times_dimension": max(standard) * (length - 1) if standard else None,
+                                  "orders": sorted({o for g in gl for o in spectrum_entries([g])[0]["orders"]}),
+                                  "trace_bound_ratio": trace_bound_ratio(gl, Kl)}
+    return {"spectrum": spectrum_entries(groups), "simultaneous_change": invariance["simultaneous"],
+            "one_sided_max_change": invariance["one_sided"], "one_sided_mean_relative_change": float(one_sided.mean()),
+            "trace_bound_ratio": trace_bound_ratio(groups, K), "by_length": by_length}
+
+
+def softmax_measurements(p: dict[str, Any], seed: int, X: np.ndarray) -> dict[str, Any]:
+    """The infinite-width softmax kernel by Monte Carlo over the Gaussian logit field, then the toolkit's bridges."""
+    from ..symmetry.block import BlockConfig, empirical_kernel
+    from ..symmetry.energy import PointIndex
+    from ..symmetry.kernel import kernel_spectrum, monte_carlo_kernel
+
+    V, L, sp2 = p["V"], p["L"], p["sp2"]
+    estimate, se = monte_carlo_kernel(X, V=V, sp2=sp2, attention="softmax", networks=p["networks"],
+                                      seed=seed, d_k=None)
+    symmetric = symmetrize(estimate, X, V)
+    groups = kernel_spectrum(symmetric, X, V, tolerance=1e-6)
+    rng = np.random.default_rng(seed)
+    z_simultaneous, z_one_sided = 0.0, 0.0
+    index = PointIndex(X, V)
+    for _ in range(4):
+        rows = index.rows(X[:, rng.permutation(L)])
+        noise = np.sqrt(se**2 + se[np.ix_(rows, rows)] ** 2)
+        z_simultaneous = max(z_simultaneous, float(np.max(np.abs(estimate[np.ix_(rows, rows)] - estimate) / noise)))
+        z_one_sided = max(z_one_sided, float(np.max(np.abs(estimate[rows] - estimate) / np.sqrt(se**2 + se[rows] ** 2))))
+    cfg = BlockConfig(V=V, L=L, sp2=sp2, heads=p["heads"], d_k=p["d_k"], positional_width=p["positional_width"],
+                      attention="softmax")
+    bridge, bridge_se = empirical_kernel(cfg, X, p["bridge_networks"], seed=1000 * seed + 500)
+    combined = np.sqrt(bridge_se**2 + se**2)
+    return {"spectrum": spectrum_entries(groups), "trace_bound_ratio": trace_bound_ratio(groups, symmetric),
+            "max_z_simultaneous": z_simultaneous, "max_z_one_sided": z_one_sided,
+            "bridge": {**kernel_stats(bridge, combined, estimate)}}
+
+
 class SymmetryKernel(Experiment):
     name = "symmetry-kernel"
     title = "The simplified block's GP kernel: closed form, irreps of S_L, Monte Carlo and the toolkit's own networks"
@@ -150,30 +202,14 @@ class SymmetryKernel(Experiment):
 
     def measure(self, spec, device):
         from ..symmetry.block import BlockConfig, empirical_kernel
-        from ..symmetry.kernel import (all_sequences, kernel_spectrum, linear_kernel, monte_carlo_kernel,
-                                       permutation_invariance)
+        from ..symmetry.kernel import all_sequences, linear_kernel, monte_carlo_kernel
 
         p = spec.params
         V, L, sp2 = p["V"], p["L"], p["sp2"]
         X = all_sequences(V, L)
         K = linear_kernel(X, V=V, sp2=sp2)
         if p["kind"] == "closed_form":
-            groups = kernel_spectrum(K, X, V)
-            invariance = permutation_invariance(lambda a, b: linear_kernel(a, b, V=V, sp2=sp2), X, seed=spec.seed)
-            shift = np.roll(np.arange(L), -1)  # a permutation that moves every position
-            one_sided = np.abs(linear_kernel(X[:, shift], X, V=V, sp2=sp2) - K) / K
-            by_length = {}
-            for length in p["spectrum_Ls"]:
-                Xl = all_sequences(V, length)
-                Kl = linear_kernel(Xl, V=V, sp2=sp2)
-                gl = kernel_spectrum(Kl, Xl, V)
-                standard = [g.value for g in gl if g.irrep == (length - 1, 1)]
-                by_length[str(length)] = {"top_standard_times_dimension": max(standard) * (length - 1) if standard else None,
-                                          "orders": sorted({o for g in gl for o in spectrum_entries([g])[0]["orders"]}),
-                                          "trace_bound_ratio": trace_bound_ratio(gl, Kl)}
-            return {"spectrum": spectrum_entries(groups), "simultaneous_change": invariance["simultaneous"],
-                    "one_sided_max_change": invariance["one_sided"], "one_sided_mean_relative_change": float(one_sided.mean()),
-                    "trace_bound_ratio": trace_bound_ratio(groups, K), "by_length": by_length}
+            return closed_form_measurements(p, spec.seed, X, K)
         if p["kind"] == "monte_carlo":
             out = {}
             for key, networks in (("", p["networks"]), ("large", p["networks_large"])):
@@ -187,28 +223,7 @@ class SymmetryKernel(Experiment):
             cfg = BlockConfig(V=V, L=L, sp2=sp2, heads=p["heads"], d_k=p["d_k"], positional_width=p["positional_width"])
             estimate, se = empirical_kernel(cfg, X, p["networks"], seed=1000 * spec.seed)
             return kernel_stats(estimate, se, K)
-        # softmax: the infinite-width kernel by Monte Carlo over the Gaussian logit field, then the toolkit's bridges
-        estimate, se = monte_carlo_kernel(X, V=V, sp2=sp2, attention="softmax", networks=p["networks"],
-                                          seed=spec.seed, d_k=None)
-        symmetric = symmetrize(estimate, X, V)
-        groups = kernel_spectrum(symmetric, X, V, tolerance=1e-6)
-        rng = np.random.default_rng(spec.seed)
-        z_simultaneous, z_one_sided = 0.0, 0.0
-        from ..symmetry.energy import PointIndex
-
-        index = PointIndex(X, V)
-        for _ in range(4):
-            rows = index.rows(X[:, rng.permutation(L)])
-            noise = np.sqrt(se**2 + se[np.ix_(rows, rows)] ** 2)
-            z_simultaneous = max(z_simultaneous, float(np.max(np.abs(estimate[np.ix_(rows, rows)] - estimate) / noise)))
-            z_one_sided = max(z_one_sided, float(np.max(np.abs(estimate[rows] - estimate) / np.sqrt(se**2 + se[rows] ** 2))))
-        cfg = BlockConfig(V=V, L=L, sp2=sp2, heads=p["heads"], d_k=p["d_k"], positional_width=p["positional_width"],
-                          attention="softmax")
-        bridge, bridge_se = empirical_kernel(cfg, X, p["bridge_networks"], seed=1000 * spec.seed + 500)
-        combined = np.sqrt(bridge_se**2 + se**2)
-        return {"spectrum": spectrum_entries(groups), "trace_bound_ratio": trace_bound_ratio(groups, symmetric),
-                "max_z_simultaneous": z_simultaneous, "max_z_one_sided": z_one_sided,
-                "bridge": {**kernel_stats(bridge, combined, estimate)}}
+        return softmax_measurements(p, spec.seed, X)
 
     def rows(self, options):
         return self.closed_form_rows(options) + [
@@ -433,11 +448,10 @@ class SymmetryLearningCurves(Experiment):
                 for L in options["Ls"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..symmetry.block import BlockConfig, build_block, network_output, readout_features, train_readout
         from ..symmetry.energy import decompose_table
         from ..symmetry.kernel import all_sequences, linear_kernel
-        from ..symmetry.learning import (Eigensystem, gpr_learnability, half_sample_size, learnability,
-                                         plain_learnability, theory_error, theory_learnability, training_sets)
+        from ..symmetry.learning import (Eigensystem, gpr_learnability, half_sample_size, plain_learnability,
+                                         theory_error, theory_learnability)
 
         p = spec.params
         V, L = p["V"], p["L"]
@@ -471,32 +485,7 @@ class SymmetryLearningCurves(Experiment):
                                       "se": (draws[:, :, i].std(1, ddof=1) / np.sqrt(p["draws"])).tolist(),
                                       "half": crossing(p["gpr_P"], mean.tolist())}
         if p["wide"]:
-            noise = p["noises"][0]
-            cfg = BlockConfig(V=V, L=L, sp2=p["sp2"], heads=p["wide_heads"], d_k=p["wide_d_k"],
-                              positional_width=p["wide_width"])
-            model = build_block(cfg, seed=spec.seed)
-            features = readout_features(model, X)
-            trained_names = ["standard", "trivial"]
-            Yw = np.stack([targets[n] for n in trained_names], 1)
-            wide: dict[str, Any] = {"noise": noise, "P": p["wide_P"], "trained": {n: [] for n in trained_names},
-                                    "gpr": {n: [] for n in trained_names}, "gradient_norm": 0.0}
-            readout = model.blocks[0].attn.o.original_component.weight
-            for P in p["wide_P"]:
-                sets = training_sets(len(X), P, p["wide_draws"], seed=1000 * spec.seed + P)
-                scores = []
-                for idx in sets:
-                    info = train_readout(model, X[idx], Yw[idx], noise, features=features[idx])
-                    wide["gradient_norm"] = max(wide["gradient_norm"], info["gradient_norm"])
-                    # the trained network's outputs: its hooked features (hook_z) through the trained W_O
-                    scores.append(learnability(Yw, features @ readout[: len(trained_names)].detach().numpy().T))
-                gpr = gpr_learnability(K, Yw, P, noise, p["wide_draws"], seed=1000 * spec.seed + P).mean(0)
-                for i, n in enumerate(trained_names):
-                    wide["trained"][n].append(float(np.mean([s[i] for s in scores])))
-                    wide["gpr"][n].append(float(gpr[i]))
-            # and once through the bridge's whole forward pass (hook_attn_out), to confirm they are the same
-            wide["forward_check"] = float(np.abs(network_output(model, X, outputs=len(trained_names))
-                                                 - features @ readout[: len(trained_names)].detach().numpy().T).max())
-            out["wide"] = wide
+            out["wide"] = wide_bridge(p, spec.seed, X, K, targets)
         return out
 
     def rows(self, options):
@@ -717,6 +706,42 @@ def learning_curves(m: dict[str, Any], noise: str) -> tuple[dict[str, list], dic
             series[f"{target}: wide bridge, trained readout"] = [trained.get(P) for P in m["curve_P"]]
             styles[f"{target}: wide bridge, trained readout"] = "x"
     return series, styles
+
+
+def wide_bridge(p: dict[str, Any], seed: int, X: np.ndarray, K: np.ndarray, targets: dict[str, np.ndarray]
+                ) -> dict[str, Any]:
+    """A wide bridge with the block's prior weights whose readout alone is trained, against exact GPR on the same
+    training-set sizes: learnability of the (L-1,1) and trivial targets."""
+    from ..symmetry.block import BlockConfig, build_block, network_output, readout_features, train_readout
+    from ..symmetry.learning import gpr_learnability, learnability, training_sets
+
+    V, L = p["V"], p["L"]
+    noise = p["noises"][0]
+    cfg = BlockConfig(V=V, L=L, sp2=p["sp2"], heads=p["wide_heads"], d_k=p["wide_d_k"],
+                      positional_width=p["wide_width"])
+    model = build_block(cfg, seed=seed)
+    features = readout_features(model, X)
+    trained_names = ["standard", "trivial"]
+    Yw = np.stack([targets[n] for n in trained_names], 1)
+    wide: dict[str, Any] = {"noise": noise, "P": p["wide_P"], "trained": {n: [] for n in trained_names},
+                            "gpr": {n: [] for n in trained_names}, "gradient_norm": 0.0}
+    readout = model.blocks[0].attn.o.original_component.weight
+    for P in p["wide_P"]:
+        sets = training_sets(len(X), P, p["wide_draws"], seed=1000 * seed + P)
+        scores = []
+        for idx in sets:
+            info = train_readout(model, X[idx], Yw[idx], noise, features=features[idx])
+            wide["gradient_norm"] = max(wide["gradient_norm"], info["gradient_norm"])
+            # the trained network's outputs: its hooked features (hook_z) through the trained W_O
+            scores.append(learnability(Yw, features @ readout[: len(trained_names)].detach().numpy().T))
+        gpr = gpr_learnability(K, Yw, P, noise, p["wide_draws"], seed=1000 * seed + P).mean(0)
+        for i, n in enumerate(trained_names):
+            wide["trained"][n].append(float(np.mean([s[i] for s in scores])))
+            wide["gpr"][n].append(float(gpr[i]))
+    # and once through the bridge's whole forward pass (hook_attn_out), to confirm they are the same
+    wide["forward_check"] = float(np.abs(network_output(model, X, outputs=len(trained_names))
+                                         - features @ readout[: len(trained_names)].detach().numpy().T).max())
+    return wide
 
 
 def crossing(P: list[int], learnabilities: list[float], level: float = 0.5) -> float | None:
