@@ -6,6 +6,7 @@ Experiments run here at a tiny scale (``--set`` shrinks them); their ``--quick``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -21,9 +22,9 @@ import torch
 
 from interp.experiments import EXPERIMENTS, get_experiment, run_experiment
 from interp.experiments import runner
-from interp.experiments.base import VERDICTS, Reference, Row
+from interp.experiments.base import VERDICTS, Measured, Reference, Row, RowSpec, RunResult, evaluate_rows
 from interp.experiments.statistics import loglog_slope, spread
-from interp.grading import AtLeast, AtMost, Inside
+from interp.grading import AtLeast, AtMost, Inside, Untested
 from interp.tasks import TaskError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,6 +82,24 @@ def test_rows_and_references_refuse_unknown_verdicts_and_kinds():
         Row("r", Reference(1.0, "s", "paper"), {}, "rule", "found")
     row = Row("r", Reference(1.0, "s", "paper"), {}, "rule", "partial", runs=2, runs_asked=3)
     assert row.short_of_runs and row.to_dict()["short_of_runs"]
+
+
+def test_a_row_spec_grades_its_statistic_with_its_rule_and_states_the_rule():
+    runs = [RunResult(f"r{seed}", "demo", "g", {"arm": arm}, seed, "cpu", "ok", {"accuracy": [0.9, 0.95][seed]})
+            for arm in ("a", "b") for seed in range(2)]
+    rule = AtLeast(0.95, 0.9, "the best accuracy")
+
+    def best(group):
+        values = [r.measurements["accuracy"] for r in group if r.ok]
+        return Measured(max(values) if values else Untested("no run"), {"best": max(values, default=None)})
+
+    spec = RowSpec("best accuracy", Reference(1.0, "s", "paper"), best, rule, runs=lambda r: r.params["arm"] == "a")
+    made = spec.evaluate(runs)
+    assert (made.verdict, made.rule, made.measured, made.runs) == ("reproduced", rule.sentence, {"best": 0.95}, 2)
+    failed = [dataclasses.replace(r, status="failed") for r in runs]
+    assert spec.evaluate(failed).verdict == "untested" and spec.evaluate(failed).detail == "no run"
+    hidden = dataclasses.replace(spec, shown_if=lambda group: any(r.ok for r in group))
+    assert evaluate_rows([hidden, spec], failed) == [spec.evaluate(failed)]
 
 
 def test_verdict_rules_and_aggregates():

@@ -203,7 +203,7 @@ def bidirectional_failure(runs: list[RunResult], positionals: list[str], L: int,
     if width >= L:
         detail += (f". At L = {L} the model's width ({width}) is at least the length, so Prop. 4's bound (width >= "
                    "length for absolute positions to emulate causality) does not forbid the learned cell")
-    return Measured(value, {p: s for p, s in stats.items()}, detail)
+    return Measured(value, dict(stats), detail)
 
 
 def under_ceiling(runs: list[RunResult]) -> Measured:

@@ -605,15 +605,7 @@ class ParityOnline(Experiment):
                 "batch_size": train_cfg.batch_size, "formation": formation}
 
     def rows(self, options):
-        specs = [RowSpec(
-            f"width {width}: median steps to 100 % accuracy",
-            Reference(value, NOTES_RUN + f" (5 seeds: {low}-{high})", "reference_run"),
-            partial(steps_against_reference, reference=(value, low, high), options=options), Holds(
-                f"reproduced if our median lies in the reference run's range [{low}, {high}]; partial if within a "
-                "factor of 2 of its median; not reproduced if most seeds never solve"),
-            runs=lambda r, width=width: r.params.get("width") == width)
-            for width in options["widths"] if width in self.REFERENCE
-            for value, (low, high) in [self.REFERENCE[width]]]
+        specs = [self.steps_row(width, options) for width in options["widths"] if width in self.REFERENCE]
         specs.append(RowSpec(
             "no width-fold speed-up from width 10 to 1000",
             Reference("convergence time plateaus with width (Fig. 4, 14)", BARAK, "paper"), speedup,
@@ -629,6 +621,17 @@ class ParityOnline(Experiment):
                                               "{partial:part} do"),
             runs=lambda r: r.params.get("model") == "transformer"))
         return specs
+
+    def steps_row(self, width: int, options: dict[str, Any]) -> RowSpec:
+        """Width ``width``'s median steps to solve against the reference run's."""
+        value, (low, high) = self.REFERENCE[width]
+        return RowSpec(
+            f"width {width}: median steps to 100 % accuracy",
+            Reference(value, NOTES_RUN + f" (5 seeds: {low}-{high})", "reference_run"),
+            partial(steps_against_reference, reference=(value, low, high), options=options), Holds(
+                f"reproduced if our median lies in the reference run's range [{low}, {high}]; partial if within a "
+                "factor of 2 of its median; not reproduced if most seeds never solve"),
+            runs=lambda r: r.params.get("width") == width)
 
     def plots(self, results, options, seeds):
         transformer = [r for r in results if r.params.get("model") == "transformer"]
