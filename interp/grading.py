@@ -1,18 +1,22 @@
 """One grader: rules that turn a measured value into a verdict and state themselves in a sentence.
 
 A rule is a small frozen dataclass holding its thresholds. ``rule.grade(value)`` gives the verdict and
-``rule.sentence`` the sentence that states the rule; both read the same fields, and a rule refuses a sentence
-that leaves one of its thresholds out, so what a report says the rule is cannot drift from what it does.
+``rule.sentence`` the sentence that states the rule: a template (the class's ``says``, or the rule's own
+``sentence_template``) whose ``{placeholders}`` are the rule's fields, so both read the same thresholds; a rule
+refuses a template that leaves one of its thresholds out, so what a report says the rule is cannot drift from
+what it does.
 
 - ``AtLeast(reproduced, partial)`` / ``AtMost(reproduced, partial)``: a threshold to pass and a looser one
-  for ``partial``;
+  for ``partial`` (none: pass or fail; infinite: the rule caps a verdict at partial but never fails it);
 - ``Inside(low, high, slack)``: inside ``[low, high]``, ``partial`` within ``slack`` of it;
 - ``Near(reference, tolerance, partial_tolerance)``: within a distance of a reference value;
 - ``WithinFactor(reference, factor, partial_factor)``: within a factor of a reference value, either way;
 - ``RoundsTo(partial)``: a measurement against a number quoted to some decimals;
 - ``Share(reproduced, partial)``: the share of seeds (or cells) for which something holds, given as booleans;
-- ``Holds(reproduced, partial)``: conditions the statistic decides itself (a pair of booleans: the one that
-  makes the claim reproduced, the one that makes it partial); the sentence names them;
+- ``Holds(sentence)``: conditions the statistic decides itself, for a claim that is no comparison of one
+  number with thresholds (an ordering, an equality, a margin between two measurements): the value is a pair
+  of booleans, the one that makes the claim reproduced and the one that makes it partial, and the sentence
+  must say what both are;
 - ``AllOf(rules)`` / ``Every(rule)``: several values that must all hold; the weakest verdict wins.
 
 A rule speaks one of two vocabularies: experiment rows (``ROWS``: reproduced / partial / not_reproduced, and
@@ -92,7 +96,7 @@ def _unmeasured(value: Any) -> bool:
 @dataclass(frozen=True)
 class Rule:
     """Base of the rules: ``level`` grades a measured value; ``says`` is the sentence with the rule's fields
-    as ``{placeholders}`` (``{x:e}`` for short scientific notation)."""
+    as ``{placeholders}`` (the formats of ``_Numbers`` besides Python's)."""
 
     says: ClassVar[str] = ""
 
@@ -255,12 +259,13 @@ class RoundsTo(Rule):
 
 
 @dataclass(frozen=True)
-class Share(Rule):
+class Share(_Threshold):
     """The share of booleans (one per seed or cell) that hold: at least ``reproduced`` of them, ``partial``
-    for at least ``partial``; an empty list fails (give an Untested where no seed could be looked at)."""
+    for at least ``partial`` (None: pass or fail); an empty list fails (give an Untested where no seed could be
+    looked at)."""
 
     reproduced: float
-    partial: float
+    partial: float | None = None
     what: str = "a seed holds"
     sentence_template: str = ""
     says: ClassVar[str] = "reproduced if a share >= {reproduced:g} of seeds {what}; partial if >= {partial:g}"
@@ -268,8 +273,8 @@ class Share(Rule):
     def measured(self, value: Any, vocabulary: Vocabulary) -> Verdict:
         return vocabulary[self.level(sum(map(bool, value)) / len(value))] if len(value) else vocabulary.fails
 
-    def level(self, share: float) -> int:
-        return HOLDS if share >= self.reproduced else NEAR if share >= self.partial else FAILS
+    def passes(self, share: float, threshold: float) -> bool:
+        return share >= threshold
 
 
 @dataclass(frozen=True)

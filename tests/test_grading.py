@@ -30,6 +30,8 @@ def test_ranges_factors_shares_and_conditions():
     assert [Share(1.0, 0.5).grade(v) for v in ([True] * 3, [True, False], [False, False, True], [])] == [
         "reproduced", "partial", "not_reproduced", "not_reproduced"]
     assert Holds("reproduced if both; partial if the first").grade((False, True)) == "partial"
+    assert [Share(1.0).grade(v) for v in ([True, True], [True, False])] == ["reproduced", "not_reproduced"]
+    assert AtMost(5, float("inf")).grade(6) == "partial"  # an infinite partial threshold caps, never fails
 
 
 def test_several_values_take_the_weakest_verdict_and_pass_untested_cells_on():
