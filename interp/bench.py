@@ -223,7 +223,7 @@ def scaled(name: str, knob: str, size: int) -> tuple[Task, ModelConfig, Any]:
 
 def slope_against(sizes: list[int], seconds: list[float], flops: list[float], name: str, kind: str) -> dict[str, Any]:
     """The log-log slope of ``seconds`` over ``sizes``, beside the slope of the FLOP count over them."""
-    from .experiments.base import loglog_slope
+    from .experiments.statistics import loglog_slope
 
     fit, expected = loglog_slope(sizes, seconds), loglog_slope(sizes, flops)["slope"]
     above = fit["slope"] is not None and fit["slope"] > expected + WELL_ABOVE

@@ -6,6 +6,7 @@ Experiments run here at a tiny scale (``--set`` shrinks them); their ``--quick``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -21,7 +22,9 @@ import torch
 
 from interp.experiments import EXPERIMENTS, get_experiment, run_experiment
 from interp.experiments import runner
-from interp.experiments.base import VERDICTS, Reference, Row, at_least, at_most, loglog_slope, spread, within
+from interp.experiments.base import VERDICTS, Measured, Reference, Row, RowSpec, RunResult, evaluate_rows
+from interp.experiments.statistics import loglog_slope, spread
+from interp.grading import AtLeast, AtMost, Inside, Untested
 from interp.tasks import TaskError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,10 +84,28 @@ def test_rows_and_references_refuse_unknown_verdicts_and_kinds():
     assert row.short_of_runs and row.to_dict()["short_of_runs"]
 
 
+def test_a_row_spec_grades_its_statistic_with_its_rule_and_states_the_rule():
+    runs = [RunResult(f"r{seed}", "demo", "g", {"arm": arm}, seed, "cpu", "ok", {"accuracy": [0.9, 0.95][seed]})
+            for arm in ("a", "b") for seed in range(2)]
+    rule = AtLeast(0.95, 0.9, "the best accuracy")
+
+    def best(group):
+        values = [r.measurements["accuracy"] for r in group if r.ok]
+        return Measured(max(values) if values else Untested("no run"), {"best": max(values, default=None)})
+
+    spec = RowSpec("best accuracy", Reference(1.0, "s", "paper"), best, rule, runs=lambda r: r.params["arm"] == "a")
+    made = spec.evaluate(runs)
+    assert (made.verdict, made.rule, made.measured, made.runs) == ("reproduced", rule.sentence, {"best": 0.95}, 2)
+    failed = [dataclasses.replace(r, status="failed") for r in runs]
+    assert spec.evaluate(failed).verdict == "untested" and spec.evaluate(failed).detail == "no run"
+    hidden = dataclasses.replace(spec, shown_if=lambda group: any(r.ok for r in group))
+    assert evaluate_rows([hidden, spec], failed) == [spec.evaluate(failed)]
+
+
 def test_verdict_rules_and_aggregates():
-    assert at_least(0.99, 0.99, 0.9) == "reproduced" and at_least(0.95, 0.99, 0.9) == "partial"
-    assert at_least(None, 0.99, 0.9) == "not_reproduced" and at_most(0.5, 0.6, 0.8) == "reproduced"
-    assert within(0.7, 0.72, 0.98, 0.02) == "partial" and within(0.5, 0.72, 0.98, 0.02) == "not_reproduced"
+    assert AtLeast(0.99, 0.9).grade(0.99) == "reproduced" and AtLeast(0.99, 0.9).grade(0.95) == "partial"
+    assert AtLeast(0.99, 0.9).grade(None) == "not_reproduced" and AtMost(0.6, 0.8).grade(0.5) == "reproduced"
+    assert Inside(0.72, 0.98, 0.02).grade(0.7) == "partial" and Inside(0.72, 0.98, 0.02).grade(0.5) == "not_reproduced"
     assert spread([3, 1, None, 2]) == {"median": 2, "low": 1, "high": 3, "n": 4, "missing": 1}
     x = [10, 20, 40, 80] * 3
     noise = torch.randn(12, generator=torch.Generator().manual_seed(0)).tolist()

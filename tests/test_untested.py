@@ -11,8 +11,9 @@ import shutil
 import pytest
 
 from interp.experiments import EXPERIMENTS, get_experiment
-from interp.experiments.base import (VERDICTS, Reference, Row, Untested, all_of, at_least, at_most, row, too_few_sizes,
-                                     within)
+from interp.experiments.base import VERDICTS, Reference, Row, row
+from interp.experiments.statistics import too_few_sizes
+from interp.grading import AtLeast, AtMost, Inside, Untested, weakest
 from interp.experiments.resummarize import committed, resummarize, resummarized_rows
 from interp.paths import EXPERIMENTS as FOLDER
 from interp.viz.experiments import counts_line, experiment_markdown, results_table, rows_html
@@ -50,19 +51,19 @@ def test_an_untested_row_says_why():
 
 
 def test_rules_give_untested_only_for_a_value_that_is_not_there():
-    reason = "no seed stalled"
-    for rule, args in ((at_least, (0.9, 0.5)), (at_most, (0.1, 0.5)), (within, (0.4, 0.6))):
-        assert rule(None, *args, missing=reason) == Untested(reason)
-        assert rule(None, *args) == "not_reproduced"  # no reason given: as before
-        assert rule(float("nan"), *args, missing=reason) == "not_reproduced"  # a diverged run measured nonsense
-    assert at_least(0.1, 0.9, 0.5, missing=reason) == "not_reproduced"  # measured, and wrong
+    reason = Untested("no seed stalled")
+    for rule in (AtLeast(0.9, 0.5), AtMost(0.1, 0.5), Inside(0.4, 0.6)):
+        assert rule.grade(reason) == reason
+        assert rule.grade(None) == "not_reproduced"  # nothing measured, and no reason why
+        assert rule.grade(float("nan")) == "not_reproduced"  # a diverged run measured nonsense
+    assert AtLeast(0.9, 0.5).grade(0.1) == "not_reproduced"  # measured, and wrong
 
 
-def test_all_of_lets_a_measured_failure_decide_before_an_untested_cell():
-    assert all_of(["reproduced", Untested("a"), "partial", Untested("b"), Untested("a")]) == Untested("a; b")
-    assert all_of([Untested("a"), "not_reproduced", "reproduced"]) == "not_reproduced"
-    assert all_of(["reproduced", "partial"]) == "partial"
-    assert all_of([]) == Untested("no cell was measured")
+def test_the_weakest_verdict_lets_a_measured_failure_decide_before_an_untested_cell():
+    assert weakest(["reproduced", Untested("a"), "partial", Untested("b"), Untested("a")]) == Untested("a; b")
+    assert weakest([Untested("a"), "not_reproduced", "reproduced"]) == "not_reproduced"
+    assert weakest(["reproduced", "partial"]) == "partial"
+    assert weakest([]) == Untested("no cell was measured")
 
 
 def test_a_slope_needs_two_sizes():

@@ -22,7 +22,8 @@ mechanism from another way of solving the task:
 
 The mechanism line (``interp.analysis.mechanism``) reads the verdicts of the ``MECHANISM_KINDS``.
 
-Verdicts: ``found``, ``partial``, ``not_found`` (graded against the claim's thresholds), and
+Verdicts: ``found``, ``partial``, ``not_found`` (graded against the claim's thresholds by the rules of
+``interp.grading``, the ones experiment rows use), and
 ``untestable`` when the claim cannot be computed for this model or task instance (e.g. more heads
 than positions, so uniform attention already reaches the maximum); ``detail`` then says why, and
 the claim is left out of the mechanism line.
@@ -30,9 +31,10 @@ the claim is left out of the mechanism line.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from ..grading import CLAIMS, AtLeast, AtMost
 
 VERDICTS = ("found", "partial", "not_found", "untestable")
 KINDS = ("behaviour", "attention", "representation", "weights", "causal", "comparison")
@@ -73,16 +75,16 @@ class Claim:
         return out
 
 
+def claim_rule(found: float, partial: float, higher_is_better: bool = True) -> AtLeast | AtMost:
+    """The rule a claim is graded by: ``found`` if the value passes ``found``, ``partial`` if it passes
+    ``partial`` (at least them, or at most where lower is better)."""
+    return (AtLeast if higher_is_better else AtMost)(found, partial)
+
+
 def grade(value: float | None, found: float, partial: float, higher_is_better: bool = True) -> str:
-    """``found`` if ``value`` passes ``found``, ``partial`` if it passes ``partial``, else ``not_found``."""
-    if value is None or math.isnan(value):
-        return "not_found"
-    sign = 1 if higher_is_better else -1
-    if sign * value >= sign * found:
-        return "found"
-    if sign * value >= sign * partial:
-        return "partial"
-    return "not_found"
+    """``found`` if ``value`` passes ``found``, ``partial`` if it passes ``partial``, else ``not_found``
+    (also for a missing or NaN value)."""
+    return claim_rule(found, partial, higher_is_better).grade(value, CLAIMS)
 
 
 def claim(name: str, kind: str, expected: str, value: float | None, found: float, partial: float,

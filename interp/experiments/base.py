@@ -8,18 +8,24 @@ An ``Experiment`` subclass declares
 - ``grid(options, seeds)``: the runs, each a ``RunSpec`` (a group, JSON-ready parameters, a seed);
 - ``measure(spec, device)``: one run, returning JSON-ready measurements. It must depend on nothing but
   its arguments (no global RNG), so a run gives the same numbers whoever executes it;
-- ``summarize(results, options, seeds)``: the rows and plots.
+- ``rows(options)``: its rows as data, ``RowSpec``s; ``plots(results, options, seeds)`` and
+  ``notes(results, options, seeds)`` apart from them. ``summarize`` evaluates the rows on the results and
+  puts the three together in a ``Summary``.
 
-A ``Row`` states its ``reference`` (the value, where it comes from, and what kind of number it is),
-what we ``measured`` (median and spread over seeds, or a fitted slope with its interval), the ``rule``
-that turns the two into a verdict, the ``verdict`` (``reproduced`` / ``partial`` / ``not_reproduced`` /
-``untested``) and a ``detail`` that says what was seen, and how many runs it rests on against how many were asked.
+A ``RowSpec`` names the row, its ``Reference`` (the value, where it comes from, and what kind of number it
+is), the runs it rests on, the ``statistic`` computed from those runs (``Measured``: the value the rule
+grades, what the row shows as ``measured`` -- medians and spreads over seeds, a fitted slope with its
+interval, from ``interp.experiments.statistics`` -- and a ``detail`` that says what was seen), and the
+``rule`` (``interp.grading``) that turns the value into the verdict and states itself as the row's rule
+sentence, so the sentence cannot disagree with the verdict. The resulting ``Row`` holds the verdict
+(``reproduced`` / ``partial`` / ``not_reproduced`` / ``untested``) and how many runs it rests on against how
+many were asked.
 
 ``untested`` is for a claim that was never put to the test: the condition it is about never arose (no seed
 had that bias, none solved), or the budget did not reach the measurement (fewer than two sizes reached the
-threshold, so no slope). A summary says so with ``Untested(reason)`` wherever it would give a verdict (the
-rules below take the reason as ``missing=`` for a value that could not be measured); the reason opens the
-row's detail. A measurement that was made and came out wrong stays ``not_reproduced``.
+threshold, so no slope). A statistic says so by returning ``Untested(reason)`` as its value; every rule
+passes it on, and the reason opens the row's detail. A measurement that was made and came out wrong stays
+``not_reproduced``.
 """
 
 from __future__ import annotations
@@ -27,11 +33,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from ..grading import Rule, Untested, Verdict
 from ..validation import TaskError
 from ..viz.figures import Plot
 
@@ -103,30 +109,6 @@ class Reference:
             raise ValueError(f"reference kind must be one of {', '.join(REFERENCE_KINDS)}, got {self.kind!r}")
 
 
-@dataclass(frozen=True)
-class Untested:
-    """The verdict of a claim that was never put to the test, and why (see the module docstring).
-
-    ``row`` turns it into the row's ``untested`` verdict with ``reason`` opening its detail, and ``all_of``
-    carries it through, so a summary has this one way to say "untested because ...".
-    """
-
-    reason: str
-
-    def __post_init__(self) -> None:
-        if not self.reason.strip():
-            raise ValueError("an untested verdict must say why")
-
-
-Verdict = str | Untested  # what a summary hands to ``row``: one of VERDICTS but "untested", or an Untested
-NO_FINISHED_RUN = "none of its runs finished"  # the reason when a row's every run failed
-
-
-def no_run(cells: Iterable[Any]) -> str:
-    """The reason a row over ``cells`` (tasks, sizes) is untested: those of its cells with no finished run."""
-    return "no run finished at " + ", ".join(map(str, cells))
-
-
 @dataclass
 class Row:
     name: str
@@ -179,7 +161,19 @@ class Experiment:
         raise NotImplementedError
 
     def summarize(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> Summary:
+        """The rows ``rows`` declares, evaluated on ``results``, the plots and the notes."""
+        return Summary(evaluate_rows(self.rows(options), results), self.plots(results, options, seeds),
+                       self.notes(results, options, seeds))
+
+    def rows(self, options: dict[str, Any]) -> list[RowSpec]:
         raise NotImplementedError
+
+    def plots(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> list[Plot]:
+        return []
+
+    def notes(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> str:
+        """Markdown: what the experiment does and how to read it."""
+        return ""
 
     def resolve_options(self, quick: bool, settings: dict[str, Any] | None = None) -> dict[str, Any]:
         """Full-scale options, ``quick`` overrides, then ``settings``; unknown or mistyped keys raise TaskError."""
@@ -221,126 +215,61 @@ def check_like(name: str, value: Any, example: Any) -> Any:
     return value
 
 
-# --- aggregation ----------------------------------------------------------------------------------
+# --- rows declared as data --------------------------------------------------------------------------
 
 
-def ok_results(results: Iterable[RunResult], **params: Any) -> list[RunResult]:
-    """The successful results whose params match ``params`` (a group of seeds)."""
-    return [r for r in results if r.ok and all(r.params.get(k) == v for k, v in params.items())]
+@dataclass(frozen=True)
+class Measured:
+    """What a row's statistic makes of its runs: ``value`` for the rule to grade (an ``Untested`` where it could
+    not be measured), ``shown`` (the row's ``measured``: medians, spreads, slopes) and the row's ``detail``."""
+
+    value: Any
+    shown: dict[str, Any]
+    detail: str = ""
 
 
-def spread(values: Sequence[float]) -> dict[str, Any]:
-    """Median, min and max over seeds (``None`` values, from runs that never got there, are counted)."""
-    present = sorted(v for v in values if v is not None)
-    if not present:
-        return {"median": None, "low": None, "high": None, "n": len(values), "missing": len(values)}
-    return {"median": statistics.median(present), "low": present[0], "high": present[-1], "n": len(values),
-            "missing": len(values) - len(present)}
+def every_run(result: RunResult) -> bool:
+    return True
 
 
-def loglog_slope(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] | None = None,
-                 resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Least-squares slope of ``log y`` against ``log x`` and a 95 % bootstrap interval.
+@dataclass(frozen=True)
+class RowSpec:
+    """A row as data: its name, the reference, the runs it rests on (``runs`` picks them), the ``statistic``
+    computed from those runs, and the ``rule`` that grades the statistic's value and states itself as the row's
+    rule sentence. ``reads`` picks the runs the statistic reads where they are more than those the row rests on
+    (a detail that quotes the other tasks); ``shown_if`` leaves the row out of a summary whose runs it says
+    nothing about."""
 
-    ``groups`` (e.g. the seed of each point) are resampled as wholes, so the interval reflects the spread
-    over seeds rather than treating points of one seed as independent.
-    """
-    import numpy as np
+    name: str
+    reference: Reference
+    statistic: Callable[[list[RunResult]], Measured]
+    rule: Rule
+    runs: Callable[[RunResult], bool] = every_run
+    reads: Callable[[RunResult], bool] | None = None
+    shown_if: Callable[[list[RunResult]], bool] | None = None
 
-    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    if len(set(lx.tolist())) < 2:
-        return {"slope": None, "low": None, "high": None, "points": len(lx)}
-
-    def fit(ix: np.ndarray) -> float:
-        return float(np.polyfit(lx[ix], ly[ix], 1)[0]) if len(set(lx[ix].tolist())) > 1 else float("nan")
-
-    slope = fit(np.arange(len(lx)))
-    labels = np.asarray(groups if groups is not None else np.arange(len(lx)))
-    unique = np.unique(labels)
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(resamples):
-        chosen = rng.choice(unique, size=len(unique), replace=True)
-        ix = np.concatenate([np.flatnonzero(labels == g) for g in chosen])
-        boots.append(fit(ix))
-    boots = np.asarray([b for b in boots if math.isfinite(b)])
-    low, high = (float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))) if len(boots) else (None, None)
-    return {"slope": slope, "low": low, "high": high, "points": len(lx)}
+    def evaluate(self, results: Sequence[RunResult]) -> Row | None:
+        runs = [r for r in results if self.runs(r)]
+        if self.shown_if is not None and not self.shown_if(runs):
+            return None
+        measured = self.statistic(runs if self.reads is None else [r for r in results if self.reads(r)])
+        return row(self.name, self.reference, measured.shown, self.rule.sentence, self.rule.grade(measured.value),
+                   measured.detail, runs)
 
 
-# --- verdict rules ---------------------------------------------------------------------------------
-
-
-def unmeasured(value: float | None, missing: str | None) -> Verdict | None:
-    """What a rule says of a value that is not there, else None: untested for ``missing`` (why nothing could be
-    measured) when the value is None and the caller gave that reason; not_reproduced for NaN (a run measured
-    nonsense: a training that diverged) or for None without a reason."""
-    if value is None and missing:
-        return Untested(missing)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not_reproduced"
-    return None
-
-
-def at_least(value: float | None, reproduced: float, partial: float, missing: str | None = None) -> Verdict:
-    if (verdict := unmeasured(value, missing)) is not None:
-        return verdict
-    return "reproduced" if value >= reproduced else "partial" if value >= partial else "not_reproduced"
-
-
-def at_most(value: float | None, reproduced: float, partial: float, missing: str | None = None) -> Verdict:
-    if (verdict := unmeasured(value, missing)) is not None:
-        return verdict
-    return "reproduced" if value <= reproduced else "partial" if value <= partial else "not_reproduced"
-
-
-def within(value: float | None, low: float, high: float, slack: float = 0.0, missing: str | None = None) -> Verdict:
-    """``reproduced`` inside ``[low, high]``, ``partial`` within ``slack`` (absolute) of it."""
-    if (verdict := unmeasured(value, missing)) is not None:
-        return verdict
-    if low <= value <= high:
-        return "reproduced"
-    return "partial" if low - slack <= value <= high + slack else "not_reproduced"
-
-
-def relative_error(value: float, reference: float) -> float:
-    return abs(value - reference) / abs(reference) if reference else math.inf
-
-
-def all_of(verdicts: Iterable[Verdict], missing: str = "no cell was measured") -> Verdict:
-    """The weakest of several verdicts (a row that needs every cell to hold).
-
-    One cell measured wrong decides the row (not_reproduced) whatever the others; short of that, a cell that
-    was never tested leaves the row untested (with every such cell's reason), as does no cell at all.
-    """
-    verdicts = list(verdicts)
-    if "not_reproduced" in verdicts:
-        return "not_reproduced"
-    reasons = [v.reason for v in verdicts if isinstance(v, Untested)]
-    if reasons or not verdicts:
-        return Untested("; ".join(dict.fromkeys(reasons)) or missing)
-    return max(verdicts, key=VERDICTS.index)
-
-
-def too_few_sizes(reached: Iterable[Any], size: str, goal: str, budget: str) -> Untested | None:
-    """Untested when fewer than two distinct sizes (``reached``: those of the points a log-log fit rests on)
-    reached ``goal`` within ``budget``, since a slope needs two; None when a slope can be fitted."""
-    sizes = sorted(set(reached))
-    if len(sizes) >= 2:
-        return None
-    which = f"only {size} = {sizes[0]}" if sizes else f"no {size}"
-    return Untested(f"{which} reached {goal} within {budget}, and a slope needs two sizes")
+def evaluate_rows(specs: Iterable[RowSpec], results: Sequence[RunResult]) -> list[Row]:
+    """The rows of ``specs`` on ``results``, in order, leaving out those not shown."""
+    return [made for spec in specs if (made := spec.evaluate(results)) is not None]
 
 
 def row(name: str, reference: Reference, measured: dict[str, Any], rule: str, verdict: Verdict, detail: str = "",
-        results: Sequence[RunResult] = (), asked: int | None = None) -> Row:
-    """A Row resting on ``results`` (its finished runs) out of ``asked``; an ``Untested`` verdict puts its
-    reason at the head of the detail."""
+        results: Sequence[RunResult] = ()) -> Row:
+    """A Row resting on ``results`` (its runs, finished or not); an ``Untested`` verdict puts its reason at the
+    head of the detail."""
     if isinstance(verdict, Untested):
         verdict, detail = "untested", "; ".join(part for part in (verdict.reason, detail) if part)
-    finished = sum(r.ok for r in results)
-    return Row(name, reference, measured, rule, verdict, detail, runs=finished,
-               runs_asked=len(results) if asked is None else asked)
+    return Row(name, reference, measured, rule, verdict, detail, runs=sum(r.ok for r in results),
+               runs_asked=len(results))
 
 
 ExperimentFactory = Callable[[], Experiment]

@@ -13,18 +13,22 @@ Setups, reference numbers and what is not known about the paper: docs/theory/cou
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 
 from ..defaults import model_defaults
+from ..grading import AllOf, AtLeast, AtMost, Holds, Share, Untested
 from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunSpec, Summary, Untested, all_of, at_least, ok_results,
-                   row, spread)
+from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .statistics import NO_FINISHED_RUN, ok_results, spread
 
 GOLKAR = "Golkar et al. 2024 (arXiv 2406.02585)"
 BLOG = "Golkar et al. 2024, the first author's blog post (secondary)"
@@ -96,105 +100,143 @@ class CountingAttention(Experiment):
             out["ceiling"] = permutation_invariant_ceiling(batch.to("cpu"))
         return out
 
-    def summarize(self, results, options, seeds):
+    def rows(self, options):
         cells = [(a, p) for a in options["attention"] for p in options["positional"]]
-
-        def accuracies(attention, positional):
-            return [r.measurements["accuracy"] for r in ok_results(results, attention=attention, positional=positional)]
-
-        def runs(attention=None, positional=None):
-            return [r for r in results if (attention is None or r.params["attention"] == attention)
-                    and (positional is None or r.params["positional"] == positional)]
-
-        stats = {cell: spread(accuracies(*cell)) for cell in cells}
-        rows = []
-        for positional, label in (("none", "NoPE"), ("rotary", "rotary")):
-            if ("causal", positional) not in stats:
-                continue
-            s = stats["causal", positional]
-            rows.append(row(
-                f"causal {label} counts near 100 % in distribution",
-                Reference("close to 100 %", f"{GOLKAR} (abstract: causal NoPE best, rotary competitive; {BLOG}: close to "
-                                            "100 %)", "paper"),
-                s, "reproduced if the best seed reaches >= 0.99 and the median >= 0.95; partial if the best seed reaches >= 0.95",
-                Untested(NO_FINISHED_RUN) if s["high"] is None else
-                "reproduced" if s["high"] >= 0.99 and s["median"] >= 0.95 else
-                "partial" if s["high"] >= 0.95 else "not_reproduced",
-                detail=f"accuracy per seed {sorted(round(a, 3) for a in accuracies('causal', positional))}",
-                results=runs("causal", positional)))
-        bidirectional = [cell for cell in cells if cell[0] == "bidirectional"]
         width = model_defaults(counting_task(options))["d_model"]
-        if bidirectional:
-            best = max((stats[c]["high"] for c in bidirectional if stats[c]["high"] is not None), default=None)
-            medians = [stats[c]["median"] for c in bidirectional]
-            rows.append(row(
+        specs = [RowSpec(
+            f"causal {label} counts near 100 % in distribution",
+            Reference("close to 100 %", f"{GOLKAR} (abstract: causal NoPE best, rotary competitive; {BLOG}: close to "
+                                        "100 %)", "paper"),
+            causal_accuracy, AllOf((AtLeast(0.99, 0.95), AtLeast(0.95, -math.inf)), (
+                "reproduced if the best seed reaches >= {rules[0].reproduced} and the median >= {rules[1].reproduced}; "
+                "partial if the best seed reaches >= {rules[0].partial}")),
+            runs=of_cell("causal", positional)) for positional, label in (("none", "NoPE"), ("rotary", "rotary"))
+            if ("causal", positional) in cells]
+        if any(a == "bidirectional" for a, _ in cells):
+            specs.append(RowSpec(
                 "bidirectional attention fails with every positional code",
                 Reference("non-causal transformers fail to perform well with any positional encoding", f"{GOLKAR}; {BLOG}",
                           "paper"),
-                {f"{p}": stats["bidirectional", p] for _, p in bidirectional},
-                f"reproduced if no bidirectional seed reaches {GOOD}; partial if every bidirectional cell's median is below it",
-                Untested(NO_FINISHED_RUN) if best is None else "reproduced" if best < GOOD else
-                "partial" if medians and all(m is not None and m < GOOD for m in medians) else "not_reproduced",
-                detail="; ".join(f"{p}: median {stats['bidirectional', p]['median']:.3f}, best {stats['bidirectional', p]['high']:.3f}"
-                                 for _, p in bidirectional if stats["bidirectional", p]["median"] is not None)
-                + (f". At L = {options['L']} the model's width ({width}) is at least the length, so Prop. 4's bound (width "
-                   ">= length for absolute positions to emulate causality) does not forbid the learned cell"
-                   if width >= options["L"] else ""), results=runs("bidirectional")))
-        if ("bidirectional", "none") in stats:
-            group = ok_results(results, attention="bidirectional", positional="none")
-            excess = [r.measurements["accuracy"] - r.measurements["ceiling"] for r in group]
-            ceilings = [r.measurements["ceiling"] for r in group]
-            rows.append(row(
+                partial(bidirectional_failure, positionals=options["positional"], L=options["L"], width=width),
+                Holds(f"reproduced if no bidirectional seed reaches {GOOD}; partial if every bidirectional cell's median "
+                      "is below it"), runs=of_cell("bidirectional")))
+        if ("bidirectional", "none") in cells:
+            specs.append(RowSpec(
                 "bidirectional NoPE cannot count by region",
                 Reference("accuracy <= the best any function of (query, multiset of tokens) reaches: a bidirectional NoPE "
                           "transformer is permutation-equivariant", f"{THEORY} (Prop. 3 of {GOLKAR}, secondary)", "proof"),
-                {"accuracy": spread([r.measurements["accuracy"] for r in group]), "ceiling": spread(ceilings),
-                 "largest_excess": max(excess) if excess else None},
-                "reproduced if every seed's accuracy is at most its test set's permutation-invariant ceiling (+0.005 for "
-                "floating-point ties); not reproduced otherwise (a violation would be a bug)",
-                Untested(NO_FINISHED_RUN) if not excess else "reproduced" if max(excess) <= 0.005 else "not_reproduced",
-                detail=f"ceiling {statistics.median(ceilings):.3f} (the most frequent count given the number of 1s): the "
-                       "model can only guess from how many 1s the sequence has" if ceilings else "",
-                results=runs("bidirectional", "none")))
-        causal = [cell for cell in cells if cell[0] == "causal" and stats[cell]["high"] is not None]
-        if ("causal", "none") in causal:
-            nope_best = stats["causal", "none"]["high"]
-            rival = max((stats[c]["high"] for c in cells if c != ("causal", "none") and stats[c]["high"] is not None),
-                        default=None)
-            rows.append(row(
-                "NoPE has the best single seed",
-                Reference("no positional embedding gives the best accuracy", f"{GOLKAR} (abstract)", "paper"),
-                {"nope_best": nope_best, "best_other_cell": rival},
-                "reproduced if the best causal NoPE seed is at least as accurate as every other cell's best seed; partial if "
-                "within 0.01 of it", "reproduced" if rival is None or nope_best >= rival else
-                "partial" if nope_best >= rival - 0.01 else "not_reproduced",
-                detail="best seed per cell: " + ", ".join(f"{a} {p}: {stats[a, p]['high']:.3f}" for a, p in cells
-                                                          if stats[a, p]["high"] is not None),
-                results=results))
-            ranges = {c[1]: stats[c]["high"] - stats[c]["low"] for c in causal}
-            widest, narrowest = max(ranges, key=ranges.get), min(ranges, key=ranges.get)
-            holds = [widest == "none", narrowest == "rotary"]
-            rows.append(row(
-                "NoPE varies most over seeds, rotary least (causal)",
-                Reference("NoPE training is high-variance; rotary is much more consistent",
-                          f"{BLOG}; {GOLKAR} (abstract: rotary easier to train)", "paper"),
-                {"range_over_seeds": ranges},
+                under_ceiling, AtMost(0.005, sentence_template=(
+                    "reproduced if every seed's accuracy is at most its test set's permutation-invariant ceiling "
+                    "(+{reproduced} for floating-point ties); not reproduced otherwise (a violation would be a bug)")),
+                runs=of_cell("bidirectional", "none")))
+        return specs + self.variance_rows(cells)
+
+    @staticmethod
+    def variance_rows(cells: list[tuple[str, str]]) -> list[RowSpec]:
+        """The rows about the best seed and the spread over seeds, shown when some causal NoPE run finished."""
+        def nope_finished(runs):
+            return bool(ok_results(runs, attention="causal", positional="none"))
+
+        return [RowSpec(
+            "NoPE has the best single seed",
+            Reference("no positional embedding gives the best accuracy", f"{GOLKAR} (abstract)", "paper"),
+            partial(nope_best, cells=cells), Holds(
+                "reproduced if the best causal NoPE seed is at least as accurate as every other cell's best seed; "
+                f"partial if within {RIVAL_MARGIN} of it"), shown_if=nope_finished), RowSpec(
+            "NoPE varies most over seeds, rotary least (causal)",
+            Reference("NoPE training is high-variance; rotary is much more consistent",
+                      f"{BLOG}; {GOLKAR} (abstract: rotary easier to train)", "paper"),
+            partial(seed_ranges, cells=cells), Holds(
                 "reproduced if among the causal cells NoPE has the widest range of accuracy over seeds and rotary the "
-                "narrowest; partial if one of the two holds",
-                "reproduced" if all(holds) else "partial" if any(holds) else "not_reproduced",
-                detail=", ".join(f"{p}: {stats['causal', p]['low']:.3f}..{stats['causal', p]['high']:.3f}" for _, p in causal),
-                results=runs("causal")))
-        labels = [f"{a[:6]} {p}" for a, p in cells]
-        plot = Plot.bars("accuracy_by_cell", f"In-distribution accuracy (L = {options['L']}, R = {options['R']}) over "
-                         f"{seeds} seeds", labels, {key: [stats[c][field] for c in cells]
-                                                    for key, field in (("worst", "low"), ("median", "median"), ("best", "high"))},
-                         hline=GOOD, ylabel="accuracy")
-        return Summary(rows, [plot], notes=(
+                "narrowest; partial if one of the two holds"), runs=of_cell("causal"), shown_if=nope_finished)]
+
+    def plots(self, results, options, seeds):
+        cells = [(a, p) for a in options["attention"] for p in options["positional"]]
+        stats = cell_spreads(results, cells)
+        return [Plot.bars("accuracy_by_cell", f"In-distribution accuracy (L = {options['L']}, R = {options['R']}) over "
+                          f"{seeds} seeds", [f"{a[:6]} {p}" for a, p in cells],
+                          {key: [stats[c][field] for c in cells]
+                           for key, field in (("worst", "low"), ("median", "median"), ("best", "high"))},
+                          hline=GOOD, ylabel="accuracy")]
+
+    def notes(self, results, options, seeds):
+        return (
             f"The toolkit's counting model (2 layers, 1 head, d_model 64, d_mlp 128) with its attention direction and "
             f"positional code set per cell, trained on L = {options['L']}, R = {options['R']} regions ({options['steps']} "
             f"steps at most, batches of {options['batch_size']}, AdamW {options['lr']:g}, cosine schedule, stopping at "
             f"held-out accuracy {options['target']}); accuracy on {options['test_samples']} fresh sequences. The paper "
-            "trained at L = 512 with 4 regions; the quick scale is far shorter."))
+            "trained at L = 512 with 4 regions; the quick scale is far shorter.")
+
+
+RIVAL_MARGIN = 0.01  # how far below the best other cell's best seed NoPE's may be for partial
+
+
+def of_cell(attention: str, positional: str | None = None) -> Callable[[RunResult], bool]:
+    return lambda r: r.params["attention"] == attention and (positional is None or r.params["positional"] == positional)
+
+
+def accuracies(runs: list[RunResult], **cell: str) -> list[float]:
+    return [r.measurements["accuracy"] for r in ok_results(runs, **cell)]
+
+
+def cell_spreads(runs: list[RunResult], cells: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The spread of accuracy over seeds in each (attention, positional) cell."""
+    return {(a, p): spread(accuracies(runs, attention=a, positional=p)) for a, p in cells}
+
+
+def causal_accuracy(runs: list[RunResult]) -> Measured:
+    """One causal cell's spread; the value: (its best seed, its median)."""
+    s = spread(accuracies(runs))
+    return Measured(Untested(NO_FINISHED_RUN) if s["high"] is None else (s["high"], s["median"]), s,
+                    f"accuracy per seed {sorted(round(a, 3) for a in accuracies(runs))}")
+
+
+def bidirectional_failure(runs: list[RunResult], positionals: list[str], L: int, width: int) -> Measured:
+    """The value: (no bidirectional seed reaches GOOD, every bidirectional cell's median is below it)."""
+    stats = {p: spread(accuracies(runs, positional=p)) for p in positionals}
+    best = max((s["high"] for s in stats.values() if s["high"] is not None), default=None)
+    medians = [s["median"] for s in stats.values()]
+    value = (Untested(NO_FINISHED_RUN) if best is None else
+             (best < GOOD, bool(medians) and all(m is not None and m < GOOD for m in medians)))
+    detail = "; ".join(f"{p}: median {s['median']:.3f}, best {s['high']:.3f}" for p, s in stats.items()
+                       if s["median"] is not None)
+    if width >= L:
+        detail += (f". At L = {L} the model's width ({width}) is at least the length, so Prop. 4's bound (width >= "
+                   "length for absolute positions to emulate causality) does not forbid the learned cell")
+    return Measured(value, dict(stats), detail)
+
+
+def under_ceiling(runs: list[RunResult]) -> Measured:
+    """How far each seed's accuracy lies above its test set's permutation-invariant ceiling; the value: the most."""
+    group = ok_results(runs)
+    excess = [r.measurements["accuracy"] - r.measurements["ceiling"] for r in group]
+    ceilings = [r.measurements["ceiling"] for r in group]
+    return Measured(max(excess) if excess else Untested(NO_FINISHED_RUN),
+                    {"accuracy": spread([r.measurements["accuracy"] for r in group]), "ceiling": spread(ceilings),
+                     "largest_excess": max(excess) if excess else None},
+                    f"ceiling {statistics.median(ceilings):.3f} (the most frequent count given the number of 1s): the "
+                    "model can only guess from how many 1s the sequence has" if ceilings else "")
+
+
+def nope_best(runs: list[RunResult], cells: list[tuple[str, str]]) -> Measured:
+    """The value: (causal NoPE's best seed is at least every other cell's best, within RIVAL_MARGIN of it)."""
+    stats = cell_spreads(runs, cells)
+    best = stats["causal", "none"]["high"]
+    rival = max((s["high"] for c, s in stats.items() if c != ("causal", "none") and s["high"] is not None), default=None)
+    value = (rival is None or best >= rival, rival is None or best >= rival - RIVAL_MARGIN)
+    return Measured(value, {"nope_best": best, "best_other_cell": rival},
+                    "best seed per cell: " + ", ".join(f"{a} {p}: {s['high']:.3f}" for (a, p), s in stats.items()
+                                                       if s["high"] is not None))
+
+
+def seed_ranges(runs: list[RunResult], cells: list[tuple[str, str]]) -> Measured:
+    """The range of accuracy over seeds of each causal cell; the value: (NoPE's is the widest and rotary's the
+    narrowest, one of the two)."""
+    stats = {c: s for c, s in cell_spreads(runs, cells).items() if c[0] == "causal" and s["high"] is not None}
+    ranges = {p: s["high"] - s["low"] for (_, p), s in stats.items()}
+    holds = [max(ranges, key=ranges.get) == "none", min(ranges, key=ranges.get) == "rotary"]
+    return Measured((all(holds), any(holds)), {"range_over_seeds": ranges},
+                    ", ".join(f"{p}: {s['low']:.3f}..{s['high']:.3f}" for (_, p), s in stats.items()))
 
 
 # --- counting-bias -----------------------------------------------------------------------------------
@@ -247,104 +289,50 @@ class CountingBias(Experiment):
         return {"bias": context.bias, "split": context.split, "accuracy": context.metrics["accuracy"], "grid": grid,
                 "count_cap": cap, "steps": steps}
 
-    @staticmethod
-    def directions(r, options) -> dict[str, tuple[bool, float]]:
-        """(predicted to generalise, worst accuracy) in each direction: longer sequences at the trained R, and fewer
-        regions at the trained L."""
-        from ..analysis.counting import bias_generalises
-
-        task = counting_task(r.params)
-        grid, bias = r.measurements["grid"], r.measurements["bias"]
-        longer = [f * task.L for f in options["length_factors"] if f > 1]
-        fewer = list(range(1, task.R))
-        out = {}
-        if longer:
-            out["length"] = (all(bias_generalises(bias, task, task.replace(L=L)) for L in longer),
-                             min(grid[str(L)][str(task.R)] for L in longer))
-        if fewer:
-            out["regions"] = (all(bias_generalises(bias, task, task.fixed(R=R)) for R in fewer),
-                              min(grid[str(task.L)][str(R)] for R in fewer))
-        return out
-
-    def summarize(self, results, options, seeds):
-        finished = ok_results(results, model="trained")
-        asked = [r for r in results if r.params["model"] == "trained"]
-        # Only a seed that solves the task in distribution has a solution whose bias can be asked where it generalises.
-        trained = [r for r in finished if r.measurements["accuracy"] >= GOOD]
-        unsolved = [r for r in finished if r.measurements["accuracy"] < GOOD]
-        left_out = ("; left out of the rows below (in-distribution accuracy under "
-                    f"{GOOD}): " + ", ".join(f"seed {r.seed} ({r.measurements['accuracy']:.3f})" for r in unsolved)
-                    if unsolved else "")
-        census = Counter(r.measurements["bias"] for r in finished)
-        constant = {"BOS", "]", "[", "queries"}  # tokens whose count is fixed when every sequence has R regions
-        share = sum(n for b, n in census.items() if b in constant) / len(finished) if finished else None
-        rows = [row(
+    def rows(self, options):
+        trained, R = (lambda r: r.params["model"] == "trained"), options["R"]
+        specs = [RowSpec(
             "census of bias tokens",
             Reference("solutions differ by which tokens serve as the bias: BOS, `]`, or another quantity constant in "
-                      "training", f"{GOLKAR} (abstract); {BLOG}", "paper"),
-            {"census": dict(census), "seeds": len(finished), "solved": len(trained)},
-            "reproduced if every seed's bias token is one whose count is constant in training (BOS, `]`, `[`, the "
-            "queries), as a bias must be; partial if at least half are",
-            at_least(share, 1.0, 0.5, missing=NO_FINISHED_RUN),
-            detail=", ".join(f"seed {r.seed}: {r.measurements['bias']} (in-distribution accuracy "
-                             f"{r.measurements['accuracy']:.3f})" for r in finished) + left_out, results=asked)]
-        for bias, expected, paper_says in (("BOS", {"length": True, "regions": True}, "generalises in length and regions"),
-                                           ("]", {"length": True, "regions": False}, "generalises in length only")):
-            group = [r for r in trained if r.measurements["bias"] == bias]
-            seen = {r.seed: {k: w for k, (_, w) in self.directions(r, options).items()} for r in group}
-            agree = [all((w >= GOOD) == expected[k] for k, w in d.items()) for d in seen.values()]
-            rows.append(row(
-                f"{bias}-bias seeds: {paper_says}",
-                Reference(paper_says, f"{BLOG}; {GOLKAR} (abstract: out-of-distribution performance is tied to the bias)",
-                          "paper"),
-                {"seeds": len(group), "agreeing": sum(agree)},
+                      "training", f"{GOLKAR} (abstract); {BLOG}", "paper"), bias_census,
+            Share(1.0, 0.5, sentence_template=(
+                "reproduced if {reproduced:part} seed's bias token is one whose count is constant in training (BOS, `]`, "
+                "`[`, the queries), as a bias must be; partial if at least {partial:part} are")), runs=trained)]
+        specs += [RowSpec(
+            f"{bias}-bias seeds: {paper_says}",
+            Reference(paper_says, f"{BLOG}; {GOLKAR} (abstract: out-of-distribution performance is tied to the bias)",
+                      "paper"),
+            partial(bias_behaviour, bias=bias, expected=expected, options=options), Holds(
                 f"reproduced if every {bias}-bias seed behaves so (worst accuracy >= {GOOD} where it should generalise, "
-                f"below where it should not), among the seeds that solve the task in distribution; partial if most do; not "
-                "reproduced if none does; untested if no such seed has this bias",
-                (Untested(f"no seed that solves the task in distribution has {bias} as its bias token") if not agree else
-                 "reproduced" if all(agree) else "partial" if sum(agree) > len(agree) / 2 else "not_reproduced"),
-                detail="; ".join(f"seed {s}: " + ", ".join(f"{k} {w:.3f}" for k, w in d.items()) for s, d in seen.items()),
-                results=asked))
-        pairs = [(r.seed, k, predicted, worst) for r in trained for k, (predicted, worst) in self.directions(r, options).items()]
-        agreeing = [p for p in pairs if (p[3] >= GOOD) == p[2]]
-        rate = len(agreeing) / len(pairs) if pairs else None
-        rows.append(row(
+                "below where it should not), among the seeds that solve the task in distribution; partial if most do; "
+                "not reproduced if none does; untested if no such seed has this bias"), runs=trained)
+            for bias, expected, paper_says in (("BOS", {"length": True, "regions": True}, "generalises in length and regions"),
+                                               ("]", {"length": True, "regions": False}, "generalises in length only"))]
+        specs.append(RowSpec(
             "the bias token predicts out-of-distribution behaviour (criterion: does its count change?)",
             Reference("a bias generalises where the number of its tokens stays as in training", f"{THEORY}; {GOLKAR}",
                       "paper"),
-            {"agreement": rate, "pairs": len(pairs)},
-            f"reproduced if the prediction (bias_generalises) matches the measurement (worst accuracy >= {GOOD}) for >= 90 % "
-            "of (seed, direction) pairs of the seeds that solve the task in distribution; partial if >= 70 %",
-            at_least(rate, 0.9, 0.7, missing="no (seed, direction) pair to check: " + (
-                "the options ask for no longer length and no fewer regions" if trained else
-                "no seed solves the task in distribution")),
-            detail="; ".join(f"seed {s} {k}: predicted {'generalises' if pr else 'fails'}, worst {w:.3f}"
-                             for s, k, pr, w in pairs if (w >= GOOD) != pr) or "every pair agrees", results=asked))
-        for name, label in (("construction", "the construction is exact everywhere within its limits"),
-                            ("twin", "the `]` twin is exact only at its trained R")):
-            group = ok_results(results, model=name)
-            runs_ = [r for r in results if r.params["model"] == name]
-            if not group:
-                rows.append(row(label, Reference(1.0, THEORY, "proof"), {}, "the run must finish",
-                                Untested(NO_FINISHED_RUN), results=runs_))
-                continue
-            grid, R = group[0].measurements["grid"], group[0].params["R"]
-            if name == "construction":
-                worst = min(v for by_R in grid.values() for v in by_R.values())
-                rows.append(row(label, Reference(1.0, f"{THEORY} (exact for counts up to max_count, any L, R <= max_regions)",
-                                                 "proof"), {"worst": worst},
-                                "reproduced if every (L', R') cell is 1.0", at_least(worst, 1.0, 0.99), results=runs_))
-            else:
-                at_R = min(by_R[str(R)] for by_R in grid.values())
-                off_R = max(v for by_R in grid.values() for k, v in by_R.items() if k != str(R))
-                rows.append(row(label, Reference(f"1.0 at R = {R}; wrong for most nonzero counts elsewhere", THEORY, "proof"),
-                                {"worst_at_trained_R": at_R, "best_elsewhere": off_R},
-                                f"reproduced if it is 1.0 at R = {R} for every L' and below {GOOD} at every other R'",
-                                all_of([at_least(at_R, 1.0, 0.99), "reproduced" if off_R < GOOD else "not_reproduced"]),
-                                results=runs_))
+            partial(prediction_agreement, options=options), Share(0.9, 0.7, sentence_template=(
+                f"reproduced if the prediction (bias_generalises) matches the measurement (worst accuracy >= {GOOD}) for "
+                ">= {reproduced:percent} of (seed, direction) pairs of the seeds that solve the task in distribution; "
+                "partial if >= {partial:percent}")), runs=trained))
+        specs += [
+            RowSpec("the construction is exact everywhere within its limits",
+                    Reference(1.0, f"{THEORY} (exact for counts up to max_count, any L, R <= max_regions)", "proof"),
+                    worst_cell, AtLeast(1.0, 0.99, sentence_template=(
+                        "reproduced if every (L', R') cell is {reproduced}; partial if >= {partial}")),
+                    runs=lambda r: r.params["model"] == "construction"),
+            RowSpec("the `]` twin is exact only at its trained R",
+                    Reference(f"1.0 at R = {R}; wrong for most nonzero counts elsewhere", THEORY, "proof"), twin_cells,
+                    AllOf((AtLeast(1.0, 0.99), Holds(f"below {GOOD} at every other R'")), (
+                        f"reproduced if it is {{rules[0].reproduced}} at R = {R} for every L' (partial if >= "
+                        "{rules[0].partial}) and {rules[1]}")),
+                    runs=lambda r: r.params["model"] == "twin")]
+        return specs
+
+    def plots(self, results, options, seeds):
         plots = []
-        for r in sorted([*finished, *ok_results(results, model="construction"), *ok_results(results, model="twin")],
-                        key=lambda r: (r.params["model"] != "trained", r.params["model"], r.seed)):
+        for r in sorted(ok_results(results), key=lambda r: (r.params["model"] != "trained", r.params["model"], r.seed)):
             grid = r.measurements["grid"]
             lengths, regions = list(grid), list(next(iter(grid.values())))
             who = f"seed {r.seed}" if r.params["model"] == "trained" else r.params["model"]
@@ -352,14 +340,104 @@ class CountingBias(Experiment):
                 f"heatmap_{r.params['model']}_{r.seed}", f"{who}: bias token {r.measurements['bias']}; accuracy on counts <= "
                 f"{r.measurements['count_cap']} (trained at L = {r.params['L']}, R = {r.params['R']})",
                 [[grid[L][R] for L in lengths] for R in regions], [f"L={L}" for L in lengths], [f"R={R}" for R in regions]))
-        return Summary(rows, plots, notes=(
+        return plots
+
+    def notes(self, results, options, seeds):
+        return (
             f"{seeds} seeds of the toolkit's causal NoPE counting model trained on L = {options['L']} with R = {options['R']} "
             f"regions in every sequence (up to {options['steps']} steps, batches of {options['batch_size']}); the bias token is "
             "the counting head's largest attention bucket besides the counted 1s. Heat maps: accuracy at L' x R' on the "
             "queries whose count the model was trained to give (up to the largest count at least 1 in 1000 training "
             "queries had: longer regions hold counts it never had to output, which fail whatever the circuit), R' <= R only "
             "(a count above R would be asked through a query token it never saw). The construction and the twin are scored "
-            "up to max_count."))
+            "up to max_count.")
+
+
+# Tokens whose count is fixed when every sequence has R regions: the only ones that can serve as a bias.
+CONSTANT_TOKENS = {"BOS", "]", "[", "queries"}
+
+
+def directions(r: RunResult, options: dict[str, Any]) -> dict[str, tuple[bool, float]]:
+    """(predicted to generalise, worst accuracy) in each direction: longer sequences at the trained R, and fewer
+    regions at the trained L."""
+    from ..analysis.counting import bias_generalises
+
+    task = counting_task(r.params)
+    grid, bias = r.measurements["grid"], r.measurements["bias"]
+    longer = [f * task.L for f in options["length_factors"] if f > 1]
+    fewer = list(range(1, task.R))
+    out = {}
+    if longer:
+        out["length"] = (all(bias_generalises(bias, task, task.replace(L=L)) for L in longer),
+                         min(grid[str(L)][str(task.R)] for L in longer))
+    if fewer:
+        out["regions"] = (all(bias_generalises(bias, task, task.fixed(R=R)) for R in fewer),
+                          min(grid[str(task.L)][str(R)] for R in fewer))
+    return out
+
+
+def solving(runs: list[RunResult]) -> list[RunResult]:
+    """The finished seeds that solve the task in distribution: only their solutions have a bias that can be asked
+    where it generalises."""
+    return [r for r in ok_results(runs) if r.measurements["accuracy"] >= GOOD]
+
+
+def bias_census(runs: list[RunResult]) -> Measured:
+    """Which token each finished seed uses as its bias; the value: whether it is one whose count is constant."""
+    finished = ok_results(runs)
+    unsolved = [r for r in finished if r.measurements["accuracy"] < GOOD]
+    left_out = ("; left out of the rows below (in-distribution accuracy under "
+                f"{GOOD}): " + ", ".join(f"seed {r.seed} ({r.measurements['accuracy']:.3f})" for r in unsolved)
+                if unsolved else "")
+    census = Counter(r.measurements["bias"] for r in finished)
+    return Measured([r.measurements["bias"] in CONSTANT_TOKENS for r in finished] or Untested(NO_FINISHED_RUN),
+                    {"census": dict(census), "seeds": len(finished), "solved": len(solving(runs))},
+                    ", ".join(f"seed {r.seed}: {r.measurements['bias']} (in-distribution accuracy "
+                              f"{r.measurements['accuracy']:.3f})" for r in finished) + left_out)
+
+
+def bias_behaviour(runs: list[RunResult], bias: str, expected: dict[str, bool], options: dict[str, Any]) -> Measured:
+    """Whether each solving seed with ``bias`` generalises where ``expected`` says; the value: (every one does,
+    most do)."""
+    seen = {r.seed: {k: w for k, (_, w) in directions(r, options).items()}
+            for r in solving(runs) if r.measurements["bias"] == bias}
+    agree = [all((w >= GOOD) == expected[k] for k, w in d.items()) for d in seen.values()]
+    value = ((all(agree), sum(agree) > len(agree) / 2) if agree else
+             Untested(f"no seed that solves the task in distribution has {bias} as its bias token"))
+    return Measured(value, {"seeds": len(seen), "agreeing": sum(agree)},
+                    "; ".join(f"seed {s}: " + ", ".join(f"{k} {w:.3f}" for k, w in d.items()) for s, d in seen.items()))
+
+
+def prediction_agreement(runs: list[RunResult], options: dict[str, Any]) -> Measured:
+    """Whether bias_generalises predicts each (solving seed, direction) pair's measurement."""
+    trained = solving(runs)
+    pairs = [(r.seed, k, predicted, worst) for r in trained for k, (predicted, worst) in directions(r, options).items()]
+    agree = [(worst >= GOOD) == predicted for _, _, predicted, worst in pairs]
+    reason = "no (seed, direction) pair to check: " + (
+        "the options ask for no longer length and no fewer regions" if trained else "no seed solves the task in distribution")
+    return Measured(agree or Untested(reason), {"agreement": sum(agree) / len(pairs) if pairs else None, "pairs": len(pairs)},
+                    "; ".join(f"seed {s} {k}: predicted {'generalises' if pr else 'fails'}, worst {w:.3f}"
+                              for s, k, pr, w in pairs if (w >= GOOD) != pr) or "every pair agrees")
+
+
+def worst_cell(runs: list[RunResult]) -> Measured:
+    group = ok_results(runs)
+    if not group:
+        return Measured(Untested(NO_FINISHED_RUN), {})
+    grid = group[0].measurements["grid"]
+    worst = min(v for by_R in grid.values() for v in by_R.values())
+    return Measured(worst, {"worst": worst})
+
+
+def twin_cells(runs: list[RunResult]) -> Measured:
+    """The twin's worst accuracy at its trained R and best elsewhere; the value: (the first, (the second below GOOD,)*2)."""
+    group = ok_results(runs)
+    if not group:
+        return Measured(Untested(NO_FINISHED_RUN), {})
+    grid, R = group[0].measurements["grid"], group[0].params["R"]
+    at_R = min(by_R[str(R)] for by_R in grid.values())
+    off_R = max(v for by_R in grid.values() for k, v in by_R.items() if k != str(R))
+    return Measured((at_R, (off_R < GOOD, off_R < GOOD)), {"worst_at_trained_R": at_R, "best_elsewhere": off_R})
 
 
 COUNTING_EXPERIMENTS = [CountingAttention, CountingBias]

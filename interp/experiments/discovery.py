@@ -14,14 +14,16 @@ Setups, the ground truths, the published numbers (context, not targets): docs/th
 from __future__ import annotations
 
 import json
-import statistics
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..discovery.names import ABLATIONS, DEFAULT_METRIC, METHODS
+from ..grading import AtLeast, Holds, Share, Untested
 from ..validation import TaskError, check_choice
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, Row, RunResult, RunSpec, Summary, Untested, at_least,
-                   ok_results, row, spread)
+from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .statistics import NO_FINISHED_RUN, mean, measured_or, median, ok_results, spread
 
 CONMY = "Conmy et al. 2023 (arXiv 2304.14997)"
 CONMY_CODE = f"{CONMY}, result tables in the authors' repository"
@@ -122,22 +124,81 @@ def build(params: dict[str, Any], seed: int):
     return construct(task, name=params["construction"], **params.get("construction_params", {})), task
 
 
-def _median(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
-def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if present else None
-
-
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+FAITHFULNESS_MARGIN, AUC_MARGIN = 0.01, 0.05  # how far apart two methods' means must be to differ
+METHOD_NAMES = {"eap": "EAP", "eap-ig": "EAP-IG", "acdc": "ACDC"}  # in the order rows quote them
+
+
+def construction_runs(*methods: str, ablation: str | None = None) -> Callable[[RunResult], bool]:
+    """The runs on our constructions by ``methods`` (all where none is named), with ``ablation`` if given."""
+    return lambda r: ("construction" in r.params and (not methods or r.params["method"] in methods)
+                      and (ablation is None or r.params["ablation"] == ablation))
+
+
+def acdc_on_tracr(result: RunResult) -> bool:
+    return "tracr" in result.params and result.params["method"] == "acdc"
+
+
+def exact_runs(runs: list[RunResult]) -> Measured:
+    """Which finished runs recover their truth exactly (edge AUC 1.0); untested where none finished."""
+    done = ok_results(runs)
+    exact = [r.measurements["edge_auc"] == 1.0 for r in done]
+    return Measured(exact or Untested(NO_FINISHED_RUN), {"exact": sum(exact), "runs": len(done),
+                    "edge_auc": spread([r.measurements["edge_auc"] for r in done])}, DiscoveryBenchmark.misses(done))
+
+
+def truth_follows_ablation(runs: list[RunResult]) -> Measured:
+    """On the runs whose zero- and resample-ablation truths differ, the value: (every resample circuit falls short
+    of the zero truth and matches the resample truth, every one falls short of the zero truth)."""
+    resample = ok_results(runs)
+    differ = [r for r in resample if r.measurements["truth_edges"]["zero"] != r.measurements["truth_edges"]["resample"]]
+    against_zero = [r.measurements["edge_auc_by_truth"]["zero"] for r in differ]
+    below = all(a is not None and a < 1.0 for a in against_zero)
+    matched = all(r.measurements["edge_auc"] == 1.0 for r in differ)
+    value = ((below and matched, below) if differ else Untested(
+        NO_FINISHED_RUN if not resample else "no construction's zero- and resample-ablation truths differ"))
+    return Measured(value, {"constructions_where_truths_differ": len(differ), "auc_against_zero_truth": spread(against_zero)},
+                    ", ".join(f"{r.params['subject']} (seed {r.seed}): {_fmt(a)}" for r, a in zip(differ, against_zero)))
+
+
+def compared(runs: list[RunResult], key: str, ours: str, theirs: str, margin: float, strictly: bool) -> Measured:
+    """The mean of ``key`` for method ``ours`` against ``theirs``; the value: (ours beats theirs, by more than
+    ``margin`` if ``strictly``, else at all; ours is within ``margin`` of theirs or above)."""
+    groups = {method: ok_results(runs, method=method) for method in METHOD_NAMES if method in (ours, theirs)}
+    means = {method: mean([r.measurements[key] for r in group]) for method, group in groups.items()}
+    a, b = means[ours], means[theirs]
+    value = (Untested(NO_FINISHED_RUN) if a is None or b is None else
+             (a > b + margin if strictly else a >= b, a >= b - margin))
+    return Measured(value, {**{method.replace("-", "_"): v for method, v in means.items()},
+                            "runs": len(groups[ours]) + len(groups[theirs])},
+                    DiscoveryBenchmark.by_family(key, {METHOD_NAMES[m]: group for m, group in groups.items()}))
+
+
+def truth_faithfulness(runs: list[RunResult]) -> Measured:
+    truth_f = [r.measurements["truth_faithfulness"] for r in ok_results(runs)]
+    low = min((f for f in truth_f if f is not None), default=None)
+    return Measured(measured_or(low, NO_FINISHED_RUN), spread(truth_f))
+
+
+def structural_shortfall(runs: list[RunResult]) -> Measured:
+    """Among the resample-ablation ACDC runs on programs whose structural and exercised truths differ, which fall
+    short of the structural truth (``runs``: every ACDC run on tracr, to tell none finished from none differing)."""
+    done = ok_results(runs)
+    resample = [r for r in done if r.params["ablation"] != "zero"
+                and r.measurements["truth_edges"]["structural"] != r.measurements["truth_edges"]["resample"]]
+    short = [(r.measurements["edge_auc_by_truth"]["structural"] or 0) < 1.0 for r in resample]
+    value = short or Untested(NO_FINISHED_RUN if not done else "no program's structural and exercised truths differ")
+    return Measured(value, {"programs_runs": len(resample), "short": sum(short), "auc_against_structural": spread(
+        [r.measurements["edge_auc_by_truth"]["structural"] for r in resample])},
+                    ", ".join(f"{r.params['subject']} (seed {r.seed}): "
+                              f"{_fmt(r.measurements['edge_auc_by_truth']['structural'])}" for r in resample))
 
 
 class DiscoveryBenchmark(Experiment):
@@ -225,131 +286,74 @@ class DiscoveryBenchmark(Experiment):
 
     # --- summary ---------------------------------------------------------------------------------
 
-    def summarize(self, results, options, seeds):
-        constructions = [r for r in results if "construction" in r.params]
-        trained = [r for r in results if "checkpoint" in r.params]
-        ok_c = [r for r in constructions if r.ok]
-
-        def runs(method: str, ablation: str | None = None, pool: list[RunResult] = ok_c) -> list[RunResult]:
-            return [r for r in pool if r.params["method"] == method and (ablation is None or r.params["ablation"] == ablation)]
-
-        rows = []
-        asked = [r for r in constructions if r.params["method"] == "acdc" and r.params["ablation"] == "zero"]
-        zero = runs("acdc", "zero")
-        exact = sum(r.measurements["edge_auc"] == 1.0 for r in zero)
-        rows.append(row(
+    def rows(self, options):
+        specs = [RowSpec(
             "ACDC with zero ablation recovers each construction's zero-ablation circuit exactly",
             Reference(1.0, f"{CONMY_CODE}: tracr-proportion and tracr-reverse, zero ablation, edge AUC", "authors_code"),
-            {"exact": exact, "runs": len(zero), "edge_auc": spread([r.measurements["edge_auc"] for r in zero])},
-            "reproduced if ACDC (KL, zero ablation) has edge AUC 1.0 (some threshold gives exactly the listed edges) in "
-            "every construction run; partial if in at least half",
-            Untested(NO_FINISHED_RUN) if not zero else "reproduced" if exact == len(zero) else
-            "partial" if exact >= len(zero) / 2 else "not_reproduced",
-            detail=self.misses(zero), results=asked))
+            exact_runs, Share(1.0, 0.5, sentence_template=(
+                "reproduced if ACDC (KL, zero ablation) has edge AUC 1.0 (some threshold gives exactly the listed "
+                "edges) in {reproduced:part} construction run; partial if in at least {partial:part}")),
+            runs=construction_runs("acdc", ablation="zero"))]
         if "resample" in options["ablations"]:
-            asked = [r for r in constructions if r.params["method"] == "acdc" and r.params["ablation"] == "resample"]
-            resample = runs("acdc", "resample")
-            exact = sum(r.measurements["edge_auc"] == 1.0 for r in resample)
-            rows.append(row(
+            specs += [RowSpec(
                 "ACDC with resample ablation recovers the resample-ablation circuit",
                 Reference("recovered perfectly once the truth matches the ablation (tracr)", MILLER, "paper"),
-                {"exact": exact, "runs": len(resample),
-                 "edge_auc": spread([r.measurements["edge_auc"] for r in resample])},
-                "reproduced if ACDC (KL, resample ablation) has edge AUC 1.0 against the resample truth in every "
-                "construction run; partial if in at least half",
-                Untested(NO_FINISHED_RUN) if not resample else "reproduced" if exact == len(resample) else
-                "partial" if exact >= len(resample) / 2 else "not_reproduced",
-                detail=self.misses(resample), results=asked))
-            differ = [r for r in resample if r.measurements["truth_edges"]["zero"] != r.measurements["truth_edges"]["resample"]]
-            against_zero = [r.measurements["edge_auc_by_truth"]["zero"] for r in differ]
-            below = all(a is not None and a < 1.0 for a in against_zero)
-            matched = all(r.measurements["edge_auc"] == 1.0 for r in differ)
-            rows.append(row(
-                "the ablation defines the truth: resample-ablation circuits scored against the zero-ablation truth fall short",
+                exact_runs, Share(1.0, 0.5, sentence_template=(
+                    "reproduced if ACDC (KL, resample ablation) has edge AUC 1.0 against the resample truth in "
+                    "{reproduced:part} construction run; partial if in at least {partial:part}")),
+                runs=construction_runs("acdc", ablation="resample")), RowSpec(
+                "the ablation defines the truth: resample-ablation circuits scored against the zero-ablation truth fall "
+                "short",
                 Reference("tracr-reverse: ACDC edge AUC 0.200 with resample ablation, 1.000 with zero ablation "
                           "(the truth was made with zero ablation)", CONMY_CODE, "authors_code"),
-                {"constructions_where_truths_differ": len(differ), "auc_against_zero_truth": spread(against_zero)},
-                "reproduced if on every construction run whose two truths differ, ACDC's resample-ablation edge AUC "
-                "against the zero-ablation truth is below 1 while against the resample truth it is 1; partial if only "
-                "the first holds",
-                Untested(NO_FINISHED_RUN if not resample else "no construction's zero- and resample-ablation truths "
-                         "differ") if not differ else
-                "reproduced" if below and matched else "partial" if below else "not_reproduced",
-                detail=", ".join(f"{r.params['subject']} (seed {r.seed}): {_fmt(a)}" for r, a in zip(differ, against_zero)),
-                results=[r for r in constructions if r.params["method"] == "acdc" and r.params["ablation"] == "resample"]))
-        eap_runs, ig_runs, acdc_runs = runs("eap"), runs("eap-ig"), runs("acdc")
-        eap_f = _mean([r.measurements["faithfulness_at_truth_size"] for r in eap_runs])
-        ig_f = _mean([r.measurements["faithfulness_at_truth_size"] for r in ig_runs])
-        rows.append(row(
-            "EAP-IG's circuits are more faithful than EAP's",
-            Reference("EAP-IG finds more faithful circuits than EAP at the same size", HANNA, "paper"),
-            {"eap": eap_f, "eap_ig": ig_f, "runs": len(eap_runs) + len(ig_runs)},
-            "mean over construction runs (every ablation) of the faithfulness of the largest proposed circuit with at "
-            "most as many edges as the truth (edges tied in score enter together); reproduced if EAP-IG's exceeds "
-            "EAP's by more than 0.01, partial if within 0.01",
-            Untested(NO_FINISHED_RUN) if eap_f is None or ig_f is None else "reproduced" if ig_f > eap_f + 0.01 else
-            "partial" if ig_f >= eap_f - 0.01 else "not_reproduced",
-            detail=self.by_family("faithfulness_at_truth_size", {"EAP": eap_runs, "EAP-IG": ig_runs}),
-            results=[r for r in constructions if r.params["method"] in ("eap", "eap-ig")]))
-        eap_auc = _mean([r.measurements["edge_auc"] for r in eap_runs])
-        acdc_auc = _mean([r.measurements["edge_auc"] for r in acdc_runs])
-        rows.append(row(
-            "EAP's edge AUC, averaged over tasks, is at least ACDC's",
-            Reference("averaged over all tasks, EAP has greater circuit-recovery AUC than other methods", SYED, "paper"),
-            {"eap": eap_auc, "acdc": acdc_auc, "runs": len(eap_runs) + len(acdc_runs)},
-            "mean edge AUC (against the truth matching the ablation) over every construction run; reproduced if EAP's "
-            "is at least ACDC's, partial if within 0.05",
-            Untested(NO_FINISHED_RUN) if eap_auc is None or acdc_auc is None else "reproduced" if eap_auc >= acdc_auc else
-            "partial" if eap_auc >= acdc_auc - 0.05 else "not_reproduced",
-            detail=self.by_family("edge_auc", {"EAP": eap_runs, "ACDC": acdc_runs}),
-            results=[r for r in constructions if r.params["method"] in ("eap", "acdc")]))
-        truth_f = [r.measurements["truth_faithfulness"] for r in ok_c]
-        low = min((f for f in truth_f if f is not None), default=None)
-        rows.append(row(
-            "each listed truth alone keeps the task score under its ablation",
-            Reference(1.0, f"{DOCS}, 'Ground truth' (every other edge carries nothing the circuit reads)", "proof"),
-            spread(truth_f),
-            "faithfulness of the truth matching the run's ablation, every construction run; reproduced if >= 0.999 "
-            "in all, partial if >= 0.9",
-            at_least(low, 0.999, 0.9, missing=NO_FINISHED_RUN), results=constructions))
-        rows += self.tracr_rows([r for r in results if "tracr" in r.params])
-        table, plots = self.tables(results, options)
-        notes = self.notes(table, trained, results, options)
-        return Summary(rows, plots, notes)
+                truth_follows_ablation, Holds(
+                    "reproduced if on every construction run whose two truths differ, ACDC's resample-ablation edge "
+                    "AUC against the zero-ablation truth is below 1 while against the resample truth it is 1; partial "
+                    "if only the first holds"), runs=construction_runs("acdc", ablation="resample"))]
+        specs += [
+            RowSpec("EAP-IG's circuits are more faithful than EAP's",
+                    Reference("EAP-IG finds more faithful circuits than EAP at the same size", HANNA, "paper"),
+                    partial(compared, key="faithfulness_at_truth_size", ours="eap-ig", theirs="eap",
+                            margin=FAITHFULNESS_MARGIN, strictly=True), Holds(
+                        "mean over construction runs (every ablation) of the faithfulness of the largest proposed "
+                        "circuit with at most as many edges as the truth (edges tied in score enter together); "
+                        f"reproduced if EAP-IG's exceeds EAP's by more than {FAITHFULNESS_MARGIN}, partial if within "
+                        f"{FAITHFULNESS_MARGIN}"), runs=construction_runs("eap", "eap-ig")),
+            RowSpec("EAP's edge AUC, averaged over tasks, is at least ACDC's",
+                    Reference("averaged over all tasks, EAP has greater circuit-recovery AUC than other methods", SYED,
+                              "paper"),
+                    partial(compared, key="edge_auc", ours="eap", theirs="acdc", margin=AUC_MARGIN, strictly=False),
+                    Holds("mean edge AUC (against the truth matching the ablation) over every construction run; "
+                          f"reproduced if EAP's is at least ACDC's, partial if within {AUC_MARGIN}"),
+                    runs=construction_runs("eap", "acdc")),
+            RowSpec("each listed truth alone keeps the task score under its ablation",
+                    Reference(1.0, f"{DOCS}, 'Ground truth' (every other edge carries nothing the circuit reads)",
+                              "proof"), truth_faithfulness, AtLeast(0.999, 0.9, sentence_template=(
+                        "faithfulness of the truth matching the run's ablation, every construction run; reproduced if "
+                        ">= {reproduced} in all, partial if >= {partial}")), runs=construction_runs()),
+        ]
+        return specs + self.tracr_rows()
 
     @staticmethod
-    def tracr_rows(compiled: list[RunResult]) -> list[Row]:
+    def tracr_rows() -> list[RowSpec]:
         """The rows about programs compiled by tracr, apart from our own constructions: ACDC against the
         circuit the batch exercises, and against every path the compiler built."""
-        acdc = [r for r in compiled if r.params["method"] == "acdc"]
-        done = [r for r in acdc if r.ok]
-        exact = [r for r in done if r.measurements["edge_auc"] == 1.0]
-        rows = [row(
-            "ACDC recovers the circuit a compiled program exercises (tracr)",
-            Reference(1.0, f"{CONMY_CODE}: tracr-reverse and tracr-proportion, zero ablation, edge AUC", "authors_code"),
-            {"exact": len(exact), "runs": len(done), "edge_auc": spread([r.measurements["edge_auc"] for r in done])},
-            "share of ACDC runs on tracr programs (KL, every ablation) with edge AUC 1.0 against the exercised truth "
-            "(the structural edges whose ablation alone moves some output of the batch); reproduced if all, partial "
-            "if at least half",
-            at_least(len(exact) / len(done) if done else None, 1.0, 0.5, missing=NO_FINISHED_RUN),
-            detail=DiscoveryBenchmark.misses(done), results=acdc)]
-        resample = [r for r in done if r.params["ablation"] != "zero"
-                    and r.measurements["truth_edges"]["structural"] != r.measurements["truth_edges"]["resample"]]
-        short = [r for r in resample if (r.measurements["edge_auc_by_truth"]["structural"] or 0) < 1.0]
-        rows.append(row(
-            "scored against every path the compiler built, resample-ablation circuits fall short",
-            Reference("tracr-reverse: ACDC edge AUC 0.200 with resample ablation against a truth made with zero "
-                      "ablation", CONMY_CODE, "authors_code"),
-            {"programs_runs": len(resample), "short": len(short),
-             "auc_against_structural": spread([r.measurements["edge_auc_by_truth"]["structural"] for r in resample])},
-            "share of resample-ablation ACDC runs, on programs whose structural and exercised truths differ, with edge "
-            "AUC below 1 against the structural truth; reproduced if all, partial if at least half",
-            at_least(len(short) / len(resample) if resample else None, 1.0, 0.5,
-                     missing=NO_FINISHED_RUN if not done else "no program's structural and exercised truths differ"),
-            detail=", ".join(f"{r.params['subject']} (seed {r.seed}): "
-                             f"{_fmt(r.measurements['edge_auc_by_truth']['structural'])}" for r in resample),
-            results=[r for r in acdc if r.params["ablation"] != "zero"]))
-        return rows
+        return [
+            RowSpec("ACDC recovers the circuit a compiled program exercises (tracr)",
+                    Reference(1.0, f"{CONMY_CODE}: tracr-reverse and tracr-proportion, zero ablation, edge AUC",
+                              "authors_code"), exact_runs, Share(1.0, 0.5, sentence_template=(
+                        "share of ACDC runs on tracr programs (KL, every ablation) with edge AUC 1.0 against the "
+                        "exercised truth (the structural edges whose ablation alone moves some output of the batch); "
+                        "reproduced if {reproduced:parts}, partial if at least {partial:part}")), runs=acdc_on_tracr),
+            RowSpec("scored against every path the compiler built, resample-ablation circuits fall short",
+                    Reference("tracr-reverse: ACDC edge AUC 0.200 with resample ablation against a truth made with "
+                              "zero ablation", CONMY_CODE, "authors_code"), structural_shortfall,
+                    Share(1.0, 0.5, sentence_template=(
+                        "share of resample-ablation ACDC runs, on programs whose structural and exercised truths "
+                        "differ, with edge AUC below 1 against the structural truth; reproduced if {reproduced:parts}, "
+                        "partial if at least {partial:part}")),
+                    runs=lambda r: acdc_on_tracr(r) and r.params["ablation"] != "zero", reads=acdc_on_tracr),
+        ]
 
     @staticmethod
     def tracr_shortfalls(compiled: list[RunResult]) -> list[str]:
@@ -381,7 +385,7 @@ class DiscoveryBenchmark(Experiment):
         """``key``'s mean per construction family, for each method: "parity: EAP 0.8, ACDC 1.0; ..."."""
         families = dict.fromkeys(r.params["construction"] for runs in groups.values() for r in runs)
         return "; ".join(f"{family}: " + ", ".join(
-            f"{method} {_fmt(_mean([r.measurements[key] for r in runs if r.params['construction'] == family]))}"
+            f"{method} {_fmt(mean([r.measurements[key] for r in runs if r.params['construction'] == family]))}"
             for method, runs in groups.items()) for family in families)
 
     @staticmethod
@@ -390,8 +394,9 @@ class DiscoveryBenchmark(Experiment):
                   if r.measurements["edge_auc"] != 1.0]
         return "missed: " + "; ".join(missed) if missed else f"exact in all {len(runs)} runs"
 
-    def tables(self, results: list[RunResult], options: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Plot]]:
-        """One line per (subject, ablation, method): medians over seeds; and the plots."""
+    @staticmethod
+    def table(results: list[RunResult], options: dict[str, Any]) -> list[dict[str, Any]]:
+        """One line per (subject, ablation, method): medians over seeds."""
         lines = []
         for subject in dict.fromkeys(r.params["subject"] for r in results):
             for ablation in options["ablations"]:
@@ -407,14 +412,18 @@ class DiscoveryBenchmark(Experiment):
                         "asked": len(asked), "kind": subject_kind(asked[0].params),
                         "edges": m[0]["graph"]["edges"] if m else None,
                         "truth": m[0]["truth_edges"].get("zero" if ablation == "zero" else "resample") if m and "truth_edges" in m[0] else None,
-                        "edge_auc": _median([x.get("edge_auc") for x in m]),
-                        "node_auc": _median([x.get("node_auc") for x in m]),
-                        "head_auc": _median([x.get("head_auc") for x in m]),
+                        "edge_auc": median([x.get("edge_auc") for x in m]),
+                        "node_auc": median([x.get("node_auc") for x in m]),
+                        "head_auc": median([x.get("head_auc") for x in m]),
                         "exact": (sum(bool(x.get("exact")) for x in m) == len(m)) if m and "exact" in m[0] else None,
-                        "smallest_faithful": _median([x.get("smallest_faithful") for x in m]),
+                        "smallest_faithful": median([x.get("smallest_faithful") for x in m]),
                         "passes": m[0]["passes"] if m else None,
-                        "seconds": _median([r.seconds for r in group]),
+                        "seconds": median([r.seconds for r in group]),
                     })
+        return lines
+
+    def plots(self, results, options, seeds):
+        lines = self.table(results, options)
         plots = []
         methods = options["methods"]
         keys = list(dict.fromkeys((l["subject"], l["ablation"]) for l in lines if l["kind"] != "trained"))
@@ -442,22 +451,22 @@ class DiscoveryBenchmark(Experiment):
                 if edges is None:
                     continue
                 sizes = list(range(edges + 1))
-                series = {m: [_median([self.at_size(r.measurements["faithfulness"], size) for r in group])
+                series = {m: [median([self.at_size(r.measurements["faithfulness"], size) for r in group])
                               for size in sizes] for m, group in runs.items() if group}
                 plots.append(Plot.lines(f"faithfulness_{subject.replace(' ', '_')}_{ablation}",
                                         f"{subject}, {ablation} ablation: faithfulness against circuit size",
                                         sizes, series, xlabel="edges (the largest proposed circuit of at most this many;"
                                         " median over seeds)", ylabel="faithfulness", hline=0.9,
                                         styles={m: "-" for m in series}))
-        seconds = {kind: [_median([l["seconds"] for l in lines if l["method"] == m and l["kind"] == kind])
+        seconds = {kind: [median([l["seconds"] for l in lines if l["method"] == m and l["kind"] == kind])
                           for m in methods] for kind in SUBJECT_KINDS}
         plots.append(Plot.bars("seconds", "Wall time of one run (discovery and scoring), median over runs", methods,
                                seconds, ylabel="seconds"))
-        return lines, plots
+        return plots
 
-    @staticmethod
-    def notes(table: list[dict[str, Any]], trained: list[RunResult], results: list[RunResult],
-              options: dict[str, Any]) -> str:
+    def notes(self, results, options, seeds):
+        table = self.table(results, options)
+        trained = [r for r in results if "checkpoint" in r.params]
         parts = [
             "Each run: one model, one ablation (what a removed edge carries: zero, the mean over a fresh batch, or the "
             "value on another input), one method; the seed draws the clean and corrupted batches (and parity's hidden "

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import torch
 
+from ..grading import AtLeast, AtMost, Every, Holds, Inside, Near, Share, Untested
 from ..tasks import ParityTask, evaluate
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, all_of, at_least,
-                   at_most, loglog_slope, ok_results, row, spread, too_few_sizes, within)
+from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .statistics import NO_FINISHED_RUN, loglog_slope, median, ok_results, spread, too_few_sizes
 
 HG = "Han & Ghoshdastidar 2025 (arXiv 2502.07553)"
 BARAK = "Barak et al. 2022 (arXiv 2207.08799)"
@@ -113,56 +116,81 @@ class ParityConstruction(Experiment):
                 "mean_head_mass_on_S": float(attention_on_relevant(model, batch).sum()) / p["k"],
                 "subset": list(task.subset)}
 
-    def summarize(self, results, options, seeds):
-        medians = {}
-        for r in results:
-            if r.ok:
-                medians.setdefault((r.params["scale"], r.params["n"], r.params["k"]), []).append(r.measurements["accuracy"])
-        medians = {key: statistics.median(v) for key, v in medians.items()}
-
-        def text(cells):
-            return ", ".join(f"(n={n}, k={k}) {m:.3f}" for (n, k), m in cells.items())
-
-        sharp = {(n, k): m for (scale, n, k), m in medians.items() if scale == 5.0}
+    def rows(self, options):
         reference_cells = [tuple(c) for c in options["reference_cells"]]
-        blunt = {(n, k): m for (scale, n, k), m in medians.items() if scale == 1.0}
-        on_reference = {c: blunt[c] for c in reference_cells if c in blunt}
-        low, high = (min(on_reference.values()), max(on_reference.values())) if on_reference else (None, None)
-        rows = [
-            row("accuracy at 5x sharpness, every (n, k)", Reference(1.0, NOTES_RUN, "reference_run"),
-                spread(list(sharp.values())), "reproduced if every cell's median accuracy is 1.0; partial if >= 0.99",
-                at_least(min(sharp.values()) if sharp else None, 1.0, 0.99, missing=NO_FINISHED_RUN), detail=text(sharp),
-                results=[r for r in results if r.params["scale"] == 5.0]),
-            row("accuracy at 1x sharpness on the reference run's (n, k)", Reference([0.72, 0.98], NOTES_RUN, "reference_run"),
-                {"low": low, "high": high, "cells": len(on_reference)},
-                "reproduced if our lowest and highest cell medians both lie in [0.72, 0.98]; partial if within 0.02",
-                all_of([within(low, 0.72, 0.98, 0.02, missing=NO_FINISHED_RUN),
-                        within(high, 0.72, 0.98, 0.02, missing=NO_FINISHED_RUN)]), detail=text(on_reference),
-                results=[r for r in results if r.params["scale"] == 1.0 and (r.params["n"], r.params["k"]) in reference_cells]),
+        blunt_range = Every(Inside(0.72, 0.98, 0.02), "reproduced if our lowest and highest cell medians both lie in "
+                                                      "[{rule.low}, {rule.high}]; partial if within {rule.slack}")
+
+        def sharp(runs):
+            cells = cell_medians(runs)
+            return Measured(min(cells.values()) if cells else Untested(NO_FINISHED_RUN), spread(list(cells.values())),
+                            cell_text(cells))
+
+        def on_reference(runs):
+            blunt = cell_medians(runs)
+            cells = {c: blunt[c] for c in reference_cells if c in blunt}
+            low, high = (min(cells.values()), max(cells.values())) if cells else (None, None)
+            return Measured([low, high] if cells else Untested(NO_FINISHED_RUN),
+                            {"low": low, "high": high, "cells": len(cells)}, cell_text(cells))
+
+        def at_scale(scale):
+            return lambda r: r.params["scale"] == scale
+
+        return [
+            RowSpec("accuracy at 5x sharpness, every (n, k)", Reference(1.0, NOTES_RUN, "reference_run"), sharp,
+                    AtLeast(1.0, 0.99, sentence_template="reproduced if every cell's median accuracy is {reproduced}; "
+                                                         "partial if >= {partial}"), runs=at_scale(5.0)),
+            RowSpec("accuracy at 1x sharpness on the reference run's (n, k)",
+                    Reference([blunt_range.rule.low, blunt_range.rule.high], NOTES_RUN, "reference_run"), on_reference,
+                    blunt_range,
+                    runs=lambda r: r.params["scale"] == 1.0 and (r.params["n"], r.params["k"]) in reference_cells),
+            RowSpec("at 1x, exact where 8 k^2 < n", Reference("exact iff 8 k^2 < n^scale (estimate)",
+                                                              "docs/theory/parity.md", "closed_form"),
+                    exact_as_estimated, Holds("reproduced if every cell the estimate calls exact has accuracy 1.0 and "
+                                              "every other cell is below 1.0; partial if only the first holds"),
+                    runs=at_scale(1.0)),
         ]
-        # docs/theory/parity.md: the two neighbours dominate the leak, so the decision is exact when 8 k^2 < n^scale.
-        called_exact = {c: m for c, m in blunt.items() if 8 * c[1] ** 2 < c[0]}
-        called_inexact = {c: m for c, m in blunt.items() if 8 * c[1] ** 2 >= c[0]}
-        first = all(m == 1.0 for m in called_exact.values())
-        second = all(m < 1.0 for m in called_inexact.values())
-        rows.append(row(
-            "at 1x, exact where 8 k^2 < n", Reference("exact iff 8 k^2 < n^scale (estimate)", "docs/theory/parity.md",
-                                                      "closed_form"),
-            {"exact_as_called": sum(m == 1.0 for m in called_exact.values()), "called_exact": len(called_exact),
-             "inexact_as_called": sum(m < 1.0 for m in called_inexact.values()), "called_inexact": len(called_inexact)},
-            "reproduced if every cell the estimate calls exact has accuracy 1.0 and every other cell is below 1.0; "
-            "partial if only the first holds",
-            Untested("no finished cell at 1x is one the estimate calls exact") if not called_exact else
-            "reproduced" if first and second else "partial" if first else "not_reproduced",
-            detail=f"called exact: {text(called_exact) or 'none'}; called inexact: {text(called_inexact) or 'none'}",
-            results=[r for r in results if r.params["scale"] == 1.0]))
+
+    def plots(self, results, options, seeds):
+        medians = {(scale, *cell): m for scale in options["scales"]
+                   for cell, m in cell_medians([r for r in results if r.params["scale"] == scale]).items()}
         series = {f"k={k}, {scale:g}x": [medians.get((scale, n, k)) for n in options["ns"]]
                   for scale in options["scales"] for k in options["ks"]}
-        plot = Plot.lines("construction_accuracy", "Hand-built parity model: accuracy against n (median over subsets)",
-                          options["ns"], series, xlabel="n", ylabel="accuracy", logx=True,
-                          styles={name: ("-o" if "5x" in name else "--s") for name in series})
-        return Summary(rows, [plot], notes="Sharpness c = scale * ln n / (1 - cos 2 pi / n): the score gap between "
-                       "the pointed-at bit and its neighbours is scale * ln n. Each seed draws another hidden subset S.")
+        return [Plot.lines("construction_accuracy", "Hand-built parity model: accuracy against n (median over subsets)",
+                           options["ns"], series, xlabel="n", ylabel="accuracy", logx=True,
+                           styles={name: ("-o" if "5x" in name else "--s") for name in series})]
+
+    def notes(self, results, options, seeds):
+        return ("Sharpness c = scale * ln n / (1 - cos 2 pi / n): the score gap between the pointed-at bit and its "
+                "neighbours is scale * ln n. Each seed draws another hidden subset S.")
+
+
+def cell_medians(runs: list[RunResult]) -> dict[tuple[int, int], float]:
+    """The median accuracy over seeds of each (n, k) among the finished ``runs``, in the order the runs come."""
+    accuracies: dict[tuple[int, int], list[float]] = {}
+    for r in ok_results(runs):
+        accuracies.setdefault((r.params["n"], r.params["k"]), []).append(r.measurements["accuracy"])
+    return {cell: statistics.median(v) for cell, v in accuracies.items()}
+
+
+def cell_text(cells: dict[tuple[int, int], float]) -> str:
+    return ", ".join(f"(n={n}, k={k}) {m:.3f}" for (n, k), m in cells.items())
+
+
+def exact_as_estimated(runs: list[RunResult]) -> Measured:
+    """docs/theory/parity.md: the two neighbours dominate the leak, so the decision is exact when 8 k^2 < n^scale.
+    The value: (every cell called exact is, and every other is not; every cell called exact is)."""
+    blunt = cell_medians(runs)
+    called_exact = {c: m for c, m in blunt.items() if 8 * c[1] ** 2 < c[0]}
+    called_inexact = {c: m for c, m in blunt.items() if 8 * c[1] ** 2 >= c[0]}
+    first = all(m == 1.0 for m in called_exact.values())
+    second = all(m < 1.0 for m in called_inexact.values())
+    value = ((first and second, first) if called_exact else
+             Untested("no finished cell at 1x is one the estimate calls exact"))
+    shown = {"exact_as_called": sum(m == 1.0 for m in called_exact.values()), "called_exact": len(called_exact),
+             "inexact_as_called": sum(m < 1.0 for m in called_inexact.values()), "called_inexact": len(called_inexact)}
+    return Measured(value, shown, f"called exact: {cell_text(called_exact) or 'none'}; called inexact: "
+                                  f"{cell_text(called_inexact) or 'none'}")
 
 
 class ParityMinimal(Experiment):
@@ -187,63 +215,40 @@ class ParityMinimal(Experiment):
         cfg = PointerParityConfig(n=p["n"], k=p["k"], n_heads=p["k"])
         return train_pointer(cfg, spec.seed, data, p["lr"], p["epochs"], p["eval_every"], p["record_every"])
 
-    def summarize(self, results, options, seeds):
-        rows, plots = [], []
+    def rows(self, options):
+        specs, epochs = [], options["epochs"]
         for n, k in options["configs"]:
-            group = ok_results(results, n=n, k=k)
-            asked = [r for r in results if r.params["n"] == n and r.params["k"] == k]
-            solved = [r for r in group if r.measurements["solved_at"] is not None]
-            stalled = [r for r in group if r.measurements["solved_at"] is None]
-            fraction = len(solved) / len(group) if group else None
-            # Why a row about the solving (or the stalled) seeds has no case to look at.
-            none_solved = NO_FINISHED_RUN if not group else f"no seed solved within {options['epochs']} epochs"
-            none_stalled = NO_FINISHED_RUN if not group else f"no seed stalled: all {len(group)} solved"
-            reference = (Reference("1 of 3 seeds reach 100 % (at epoch 3140); the others stall near 69 %", NOTES_RUN,
-                                   "reference_run") if (n, k) == (16, 3) else
-                         Reference("heads reach ~1.0 mass on distinct bits of S", f"{HG}, released heatmaps", "authors_code"))
-            verdict = (Untested(NO_FINISHED_RUN) if not group else
-                       "reproduced" if solved and stalled else "partial" if solved else "not_reproduced")
-            rows.append(row(
-                f"({n}, {k}): some seeds reach 100 % test accuracy, others stall", reference,
-                {"solved": len(solved), "seeds": len(group), "fraction": fraction},
-                "reproduced if at least one seed reaches 100 % and at least one stalls (spurious minima); partial if "
-                "every seed solves; not reproduced if none does",
-                verdict, detail=f"{len(solved)} of {len(group)} seeds solved within {options['epochs']} epochs",
-                results=asked))
-            epochs = [r.measurements["solved_at"] for r in solved]
+            config = partial(of_config, n=n, k=k)
+            specs.append(RowSpec(
+                f"({n}, {k}): some seeds reach 100 % test accuracy, others stall", minimal_reference(n, k),
+                partial(solving, epochs=epochs), Holds(
+                    "reproduced if at least one seed reaches 100 % and at least one stalls (spurious minima); partial "
+                    "if every seed solves; not reproduced if none does"), runs=config))
             if (n, k) == (16, 3):
-                rows.append(row(
-                    "(16, 3): epoch at which a seed reaches 100 %", Reference(3140, NOTES_RUN, "reference_run"),
-                    spread(epochs),
-                    "reproduced if 3140 lies within the range of our solving seeds' epochs; partial if the median is "
-                    "within a factor of 3 of it",
-                    (Untested(none_solved) if not epochs else
-                     "reproduced" if min(epochs) <= 3140 <= max(epochs) else
-                     "partial" if 3140 / 3 <= statistics.median(epochs) <= 3140 * 3 else "not_reproduced"),
-                    detail=f"epochs {sorted(epochs)}" if epochs else "", results=asked))
-                accuracies = [r.measurements["test_accuracy"] for r in stalled]
-                stall = statistics.median(accuracies) if accuracies else None
-                rows.append(row(
-                    "(16, 3): where stalled seeds sit", Reference(0.69, NOTES_RUN, "reference_run"), spread(accuracies),
-                    "reproduced if the stalled seeds' median test accuracy is within 0.05 of 0.69; partial within 0.1",
-                    within(stall, 0.64, 0.74, slack=0.05, missing=none_stalled),
-                    detail="; ".join(f"seed {r.seed}: accuracy {r.measurements['test_accuracy']:.3f}, min coverage of S "
-                                     f"{r.measurements['min_coverage']:.2f}, angles {r.measurements['angles']} "
-                                     f"(S = {r.measurements['subset']})" for r in stalled),
-                    results=asked))
+                specs += [
+                    RowSpec("(16, 3): epoch at which a seed reaches 100 %", Reference(SOLVED_AT, NOTES_RUN, "reference_run"),
+                            partial(solving_epochs, epochs=epochs), Holds(
+                                f"reproduced if {SOLVED_AT} lies within the range of our solving seeds' epochs; partial "
+                                f"if the median is within a factor of {SOLVED_AT_FACTOR} of it"), runs=config),
+                    RowSpec("(16, 3): where stalled seeds sit", Reference(STALLED_AT.reference, NOTES_RUN, "reference_run"),
+                            stalled_accuracy, STALLED_AT, runs=config)]
             else:
-                coverage = [r.measurements["min_coverage"] for r in solved]
-                rows.append(row(
-                    f"({n}, {k}): solving seeds cover every bit of S", reference, spread(coverage),
-                    "reproduced if every solving seed puts >= 0.9 total attention on each bit of S (min_j a_j)",
-                    at_least(min(coverage) if coverage else None, 0.9, 0.5, missing=none_solved),
-                    detail=f"{len(solved)} solving seeds" if solved else "", results=asked))
-            plots.append(self.formation_plot(n, k, group))
-        return Summary(rows, [p for p in plots if p], notes=(
-            "Model: per head a trainable 2-d query on circular codes (cos, sin)(2 pi j / n), temperature n/4, "
-            "the frozen width-k zig-zag readout, squared mean hinge loss, Adam at lr 0.1, full batch on 0.8 * 2^n "
-            "draws split 75/25: the authors' released setup. The formation plots show each head's pointer angle "
-            "(in positions) over training; dashed lines are the bits of S."))
+                specs.append(RowSpec(
+                    f"({n}, {k}): solving seeds cover every bit of S", minimal_reference(n, k),
+                    partial(coverage_of_s, epochs=epochs), AtLeast(0.9, 0.5, sentence_template=(
+                        "reproduced if every solving seed puts >= {reproduced} total attention on each bit of S "
+                        "(min_j a_j); partial if >= {partial}")), runs=config))
+        return specs
+
+    def plots(self, results, options, seeds):
+        plots = [self.formation_plot(n, k, ok_results(results, n=n, k=k)) for n, k in options["configs"]]
+        return [p for p in plots if p]
+
+    def notes(self, results, options, seeds):
+        return ("Model: per head a trainable 2-d query on circular codes (cos, sin)(2 pi j / n), temperature n/4, "
+                "the frozen width-k zig-zag readout, squared mean hinge loss, Adam at lr 0.1, full batch on 0.8 * 2^n "
+                "draws split 75/25: the authors' released setup. The formation plots show each head's pointer angle "
+                "(in positions) over training; dashed lines are the bits of S.")
 
     @staticmethod
     def formation_plot(n: int, k: int, group: list[RunResult]) -> Plot | None:
@@ -265,6 +270,69 @@ class ParityMinimal(Experiment):
         styles = {name: "--" for name in series if name.startswith("bit")}
         return Plot.lines(f"formation_n{n}_k{k}", f"({n}, {k}): head pointer angles over training",
                           epochs, series, xlabel="epoch", ylabel="pointer angle (positions)", styles=styles)
+
+
+SOLVED_AT, SOLVED_AT_FACTOR = 3140, 3  # the reference run's solving epoch on (16, 3), and how far off is partial
+STALLED_AT = Near(0.69, 0.05, 0.1, sentence_template="reproduced if the stalled seeds' median test accuracy is within "
+                                                     "{tolerance} of {reference}; partial within {partial_tolerance}")
+
+
+def of_config(result: RunResult, n: int, k: int) -> bool:
+    return result.params["n"] == n and result.params["k"] == k
+
+
+def minimal_reference(n: int, k: int) -> Reference:
+    if (n, k) == (16, 3):
+        return Reference("1 of 3 seeds reach 100 % (at epoch 3140); the others stall near 69 %", NOTES_RUN,
+                         "reference_run")
+    return Reference("heads reach ~1.0 mass on distinct bits of S", f"{HG}, released heatmaps", "authors_code")
+
+
+def by_solving(runs: list[RunResult]) -> tuple[list[RunResult], list[RunResult], list[RunResult]]:
+    """The finished runs, those that reached 100 %, and those that stalled."""
+    group = ok_results(runs)
+    solved = [r for r in group if r.measurements["solved_at"] is not None]
+    return group, solved, [r for r in group if r.measurements["solved_at"] is None]
+
+
+def none_solved(group: list[RunResult], epochs: int) -> Untested:
+    """Why a row about the solving seeds has no case to look at."""
+    return Untested(NO_FINISHED_RUN if not group else f"no seed solved within {epochs} epochs")
+
+
+def solving(runs: list[RunResult], epochs: int) -> Measured:
+    group, solved, stalled = by_solving(runs)
+    value = (bool(solved and stalled), bool(solved)) if group else Untested(NO_FINISHED_RUN)
+    return Measured(value, {"solved": len(solved), "seeds": len(group),
+                            "fraction": len(solved) / len(group) if group else None},
+                    f"{len(solved)} of {len(group)} seeds solved within {epochs} epochs")
+
+
+def solving_epochs(runs: list[RunResult], epochs: int) -> Measured:
+    group, solved, _ = by_solving(runs)
+    reached = [r.measurements["solved_at"] for r in solved]
+    value = ((min(reached) <= SOLVED_AT <= max(reached),
+              SOLVED_AT / SOLVED_AT_FACTOR <= statistics.median(reached) <= SOLVED_AT * SOLVED_AT_FACTOR)
+             if reached else none_solved(group, epochs))
+    return Measured(value, spread(reached), f"epochs {sorted(reached)}" if reached else "")
+
+
+def stalled_accuracy(runs: list[RunResult]) -> Measured:
+    group, _, stalled = by_solving(runs)
+    accuracies = [r.measurements["test_accuracy"] for r in stalled]
+    reason = NO_FINISHED_RUN if not group else f"no seed stalled: all {len(group)} solved"
+    return Measured(statistics.median(accuracies) if accuracies else Untested(reason), spread(accuracies),
+                    "; ".join(f"seed {r.seed}: accuracy {r.measurements['test_accuracy']:.3f}, min coverage of S "
+                              f"{r.measurements['min_coverage']:.2f}, angles {r.measurements['angles']} "
+                              f"(S = {r.measurements['subset']})" for r in stalled))
+
+
+def coverage_of_s(runs: list[RunResult], epochs: int) -> Measured:
+    group, solved, _ = by_solving(runs)
+    coverage = [r.measurements["min_coverage"] for r in solved]
+    return Measured(min(coverage) if coverage else none_solved(group, epochs), spread(coverage),
+                    f"{len(solved)} solving seeds" if solved else "")
+
 
 
 class ParityFrozenAttention(Experiment):
@@ -298,52 +366,67 @@ class ParityFrozenAttention(Experiment):
         out = train_pointer(cfg, spec.seed, data, p["lr"], p["epochs"], p["eval_every"], target=1.0)
         return {k: out[k] for k in ("test_accuracy", "train_accuracy", "min_coverage", "subset")}
 
-    def summarize(self, results, options, seeds):
-        k, rows, plots = options["k"], [], []
+    def rows(self, options):
+        k, specs = options["k"], []
         heads = [f * k for f in options["head_factors"]]
         for variant in options["variants"]:
-            accuracy = {(n, h): [r.measurements["test_accuracy"] for r in ok_results(results, variant=variant, n=n, heads=h)]
-                        for n in options["ns"] for h in heads}
-            at_k = [statistics.median(accuracy[n, k]) for n in options["ns"] if accuracy[n, k]]
-            group_k = [r for r in results if r.params["variant"] == variant and r.params["heads"] == k]
-            big_n = [statistics.median(accuracy[n, k]) for n in options["ns"] if n >= 16 and accuracy[n, k]]
-            rows.append(row(
-                f"{variant} frozen heads, H = k: accuracy stays near chance",
-                Reference("fails: fixed heads lose the O(k) efficiency", HG, "paper"), spread(at_k),
-                "reproduced if the median test accuracy with H = k is <= 0.6 at every n >= 16; partial if <= 0.75",
-                at_most(max(big_n) if big_n else None, 0.6, 0.75, missing="no finished run with H = k at n >= 16"),
-                detail=", ".join(f"n={n}: {statistics.median(accuracy[n, k]):.3f}" for n in options["ns"] if accuracy[n, k]),
-                results=group_k))
-            needed = {}
-            for n in options["ns"]:
-                enough = [h for h in heads if accuracy[n, h] and statistics.median(accuracy[n, h]) >= 0.95]
-                needed[n] = min(enough) if enough else None
-            values = [needed[n] for n in options["ns"]]
-            known = [v if v is not None else math.inf for v in values]
-            monotone = all(a <= b for a, b in zip(known, known[1:]))
-            grows = known[-1] > known[0]
-            group = [r for r in results if r.params["variant"] == variant]
-            rows.append(row(
-                f"{variant} frozen heads: heads needed for 95 % grow with n",
-                Reference("k-parity is learnable with fixed heads only if the number of heads or their norms grow "
-                          "with n", HG, "paper"),
-                {f"n={n}": ("> " + str(heads[-1])) if v is None else v for n, v in needed.items()},
-                "reproduced if the smallest H reaching 95 % (median over seeds) never decreases with n and is larger "
-                "(or beyond the largest H tried) at the largest n than at the smallest; partial if it only never "
-                "decreases",
-                Untested(f"no n reached 95 % with up to H = {heads[-1]} heads within {options['epochs']} epochs, so "
-                         "there is no growth to see") if all(v is None for v in values) else
-                "reproduced" if monotone and grows else "partial" if monotone else "not_reproduced",
-                detail=f"H tried: {heads}", results=group))
-            plots.append(Plot.lines(
-                f"frozen_{variant}", f"{variant} frozen heads: test accuracy against n (median over seeds)", options["ns"],
-                {f"H={h}": [statistics.median(accuracy[n, h]) if accuracy[n, h] else None for n in options["ns"]] for h in heads},
-                xlabel="n", ylabel="test accuracy", hline=0.95))
-        return Summary(rows, plots, notes=(
-            "Queries frozen at random angles; a trainable ReLU readout (width "
-            f"{options['readout_width']}) sees every head's attended bit mass. 'soft': the authors' init (unit "
-            "queries, temperature n/4: nearly uniform attention); 'sharp': the construction's sharpness, so each head "
-            "points almost one-hot at a random position. Data: min(0.8 * 2^n, data_cap) draws, split 75/25."))
+            specs += [
+                RowSpec(f"{variant} frozen heads, H = k: accuracy stays near chance",
+                        Reference("fails: fixed heads lose the O(k) efficiency", HG, "paper"),
+                        partial(accuracy_with_k_heads, ns=options["ns"]), AtMost(0.6, 0.75, sentence_template=(
+                            "reproduced if the median test accuracy with H = k is <= {reproduced} at every n >= 16; "
+                            "partial if <= {partial}")),
+                        runs=lambda r, variant=variant: r.params["variant"] == variant and r.params["heads"] == k),
+                RowSpec(f"{variant} frozen heads: heads needed for 95 % grow with n",
+                        Reference("k-parity is learnable with fixed heads only if the number of heads or their norms "
+                                  "grow with n", HG, "paper"),
+                        partial(heads_needed, ns=options["ns"], heads=heads, epochs=options["epochs"]), Holds(
+                            "reproduced if the smallest H reaching 95 % (median over seeds) never decreases with n and "
+                            "is larger (or beyond the largest H tried) at the largest n than at the smallest; partial "
+                            "if it only never decreases"),
+                        runs=lambda r, variant=variant: r.params["variant"] == variant)]
+        return specs
+
+    def plots(self, results, options, seeds):
+        heads = [f * options["k"] for f in options["head_factors"]]
+        return [Plot.lines(
+            f"frozen_{variant}", f"{variant} frozen heads: test accuracy against n (median over seeds)", options["ns"],
+            {f"H={h}": [median_accuracy(results, variant=variant, n=n, heads=h) for n in options["ns"]] for h in heads},
+            xlabel="n", ylabel="test accuracy", hline=0.95) for variant in options["variants"]]
+
+    def notes(self, results, options, seeds):
+        return ("Queries frozen at random angles; a trainable ReLU readout (width "
+                f"{options['readout_width']}) sees every head's attended bit mass. 'soft': the authors' init (unit "
+                "queries, temperature n/4: nearly uniform attention); 'sharp': the construction's sharpness, so each "
+                "head points almost one-hot at a random position. Data: min(0.8 * 2^n, data_cap) draws, split 75/25.")
+
+
+def median_accuracy(runs: list[RunResult], **params: Any) -> float | None:
+    """The median test accuracy over the finished runs with ``params``, None where none finished."""
+    return median([r.measurements["test_accuracy"] for r in ok_results(runs, **params)])
+
+
+def accuracy_with_k_heads(runs: list[RunResult], ns: list[int]) -> Measured:
+    medians = {n: m for n in ns if (m := median_accuracy(runs, n=n)) is not None}
+    big_n = [m for n, m in medians.items() if n >= 16]
+    return Measured(max(big_n) if big_n else Untested("no finished run with H = k at n >= 16"),
+                    spread(list(medians.values())), ", ".join(f"n={n}: {m:.3f}" for n, m in medians.items()))
+
+
+def heads_needed(runs: list[RunResult], ns: list[int], heads: list[int], epochs: int) -> Measured:
+    """The smallest H whose median accuracy reaches 95 % at each n; the value: (it never decreases with n and is
+    larger at the largest n, it never decreases)."""
+    needed = {}
+    for n in ns:
+        enough = [h for h in heads if (m := median_accuracy(runs, n=n, heads=h)) is not None and m >= 0.95]
+        needed[n] = min(enough) if enough else None
+    known = [v if v is not None else math.inf for v in needed.values()]
+    monotone = all(a <= b for a, b in zip(known, known[1:]))
+    value = ((monotone and known[-1] > known[0], monotone) if any(v is not None for v in needed.values()) else
+             Untested(f"no n reached 95 % with up to H = {heads[-1]} heads within {epochs} epochs, so there is no "
+                      "growth to see"))
+    return Measured(value, {f"n={n}": ("> " + str(heads[-1])) if v is None else v for n, v in needed.items()},
+                    f"H tried: {heads}")
 
 
 class ParityFFNN(Experiment):
@@ -396,43 +479,65 @@ class ParityFFNN(Experiment):
         return {"mlp": found, "tried": tried, "pointer_solved": pointer["solved_at"] is not None,
                 "pointer_accuracy": pointer["test_accuracy"], "pointer_parameters": 2 * k}
 
-    def summarize(self, results, options, seeds):
-        ns, good = options["ns"], [r for r in results if r.ok]
-        points = [(r.params["n"], r.measurements["mlp"]["parameters"], r.seed) for r in good if r.measurements["mlp"]]
-        missing = [(r.params["n"], r.seed) for r in good if not r.measurements["mlp"]]
-        fit_ = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[2] for p in points])
-        slope, low = fit_["slope"], fit_["low"]
-        rows = [row(
-            "MLP parameters needed to learn parity grow like n", Reference("Omega(n) parameters for feed-forward networks", HG, "paper"),
-            fit_, "reproduced if the fitted log-log slope of parameters against n is >= 0.9 with its 95 % interval above 0; "
-            "partial if only the interval is above 0",
-            too_few_sizes([p[0] for p in points], "n", f"test accuracy {options['target']}",
-                          f"{options['steps']} steps at widths up to {options['widths'][-1]}")
-            or ("reproduced" if slope >= 0.9 and low > 0 else "partial" if low is not None and low > 0 else "not_reproduced"),
-            detail="; ".join(f"n={n}: " + ", ".join(str(p[1]) for p in points if p[0] == n) for n in ns)
-            + (f"; no width up to {options['widths'][-1]} reached {options['target']} at (n, seed) {missing}" if missing else ""),
-            results=results)]
-        solved = {n: [r.measurements["pointer_solved"] for r in good if r.params["n"] == n] for n in ns}
-        at_every_n = all(any(v) for v in solved.values() if v)
-        rows.append(row(
-            "the attention model learns it with 2k trainable parameters at every n",
-            Reference("O(k) parameters suffice for transformers", HG, "paper"),
-            {f"n={n}": f"{sum(v)}/{len(v)} seeds" for n, v in solved.items()},
-            f"reproduced if at every n some seed's 2k = {2 * options['k']}-parameter model reaches {options['target']} "
-            "on the same data (the minimal model has spurious minima, so not every seed); partial if at some n",
-            Untested(NO_FINISHED_RUN) if not good else
-            "reproduced" if at_every_n else "partial" if any(any(v) for v in solved.values()) else "not_reproduced",
-            results=results))
+    def rows(self, options):
+        return [
+            RowSpec("MLP parameters needed to learn parity grow like n",
+                    Reference("Omega(n) parameters for feed-forward networks", HG, "paper"),
+                    partial(mlp_growth, options=options), Holds(
+                        "reproduced if the fitted log-log slope of parameters against n is >= 0.9 with its 95 % "
+                        "interval above 0; partial if only the interval is above 0")),
+            RowSpec("the attention model learns it with 2k trainable parameters at every n",
+                    Reference("O(k) parameters suffice for transformers", HG, "paper"),
+                    partial(pointer_solves, ns=options["ns"]), Holds(
+                        f"reproduced if at every n some seed's 2k = {2 * options['k']}-parameter model reaches "
+                        f"{options['target']} on the same data (the minimal model has spurious minima, so not every "
+                        "seed); partial if at some n")),
+        ]
+
+    def plots(self, results, options, seeds):
+        ns = options["ns"]
+        points = smallest_mlps(results)
         per_n = {n: [p[1] for p in points if p[0] == n] for n in ns}
-        plot = Plot.lines("parameters_against_n", "Smallest network reaching the target accuracy: parameters against n",
-                          ns, {"MLP (median over seeds)": [statistics.median(v) if v else None for v in per_n.values()],
-                               "attention model (2k)": [2 * options["k"]] * len(ns)},
-                          xlabel="n", ylabel="trainable parameters", logx=True, logy=True)
-        return Summary(rows, [plot], notes=(
-            f"Each run searches MLP widths {options['widths']} (one ReLU hidden layer, Adam, logistic loss, "
-            f"{options['steps']} steps) on a fixed training set of {options['train_size']} examples and keeps the "
-            f"narrowest reaching {options['target']} test accuracy; parameters = (n + 2) * width + 1. The attention "
-            "model is the authors' minimal one (2 trainable numbers a head) trained on the same examples."))
+        return [Plot.lines("parameters_against_n", "Smallest network reaching the target accuracy: parameters against n",
+                           ns, {"MLP (median over seeds)": [median(v) for v in per_n.values()],
+                                "attention model (2k)": [2 * options["k"]] * len(ns)},
+                           xlabel="n", ylabel="trainable parameters", logx=True, logy=True)]
+
+    def notes(self, results, options, seeds):
+        return (f"Each run searches MLP widths {options['widths']} (one ReLU hidden layer, Adam, logistic loss, "
+                f"{options['steps']} steps) on a fixed training set of {options['train_size']} examples and keeps the "
+                f"narrowest reaching {options['target']} test accuracy; parameters = (n + 2) * width + 1. The attention "
+                "model is the authors' minimal one (2 trainable numbers a head) trained on the same examples.")
+
+
+def smallest_mlps(runs: list[RunResult]) -> list[tuple[int, int, int]]:
+    """(n, parameters of the narrowest MLP reaching the target, seed) of each finished run that found one."""
+    return [(r.params["n"], r.measurements["mlp"]["parameters"], r.seed) for r in runs if r.ok and r.measurements["mlp"]]
+
+
+def mlp_growth(runs: list[RunResult], options: dict[str, Any]) -> Measured:
+    """The log-log slope of the narrowest MLP's parameters against n; the value: (slope >= 0.9 with the interval
+    above 0, the interval above 0)."""
+    points = smallest_mlps(runs)
+    missing = [(r.params["n"], r.seed) for r in runs if r.ok and not r.measurements["mlp"]]
+    fit = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[2] for p in points])
+    unfitted = too_few_sizes([p[0] for p in points], "n", f"test accuracy {options['target']}",
+                             f"{options['steps']} steps at widths up to {options['widths'][-1]}")
+    low = fit["low"]
+    value = unfitted or (fit["slope"] >= 0.9 and low > 0, low is not None and low > 0)
+    detail = "; ".join(f"n={n}: " + ", ".join(str(p[1]) for p in points if p[0] == n) for n in options["ns"])
+    if missing:
+        detail += f"; no width up to {options['widths'][-1]} reached {options['target']} at (n, seed) {missing}"
+    return Measured(value, fit, detail)
+
+
+def pointer_solves(runs: list[RunResult], ns: list[int]) -> Measured:
+    """Whether some seed's attention model reaches the target at every n; the value: (at every n, at some n)."""
+    good = ok_results(runs)
+    solved = {n: [r.measurements["pointer_solved"] for r in good if r.params["n"] == n] for n in ns}
+    value = ((all(any(v) for v in solved.values() if v), any(any(v) for v in solved.values())) if good else
+             Untested(NO_FINISHED_RUN))
+    return Measured(value, {f"n={n}": f"{sum(v)}/{len(v)} seeds" for n, v in solved.items()})
 
 
 class ParityOnline(Experiment):
@@ -499,53 +604,42 @@ class ParityOnline(Experiment):
         return {"solved_at": steps, "final_accuracy": result.metrics["final"]["accuracy"],
                 "batch_size": train_cfg.batch_size, "formation": formation}
 
-    def summarize(self, results, options, seeds):
-        rows, medians = [], {}
-        for width in options["widths"]:
-            group = [r for r in results if r.params.get("width") == width]
-            steps = [r.measurements["solved_at"] for r in group if r.ok]
-            measured = spread(steps)
-            medians[width] = measured["median"] if not measured["missing"] else None
-            reference = self.REFERENCE.get(width)
-            if reference is None:
-                continue
-            value, (low, high) = reference
-            median = measured["median"]
-            verdict = (Untested(NO_FINISHED_RUN) if not steps else
-                       "not_reproduced" if median is None or measured["missing"] > len(steps) / 2 else
-                       "reproduced" if low <= median <= high else
-                       "partial" if value / 2 <= median <= value * 2 else "not_reproduced")
-            rows.append(row(
-                f"width {width}: median steps to 100 % accuracy", Reference(value, NOTES_RUN + f" (5 seeds: {low}-{high})",
-                                                                            "reference_run"),
-                measured, f"reproduced if our median lies in the reference run's range [{low}, {high}]; partial if "
-                          "within a factor of 2 of its median; not reproduced if most seeds never solve",
-                verdict, detail=f"steps per seed: {steps} (checked every {options['eval_every']} steps on "
-                                f"{options['eval_samples']} fresh samples)", results=group))
-        if medians.get(10) and medians.get(1000):
-            speedup = medians[10] / medians[1000]
-            rows.append(row(
-                "no width-fold speed-up from width 10 to 1000",
-                Reference("convergence time plateaus with width (Fig. 4, 14)", BARAK, "paper"), {"speedup": speedup},
-                "reproduced if 100x the width is less than 10x faster", at_most(speedup, 10, 30),
-                results=[r for r in results if r.params.get("model") == "mlp"]))
-        group = [r for r in results if r.params.get("model") == "transformer"]
-        steps = [r.measurements["solved_at"] for r in group if r.ok]
-        measured = spread(steps)
-        finals = [round(r.measurements["final_accuracy"], 3) for r in group if r.ok]
-        rows.append(row(
+    def rows(self, options):
+        specs = [self.steps_row(width, options) for width in options["widths"] if width in self.REFERENCE]
+        specs.append(RowSpec(
+            "no width-fold speed-up from width 10 to 1000",
+            Reference("convergence time plateaus with width (Fig. 4, 14)", BARAK, "paper"), speedup,
+            AtMost(10, 30, sentence_template="reproduced if 100x the width is at most {reproduced}x faster; partial if "
+                                             "at most {partial}x"),
+            runs=lambda r: r.params.get("model") == "mlp", shown_if=lambda runs: speedup(runs) is not None))
+        specs.append(RowSpec(
             "the default transformer solves (50, 3) online",
-            Reference("Adam-trained transformers converge on small (n, k) within 10^5 steps; plain SGD rarely", BARAK, "paper"),
-            measured, f"reproduced if every seed reaches 100 % held-out accuracy within {options['transformer_max_steps']} "
-                      "steps; partial if at least half do",
-            Untested(NO_FINISHED_RUN) if not steps else "reproduced" if measured["missing"] == 0 else
-            "partial" if measured["missing"] <= len(steps) / 2 else "not_reproduced",
-            detail=f"the default model and optimiser (AdamW 1e-3) on batches of {options['batch_size']}, like the MLPs; "
-                   f"final held-out accuracy per seed {finals}", results=group))
+            Reference("Adam-trained transformers converge on small (n, k) within 10^5 steps; plain SGD rarely", BARAK,
+                      "paper"), partial(transformer_steps, options=options),
+            Share(1.0, 0.5, sentence_template=f"reproduced if {{reproduced:part}} seed reaches 100 % held-out accuracy "
+                                              f"within {options['transformer_max_steps']} steps; partial if at least "
+                                              "{partial:part} do"),
+            runs=lambda r: r.params.get("model") == "transformer"))
+        return specs
+
+    def steps_row(self, width: int, options: dict[str, Any]) -> RowSpec:
+        """Width ``width``'s median steps to solve against the reference run's."""
+        value, (low, high) = self.REFERENCE[width]
+        return RowSpec(
+            f"width {width}: median steps to 100 % accuracy",
+            Reference(value, NOTES_RUN + f" (5 seeds: {low}-{high})", "reference_run"),
+            partial(steps_against_reference, reference=(value, low, high), options=options), Holds(
+                f"reproduced if our median lies in the reference run's range [{low}, {high}]; partial if within a "
+                "factor of 2 of its median; not reproduced if most seeds never solve"),
+            runs=lambda r: r.params.get("width") == width)
+
+    def plots(self, results, options, seeds):
+        transformer = [r for r in results if r.params.get("model") == "transformer"]
+        medians = [solved_median(r for r in results if r.params.get("width") == w) for w in options["widths"]]
         plots = [Plot.bars("steps_to_solve", "Median steps to 100 % accuracy on (50, 3)",
                            [f"MLP r={w}" for w in options["widths"]] + ["transformer"],
-                           {"steps": [medians.get(w) for w in options["widths"]] + [measured["median"]]}, ylabel="steps")]
-        first = next((r for r in sorted(group, key=lambda r: r.seed) if r.ok), None)
+                           {"steps": medians + [spread(solving_steps(transformer))["median"]]}, ylabel="steps")]
+        first = next((r for r in sorted(transformer, key=lambda r: r.seed) if r.ok), None)
         if first:
             history = first.measurements["formation"]
             heads = list(history[0]["attention_on_S"]) if history else []
@@ -553,10 +647,53 @@ class ParityOnline(Experiment):
                 "transformer_formation", f"Default transformer, seed {first.seed}: attention from CLS on S per head",
                 [h["step"] for h in history], {head: [h["attention_on_S"][head] for h in history] for head in heads},
                 xlabel="step", ylabel="attention mass on S"))
-        return Summary(rows, plots, notes=(
-            "MLPs: one ReLU hidden layer, Xavier-uniform init, +-1 inputs, hinge loss, SGD at lr 0.1, fresh batches of 32 "
-            "(Barak et al.'s configuration (ii)/(iii)). Solving = 100 % on the fixed held-out sample, checked every "
-            f"{options['eval_every']} steps."))
+        return plots
+
+    def notes(self, results, options, seeds):
+        return ("MLPs: one ReLU hidden layer, Xavier-uniform init, +-1 inputs, hinge loss, SGD at lr 0.1, fresh batches "
+                "of 32 (Barak et al.'s configuration (ii)/(iii)). Solving = 100 % on the fixed held-out sample, checked "
+                f"every {options['eval_every']} steps.")
+
+
+def solving_steps(runs: Iterable[RunResult]) -> list[int | None]:
+    """The step at which each finished run solved, None for one that never did."""
+    return [r.measurements["solved_at"] for r in runs if r.ok]
+
+
+def solved_median(runs: Iterable[RunResult]) -> float | None:
+    """The median steps to solve, None unless every finished run solved."""
+    measured = spread(solving_steps(runs))
+    return measured["median"] if not measured["missing"] else None
+
+
+def steps_against_reference(runs: list[RunResult], reference: tuple[int, int, int], options: dict[str, Any]) -> Measured:
+    """The median steps to solve against the reference run's; the value: (most seeds solve and the median lies in
+    its range, most seeds solve and the median is within a factor 2 of its median)."""
+    value, low, high = reference
+    steps = solving_steps(runs)
+    measured = spread(steps)
+    median_ = measured["median"]
+    most_solve = median_ is not None and measured["missing"] <= len(steps) / 2
+    verdict = ((most_solve and low <= median_ <= high, most_solve and value / 2 <= median_ <= value * 2) if steps else
+               Untested(NO_FINISHED_RUN))
+    return Measured(verdict, measured, f"steps per seed: {steps} (checked every {options['eval_every']} steps on "
+                                       f"{options['eval_samples']} fresh samples)")
+
+
+def speedup(runs: list[RunResult]) -> Measured | None:
+    """Median steps to solve at width 10 over those at width 1000; None unless every run of both solved."""
+    slow, fast = (solved_median(r for r in runs if r.params["width"] == w) for w in (10, 1000))
+    if not slow or not fast:
+        return None
+    return Measured(slow / fast, {"speedup": slow / fast})
+
+
+def transformer_steps(runs: list[RunResult], options: dict[str, Any]) -> Measured:
+    steps = solving_steps(runs)
+    finals = [round(r.measurements["final_accuracy"], 3) for r in runs if r.ok]
+    return Measured([s is not None for s in steps] if steps else Untested(NO_FINISHED_RUN), spread(steps),
+                    f"the default model and optimiser (AdamW 1e-3) on batches of {options['batch_size']}, like the MLPs; "
+                    f"final held-out accuracy per seed {finals}")
 
 
 PARITY_EXPERIMENTS = [ParityConstruction, ParityMinimal, ParityFrozenAttention, ParityFFNN, ParityOnline]

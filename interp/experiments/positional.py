@@ -17,14 +17,16 @@ reference numbers and what is not known about the paper: docs/theory/positional.
 from __future__ import annotations
 
 import math
-import statistics
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 
+from ..grading import AtLeast, AtMost, Every, Holds, Untested
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunResult, RunSpec, Summary, Untested, all_of, at_least,
-                   at_most, no_run, ok_results, row, spread)
+from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
+from .statistics import NO_FINISHED_RUN, measured_or, median, no_run, ok_results, spread
 
 PAPER = "Back de Luca et al. 2025 (arXiv 2410.01686)"
 AUTHORS = "the authors' result files (results/fixed_length/<task>/scale), median of 10 runs"
@@ -86,10 +88,6 @@ def measured(results: list[RunResult], model: str, key: str, c: float) -> list[f
     return [r.measurements[model][key][f"{c:g}"] for r in results if r.ok and model in r.measurements]
 
 
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
 def ratio_per_seed(results: list[RunResult], top: str, bottom: str, key: str, c_top: float, c_bottom: float) -> list[float]:
     """Per run: ``top``'s ``key`` at ``c_top`` over ``bottom``'s at ``c_bottom``."""
     return [r.measurements[top][key][f"{c_top:g}"] / max(r.measurements[bottom][key][f"{c_bottom:g}"], 1e-30)
@@ -98,6 +96,49 @@ def ratio_per_seed(results: list[RunResult], top: str, bottom: str, key: str, c_
 
 def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2g}"
+
+
+def of_task(task: str) -> Callable[[RunResult], bool]:
+    return lambda result: result.params["task"] == task
+
+
+def positional_advantage(runs: list[RunResult]) -> Measured:
+    """Per seed, standard MSE over positional MSE at c = 10, beside both models' medians."""
+    ratios = spread(ratio_per_seed(runs, "standard", "positional", "mse", 10.0, 10.0))
+    pos, std = median(measured(runs, "positional", "mse", 10.0)), median(measured(runs, "standard", "mse", 10.0))
+    inside = {m: median(measured(runs, m, "relative_error", 1.0)) for m in ("positional", "standard")}
+    return Measured(measured_or(ratios["median"], NO_FINISHED_RUN), {**ratios, "positional_mse": pos, "standard_mse": std},
+                    f"ours: positional {fmt(pos)} vs standard {fmt(std)}; relative error at c = 1: positional "
+                    f"{fmt(inside['positional'])}, standard {fmt(inside['standard'])}")
+
+
+def against_authors(runs: list[RunResult], model: str, tasks: list[str], options: dict[str, Any]) -> Measured:
+    """Each task's median MSE at c = 10 over the authors'; the value: that factor or its inverse, whichever is >= 1."""
+    cells = {task: median(measured(ok_results(runs, task=task), model, "mse", 10.0)) for task in tasks}
+    factors = {task: (v / AUTHORS_MSE[task][model][-1] if v is not None else None) for task, v in cells.items()}
+    worst = max((max(f, 1 / f) for f in factors.values() if f), default=None)
+    detail = "ours / authors': " + ", ".join(f"{task} {fmt(f)}" for task, f in factors.items())
+    if model == "positional":
+        detail += (f"; trained {options['steps']} steps of batch {options['batch_size']} against the authors' 2001 "
+                   "epochs of 30,000 examples")
+    return Measured({task: max(f, 1 / f) if f else Untested(no_run([task])) for task, f in factors.items()},
+                    {"ours": cells, "worst_factor": worst}, detail)
+
+
+def in_distribution(runs: list[RunResult], tasks: list[str]) -> Measured:
+    inside = {(task, model): median(measured(ok_results(runs, task=task), model, "mse", 1.0))
+              for task in tasks for model in ("positional", "standard")}
+    return Measured({cell: measured_or(v, no_run([cell[0]])) for cell, v in inside.items()},
+                    {"largest_median": max((v for v in inside.values() if v is not None), default=None)},
+                    ", ".join(f"{task}/{model} {fmt(v)}" for (task, model), v in inside.items()))
+
+
+def rotary_failure(runs: list[RunResult], tasks: list[str]) -> Measured:
+    """Per cumsum seed, rotary MSE over positional MSE at c = 10; the detail quotes every task's rotary MSE."""
+    ratios = spread(ratio_per_seed(ok_results(runs, task="cumsum"), "rotary", "positional", "mse", 10.0, 10.0))
+    others = {task: median(measured(ok_results(runs, task=task), "rotary", "mse", 10.0)) for task in tasks}
+    return Measured(measured_or(ratios["median"], NO_FINISHED_RUN), {**ratios, "rotary_mse": others.get("cumsum")},
+                    "rotary MSE at c = 10: " + ", ".join(f"{task} {fmt(v)}" for task, v in others.items()))
 
 
 class PositionalScale(Experiment):
@@ -134,75 +175,52 @@ class PositionalScale(Experiment):
                 out[label][f"{c:g}"] = task.evaluate(patched(models["standard"], batch.inputs, patterns), batch)["mse"]
         return out
 
-    def summarize(self, results, options, seeds):
-        rows, plots = [], []
-        per_task = {task: ok_results(results, task=task) for task in options["tasks"]}
-        asked = {task: [r for r in results if r.params["task"] == task] for task in options["tasks"]}
-        for task in options["tasks"]:
-            group, authors = per_task[task], AUTHORS_MSE.get(task)
-            if authors is None:
-                continue
-            ratios = ratio_per_seed(group, "standard", "positional", "mse", 10.0, 10.0)
-            spread_ = spread(ratios)
-            pos, std = median(measured(group, "positional", "mse", 10.0)), median(measured(group, "standard", "mse", 10.0))
-            inside = {m: median(measured(group, m, "relative_error", 1.0)) for m in ("positional", "standard")}
-            rows.append(row(
-                f"{task}: positional beats standard by >= 100x in MSE at c = 10",
-                Reference(f"positional {authors['positional'][-1]:g} vs standard {authors['standard'][-1]:g} "
-                          f"({authors['standard'][-1] / authors['positional'][-1]:.0f}x)", AUTHORS, "authors_code"),
-                {**spread_, "positional_mse": pos, "standard_mse": std},
-                "reproduced if the median over seeds of (standard MSE / positional MSE) at c = 10 is >= 100; "
-                "partial if >= 10", at_least(spread_["median"], 100, 10, missing=NO_FINISHED_RUN),
-                detail=f"ours: positional {fmt(pos)} vs standard {fmt(std)}; relative error at c = 1: positional "
-                       f"{fmt(inside['positional'])}, standard {fmt(inside['standard'])}", results=asked[task]))
-        for model in ("positional", "standard"):
-            cells = {task: median(measured(per_task[task], model, "mse", 10.0)) for task in options["tasks"]
-                     if task in AUTHORS_MSE}
-            factors = {task: (v / AUTHORS_MSE[task][model][-1] if v is not None else None) for task, v in cells.items()}
-            worst = max((max(f, 1 / f) for f in factors.values() if f), default=None)
-            rows.append(row(
-                f"{model} MSE at c = 10 within 10x of the authors' median, every task",
-                Reference({task: AUTHORS_MSE[task][model][-1] for task in cells}, AUTHORS, "authors_code"),
-                {"ours": cells, "worst_factor": worst},
-                "reproduced if every task's median is within a factor 10 of the authors' (either way); partial if "
-                "within 100", all_of(at_most(max(f, 1 / f) if f else None, 10, 100, missing=no_run([task]))
-                                     for task, f in factors.items()),
-                detail="ours / authors': " + ", ".join(f"{task} {fmt(f)}" for task, f in factors.items())
-                       + (f"; trained {options['steps']} steps of batch {options['batch_size']} against the authors' "
-                          "2001 epochs of 30,000 examples" if model == "positional" else ""),
-                results=results))
-        inside = {(task, model): median(measured(per_task[task], model, "mse", 1.0))
-                  for task in options["tasks"] for model in ("positional", "standard")}
-        largest = max((v for v in inside.values() if v is not None), default=None)
-        rows.append(row(
+    def rows(self, options):
+        tasks = [task for task in options["tasks"] if task in AUTHORS_MSE]
+        specs = [RowSpec(
+            f"{task}: positional beats standard by >= 100x in MSE at c = 10",
+            Reference(f"positional {AUTHORS_MSE[task]['positional'][-1]:g} vs standard "
+                      f"{AUTHORS_MSE[task]['standard'][-1]:g} "
+                      f"({AUTHORS_MSE[task]['standard'][-1] / AUTHORS_MSE[task]['positional'][-1]:.0f}x)", AUTHORS,
+                      "authors_code"),
+            positional_advantage, AtLeast(100, 10, "the median over seeds of (standard MSE / positional MSE) at c = 10"),
+            runs=of_task(task)) for task in tasks]
+        specs += [RowSpec(
+            f"{model} MSE at c = 10 within 10x of the authors' median, every task",
+            Reference({task: AUTHORS_MSE[task][model][-1] for task in tasks}, AUTHORS, "authors_code"),
+            partial(against_authors, model=model, tasks=tasks, options=options),
+            Every(AtMost(10, 100), "reproduced if every task's median is within a factor {rule.reproduced:g} of the "
+                                   "authors' (either way); partial if within {rule.partial:g}"))
+            for model in ("positional", "standard")]
+        specs.append(RowSpec(
             "in distribution (c = 1) both models fit: MSE <= 1e-3 on every task",
             Reference("1.5e-6 to 9.1e-4 for both models on the five tasks", AUTHORS, "authors_code"),
-            {"largest_median": largest}, "reproduced if every (task, model) median MSE at c = 1 is <= 1e-3; partial if "
-            "<= 1e-2", all_of(at_most(v, 1e-3, 1e-2, missing=no_run([task])) for (task, _), v in inside.items()),
-            detail=", ".join(f"{task}/{model} {fmt(v)}" for (task, model), v in inside.items()), results=results))
+            partial(in_distribution, tasks=options["tasks"]),
+            Every(AtMost(1e-3, 1e-2), "reproduced if every (task, model) median MSE at c = 1 is <= {rule.reproduced:e}; "
+                                      "partial if <= {rule.partial:e}")))
         if "cumsum" in options["tasks"]:
-            group = per_task["cumsum"]
-            ratios = spread(ratio_per_seed(group, "rotary", "positional", "mse", 10.0, 10.0))
-            others = {task: median(measured(per_task[task], "rotary", "mse", 10.0)) for task in options["tasks"]}
-            rows.append(row(
+            specs.append(RowSpec(
                 "rotary attention fails like standard: rotary MSE >= 100x positional at c = 10 on cumsum",
                 Reference(f"standard+RoPE cumsum at c = 10: {AUTHORS_ROTARY_CUMSUM_C10:g} (positional 5.9e-2)", AUTHORS,
                           "authors_code"),
-                {**ratios, "rotary_mse": others.get("cumsum")},
-                "reproduced if the median over seeds of (rotary MSE / positional MSE) at c = 10 on cumsum is >= 100; "
-                "partial if >= 10", at_least(ratios["median"], 100, 10, missing=NO_FINISHED_RUN),
-                detail="rotary MSE at c = 10: " + ", ".join(f"{task} {fmt(v)}" for task, v in others.items()),
-                results=asked["cumsum"]))
-        plots += self.curves(per_task, options)
-        plots.append(self.patch_plot(per_task, options))
-        return Summary(rows, plots, notes=(
+                partial(rotary_failure, tasks=options["tasks"]),
+                AtLeast(100, 10, "the median over seeds of (rotary MSE / positional MSE) at c = 10 on cumsum"),
+                runs=of_task("cumsum"), reads=every_run))
+        return specs
+
+    def plots(self, results, options, seeds):
+        per_task = {task: ok_results(results, task=task) for task in options["tasks"]}
+        return [*self.curves(per_task, options), self.patch_plot(per_task, options)]
+
+    def notes(self, results, options, seeds):
+        return (
             f"One run = one task and seed: the positional, standard and rotary presets of `interp.defaults` ({options['steps']} "
             f"steps of Adam at lr {options['lr']:g} with cosine decay, batches of {options['batch_size']} fresh examples from "
             "[-2, 2]), then MSE on 1000 examples per c drawn from the run's seed (the authors' sampling: a sub-interval "
             "of [-2c, 2c] drawn until it leaves [-2, 2]). The authors trained 2001 epochs over 30,000 examples, 10 runs. "
             "Patch tests (plot `patched_standard`): the standard model with the positional model's patterns in "
             "hook_pattern, and with its own patterns averaged over c = 1 inputs; if routing drift were all that breaks "
-            "the standard model out of distribution, the second would fix it."))
+            "the standard model out of distribution, the second would fix it.")
 
     @staticmethod
     def curves(per_task: dict[str, list[RunResult]], options) -> list[Plot]:
@@ -268,67 +286,92 @@ class PositionalBiasFree(Experiment):
             out[name] = score(model, task, p["scales"], p["test_samples"], spec.seed, device)
         return out
 
-    def summarize(self, results, options, seeds):
-        rows, tasks = [], options["tasks"]
+    def rows(self, options):
+        tasks, top = options["tasks"], max(options["scales"])
+        return [
+            RowSpec("bias-free positional models are positively homogeneous: ||f(cX) - c f(X)|| / ||c f(X)|| <= 1e-5 at "
+                    "c = 10",
+                    Reference("exactly 0: fixed patterns, linear maps and ReLU commute with scaling by c > 0",
+                              "docs/theory/positional.md", "proof"), homogeneity,
+                    AtMost(1e-5, 1e-3, sentence_template="reproduced if the largest over tasks and seeds is <= "
+                                                         "{reproduced:e} (float32 rounding); partial if <= {partial:e}")),
+            *(RowSpec(f"{task}: bias-free positional relative error flat from c = 1 to c = {top:g}",
+                      Reference("ratio 1 up to the change of interval distribution (homogeneity: the error at scale c "
+                                "is the error on the inputs divided by c, which lie in the training range)",
+                                "docs/theory/positional.md", "proof"),
+                      partial(flat_without_biases, task=task, top=top),
+                      AtMost(1.5, 3, f"the median over seeds of relative error at c = {top:g} / at c = 1"),
+                      runs=of_task(task)) for task in tasks),
+            RowSpec(f"bias-free positional beats bias-free standard by >= 100x in MSE at c = {top:g}, every task",
+                    Reference("2-3 orders of magnitude at c = 10 for the biased models", AUTHORS, "authors_code"),
+                    partial(bias_free_advantage, tasks=tasks, top=top),
+                    Every(AtLeast(100, 10), "reproduced if every task's median ratio is >= {rule.reproduced:g}; partial "
+                                            "if every task's is >= {rule.partial:g}")),
+            RowSpec(f"with biases the positional model's relative error grows with c (x >= {GROWS} from c = 1 to {top:g})",
+                    Reference("x1.9 to x5.9 from c = 1 to 10, from the medians of the authors' biased models", AUTHORS,
+                              "authors_code"),
+                    partial(growth_with_biases, tasks=tasks, top=top),
+                    Holds(f"reproduced if every task's median ratio is >= {GROWS}; partial if some task's is")),
+        ]
+
+    def plots(self, results, options, seeds):
+        tasks, scales = options["tasks"], options["scales"]
         per_task = {task: ok_results(results, task=task) for task in tasks}
-        top = max(options["scales"])
-        errors = [r.measurements["positional_bias_free"]["homogeneity_error"] for r in results if r.ok]
-        rows.append(row(
-            "bias-free positional models are positively homogeneous: ||f(cX) - c f(X)|| / ||c f(X)|| <= 1e-5 at c = 10",
-            Reference("exactly 0: fixed patterns, linear maps and ReLU commute with scaling by c > 0", "docs/theory/positional.md",
-                      "proof"),
-            spread(errors), "reproduced if the largest over tasks and seeds is <= 1e-5 (float32 rounding); partial if <= 1e-3",
-            at_most(max(errors) if errors else None, 1e-5, 1e-3, missing=NO_FINISHED_RUN), results=results))
-        for task in tasks:
-            group = per_task[task]
-            free = spread(ratio_per_seed(group, "positional_bias_free", "positional_bias_free", "relative_error", top, 1.0))
-            biased = median(ratio_per_seed(group, "positional", "positional", "relative_error", top, 1.0))
-            authors = AUTHORS_MSE.get(task, {}).get("positional")
-            authors_growth = math.sqrt(authors[-1] / authors[0]) / 10 if authors else None
-            rows.append(row(
-                f"{task}: bias-free positional relative error flat from c = 1 to c = {top:g}",
-                Reference("ratio 1 up to the change of interval distribution (homogeneity: the error at scale c is the "
-                          "error on the inputs divided by c, which lie in the training range)", "docs/theory/positional.md",
-                          "proof"),
-                {**free, "biased_ratio": biased},
-                f"reproduced if the median over seeds of relative error at c = {top:g} / at c = 1 is <= 1.5; partial if <= 3",
-                at_most(free["median"], 1.5, 3, missing=NO_FINISHED_RUN),
-                detail=f"the biased positional model in the same runs: x{fmt(biased)}; the authors' biased models: "
-                       f"x{fmt(authors_growth)} (from their median MSE at c = 1 and 10)",
-                results=[r for r in results if r.params["task"] == task]))
-        cells = {task: median(ratio_per_seed(per_task[task], "standard_bias_free", "positional_bias_free", "mse", top, top))
-                 for task in tasks}
-        rows.append(row(
-            f"bias-free positional beats bias-free standard by >= 100x in MSE at c = {top:g}, every task",
-            Reference("2-3 orders of magnitude at c = 10 for the biased models", AUTHORS, "authors_code"),
-            {"ratios": cells}, "reproduced if every task's median ratio is >= 100; partial if every task's is >= 10",
-            all_of(at_least(v, 100, 10, missing=no_run([task])) for task, v in cells.items()),
-            detail=", ".join(f"{task} x{fmt(v)}" for task, v in cells.items()), results=results))
-        biased = {task: median(ratio_per_seed(per_task[task], "positional", "positional", "relative_error", top, 1.0))
-                  for task in tasks}
-        growing = [task for task, v in biased.items() if v is not None and v >= 1.5]
-        rows.append(row(
-            f"with biases the positional model's relative error grows with c (x >= 1.5 from c = 1 to {top:g})",
-            Reference("x1.9 to x5.9 from c = 1 to 10, from the medians of the authors' biased models", AUTHORS, "authors_code"),
-            {"ratios": biased}, "reproduced if every task's median ratio is >= 1.5; partial if some task's is",
-            Untested(NO_FINISHED_RUN) if all(v is None for v in biased.values()) else
-            "reproduced" if len(growing) == len(tasks) else "partial" if growing else "not_reproduced",
-            detail=", ".join(f"{task} x{fmt(v)}" for task, v in biased.items()), results=results))
-        scales = options["scales"]
         series = {}
         for model, label in (("positional", "positional"), ("positional_bias_free", "positional, no biases"),
                              ("standard_bias_free", "standard, no biases")):
             for task in tasks:
                 series[f"{task}: {label}"] = [median(measured(per_task[task], model, "relative_error", c)) for c in scales]
         styles = {name: ("--" if "standard" in name else ":" if "no biases" not in name else "-o") for name in series}
-        plot = Plot.lines("relative_error_by_scale", "Relative error ||f - y|| / ||y|| against c (median over seeds)", scales,
-                          series, xlabel="c", ylabel="relative error", logy=True, styles=styles)
-        return Summary(rows, [plot], notes=(
+        return [Plot.lines("relative_error_by_scale", "Relative error ||f - y|| / ||y|| against c (median over seeds)",
+                           scales, series, xlabel="c", ylabel="relative error", logy=True, styles=styles)]
+
+    def notes(self, results, options, seeds):
+        return (
             "The same training as positional-scale; 'no biases' removes every bias (b_Q, b_K, b_V, b_O, b_in, b_out, b_U). "
             "With positional attention the pattern is a constant, so such a network is a composition of linear maps "
             "and ReLUs: f(cX) = c f(X) for every c > 0, and the error at scale c is c times the error on X / c, which lies "
             "in the training range. Standard attention keeps the values in its logits, so removing its biases does "
-            "not make it homogeneous."))
+            "not make it homogeneous.")
+
+
+GROWS = 1.5  # the growth of the biased positional model's relative error from c = 1 to the largest c that counts
+
+
+def homogeneity(runs: list[RunResult]) -> Measured:
+    errors = [r.measurements["positional_bias_free"]["homogeneity_error"] for r in runs if r.ok]
+    return Measured(max(errors) if errors else Untested(NO_FINISHED_RUN), spread(errors))
+
+
+def growth(runs: list[RunResult], model: str, top: float) -> list[float]:
+    """Per seed, ``model``'s relative error at ``top`` over that at c = 1."""
+    return ratio_per_seed(runs, model, model, "relative_error", top, 1.0)
+
+
+def flat_without_biases(runs: list[RunResult], task: str, top: float) -> Measured:
+    free = spread(growth(runs, "positional_bias_free", top))
+    biased = median(growth(runs, "positional", top))
+    authors = AUTHORS_MSE.get(task, {}).get("positional")
+    authors_growth = math.sqrt(authors[-1] / authors[0]) / 10 if authors else None
+    return Measured(measured_or(free["median"], NO_FINISHED_RUN), {**free, "biased_ratio": biased},
+                    f"the biased positional model in the same runs: x{fmt(biased)}; the authors' biased models: "
+                    f"x{fmt(authors_growth)} (from their median MSE at c = 1 and 10)")
+
+
+def bias_free_advantage(runs: list[RunResult], tasks: list[str], top: float) -> Measured:
+    cells = {task: median(ratio_per_seed(ok_results(runs, task=task), "standard_bias_free", "positional_bias_free",
+                                         "mse", top, top)) for task in tasks}
+    return Measured({task: measured_or(v, no_run([task])) for task, v in cells.items()}, {"ratios": cells},
+                    ", ".join(f"{task} x{fmt(v)}" for task, v in cells.items()))
+
+
+def growth_with_biases(runs: list[RunResult], tasks: list[str], top: float) -> Measured:
+    """The value: (every task's median growth is >= GROWS, some task's is)."""
+    biased = {task: median(growth(ok_results(runs, task=task), "positional", top)) for task in tasks}
+    growing = [task for task, v in biased.items() if v is not None and v >= GROWS]
+    value = ((len(growing) == len(tasks), bool(growing)) if any(v is not None for v in biased.values()) else
+             Untested(NO_FINISHED_RUN))
+    return Measured(value, {"ratios": biased}, ", ".join(f"{task} x{fmt(v)}" for task, v in biased.items()))
 
 
 class PositionalSize(Experiment):
@@ -352,58 +395,50 @@ class PositionalSize(Experiment):
             out[name] = score(model, task, [1.0, p["c"]], p["test_samples"], spec.seed, device)
         return out
 
-    def summarize(self, results, options, seeds):
-        rows, plots, c = [], [], options["c"]
+    def rows(self, options):
+        specs = []
+        pos_low, pos_high = AUTHORS_SIZE["positional"]
+        std_low, std_high = AUTHORS_SIZE["standard"]
         for task in options["tasks"]:
-            by_n = {n: ok_results(results, task=task, n=n) for n in options["ns"]}
-            mse = {model: {n: median(measured(group, model, "mse", c)) for n, group in by_n.items()}
-                   for model in ("positional", "standard")}
             suffix = f" ({task})" if len(options["tasks"]) > 1 else ""
-            pos, std = mse["positional"], mse["standard"]
-            complete = None not in pos.values() and None not in std.values()
-            incomplete = None if complete else Untested(no_run(f"n = {n}" for n in options["ns"]
-                                                               if pos[n] is None or std[n] is None))
-            low, high = AUTHORS_SIZE["positional"]
-            rows.append(row(
-                f"positional MSE on [-6, 6] at most the authors' {high:g} at every n{suffix}",
-                Reference(f"{low:g} to {high:g} over n = 2..32 (cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
-                {f"n={n}": v for n, v in pos.items()},
-                f"reproduced if every n's median is <= {high:g} (lower is better, so below {low:g} counts); partial if <= "
-                f"{10 * high:g}", all_of(at_most(v, high, 10 * high, missing=no_run([f"n = {n}"])) for n, v in pos.items()),
-                results=[r for r in results if r.params["task"] == task]))
-            low, high = AUTHORS_SIZE["standard"]
-            factor = max((max(v / high, low / v) for v in std.values() if v), default=None) if complete else None
-            rows.append(row(
-                f"standard MSE on [-6, 6] in the authors' range {low:g}-{high:g} at n = 4..16{suffix}",
-                Reference(f"{low:g} to {high:g} over n = 4..16; {AUTHORS_SIZE['standard_n2']:g} at n = 2, "
-                          f"{AUTHORS_SIZE['standard_n32']:g} at n = 32 (cumsum)", AUTHORS_SIZE_SOURCE,
-                          "authors_code"),
-                {f"n={n}": v for n, v in std.items()},
-                "reproduced if every n's median lies in the range widened 3x each way; partial if within 10x",
-                incomplete or ("not_reproduced" if factor is None else at_most(max(factor, 1.0), 3.0, 10.0)),
-                results=[r for r in results if r.params["task"] == task]))
-            ratios = {n: (std[n] / pos[n] if pos[n] and std[n] else None) for n in options["ns"]}
-            good = [n for n, v in ratios.items() if v is not None and v >= 10]
-            rows.append(row(
+            def sizes(which: str) -> Callable[[list[RunResult]], Measured]:
+                return partial(size_statistic, which=which, ns=options["ns"], c=options["c"])
+
+            specs += [RowSpec(
+                f"positional MSE on [-6, 6] at most the authors' {pos_high:g} at every n{suffix}",
+                Reference(f"{pos_low:g} to {pos_high:g} over n = 2..32 (cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
+                sizes("positional"),
+                Every(AtMost(pos_high, 10 * pos_high), "reproduced if every n's median is <= {rule.reproduced:g} (lower is "
+                                                       f"better, so below {pos_low:g} counts); partial if <= "
+                                                       "{rule.partial:g}"), runs=of_task(task)), RowSpec(
+                f"standard MSE on [-6, 6] in the authors' range {std_low:g}-{std_high:g} at n = 4..16{suffix}",
+                Reference(f"{std_low:g} to {std_high:g} over n = 4..16; {AUTHORS_SIZE['standard_n2']:g} at n = 2, "
+                          f"{AUTHORS_SIZE['standard_n32']:g} at n = 32 (cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
+                sizes("standard_range"),
+                AtMost(3.0, 10.0, sentence_template="reproduced if every n's median lies in the range widened "
+                                                    "{reproduced:g}x each way; partial if within {partial:g}x"),
+                runs=of_task(task)), RowSpec(
                 f"positional beats standard by >= 10x at every n{suffix}",
-                Reference("standard 0.2-15 vs positional 3e-4-8e-3 at n = 4..16 (at least 25x)",
-                          AUTHORS_SIZE_SOURCE, "authors_code"),
-                {f"n={n}": v for n, v in ratios.items()}, "reproduced if the ratio of medians is >= 10 at every n; "
-                "partial if at some n",
-                incomplete or ("reproduced" if len(good) == len(ratios) else "partial" if good else "not_reproduced"),
-                results=[r for r in results if r.params["task"] == task]))
-            ordered = [std[n] for n in sorted(std)]
-            increasing = complete and all(a < b for a, b in zip(ordered, ordered[1:]))
-            largest_last = complete and ordered[-1] == max(ordered)
-            rows.append(row(
+                Reference("standard 0.2-15 vs positional 3e-4-8e-3 at n = 4..16 (at least 25x)", AUTHORS_SIZE_SOURCE,
+                          "authors_code"),
+                sizes("advantage"),
+                Holds("reproduced if the ratio of medians is >= 10 at every n; partial if at some n"), runs=of_task(task)),
+                RowSpec(
                 f"standard attention's error grows with n{suffix}",
                 Reference(f"{AUTHORS_SIZE['standard_n2']:g} at n = 2 to {AUTHORS_SIZE['standard_n32']:g} at n = 32",
                           AUTHORS_SIZE_SOURCE, "authors_code"),
-                {f"n={n}": v for n, v in std.items()}, "reproduced if the medians increase strictly with n; partial if the "
-                "largest n has the largest",
-                incomplete or ("reproduced" if increasing else "partial" if largest_last else "not_reproduced"),
-                results=[r for r in results if r.params["task"] == task]))
-            ns = options["ns"]
+                sizes("standard_growth"),
+                Holds("reproduced if the medians increase strictly with n; partial if the largest n has the largest"),
+                runs=of_task(task))]
+        return specs
+
+    def plots(self, results, options, seeds):
+        c, ns = options["c"], options["ns"]
+        plots = []
+        for task in options["tasks"]:
+            by_n = {n: ok_results(results, task=task, n=n) for n in ns}
+            pos, std = ({n: median(measured(group, model, "mse", c)) for n, group in by_n.items()}
+                        for model in ("positional", "standard"))
             plots.append(Plot.lines(
                 f"mse_by_n_{task}", f"{task}: MSE on [-{2 * c:g}, {2 * c:g}] against n (median over seeds)", ns,
                 {"positional": [pos[n] for n in ns], "standard": [std[n] for n in ns],
@@ -412,10 +447,60 @@ class PositionalSize(Experiment):
                                               if n == ns[-1] else None for n in ns]},
                 xlabel="n", ylabel="MSE", logx=True, logy=True,
                 styles={"positional, authors' worst": "--", "standard, authors' range": "x"}))
-        return Summary(rows, plots, notes=(
+        return plots
+
+    def notes(self, results, options, seeds):
+        c = options["c"]
+        return (
             f"log2(n) + 1 layers at every n, as the authors; trained on [-2, 2], tested on sub-intervals of "
             f"[-{2 * c:g}, {2 * c:g}] that leave [-2, 2] (c = {c:g}). The authors' per-n values are not in these notes, only "
-            "the ranges, so the rows check ranges."))
+            "the ranges, so the rows check ranges.")
+
+
+class SizeMedians:
+    """One task's median MSE at scale c per n, for each model, and the rows' statistics on them."""
+
+    def __init__(self, runs: list[RunResult], ns: list[int], c: float):
+        by_n = {n: ok_results(runs, n=n) for n in ns}
+        self.pos, self.std = ({n: median(measured(group, model, "mse", c)) for n, group in by_n.items()}
+                              for model in ("positional", "standard"))
+        self.complete = None not in self.pos.values() and None not in self.std.values()
+        self.incomplete = None if self.complete else Untested(no_run(
+            f"n = {n}" for n in ns if self.pos[n] is None or self.std[n] is None))
+
+    @property
+    def positional(self) -> Measured:
+        return Measured({n: measured_or(v, no_run([f"n = {n}"])) for n, v in self.pos.items()},
+                        {f"n={n}": v for n, v in self.pos.items()})
+
+    @property
+    def standard_range(self) -> Measured:
+        """The value: how far the worst n's median lies outside the authors' range, as a factor (1: inside)."""
+        low, high = AUTHORS_SIZE["standard"]
+        factor = max((max(v / high, low / v) for v in self.std.values() if v), default=None) if self.complete else None
+        value = self.incomplete or (None if factor is None else max(factor, 1.0))
+        return Measured(value, {f"n={n}": v for n, v in self.std.items()})
+
+    @property
+    def advantage(self) -> Measured:
+        """The value: (standard over positional is >= 10 at every n, at some n)."""
+        ratios = {n: (self.std[n] / self.pos[n] if self.pos[n] and self.std[n] else None) for n in self.pos}
+        good = [n for n, v in ratios.items() if v is not None and v >= 10]
+        return Measured(self.incomplete or (len(good) == len(ratios), bool(good)),
+                        {f"n={n}": v for n, v in ratios.items()})
+
+    @property
+    def standard_growth(self) -> Measured:
+        """The value: (the medians increase strictly with n, the largest n has the largest)."""
+        ordered = [self.std[n] for n in sorted(self.std)]
+        increasing = self.complete and all(a < b for a, b in zip(ordered, ordered[1:]))
+        largest_last = self.complete and ordered[-1] == max(ordered)
+        return Measured(self.incomplete or (increasing, largest_last), {f"n={n}": v for n, v in self.std.items()})
+
+
+def size_statistic(runs: list[RunResult], which: str, ns: list[int], c: float) -> Measured:
+    """The statistic ``which`` (a property of SizeMedians) of one task's runs."""
+    return getattr(SizeMedians(runs, ns, c), which)
 
 
 POSITIONAL_EXPERIMENTS = [PositionalScale, PositionalBiasFree, PositionalSize]

@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 
 from ..constructions.selection import nmse_from_gap
+from ..grading import AllOf, AtLeast, AtMost, Every, Holds, Untested
 from ..tasks import SelectionTask, TaskError, evaluate
 from ..validation import check_choice, check_int
 from ..tasks.selection import POSITION_MODES
 from ..viz.figures import Plot
-from .base import (NO_FINISHED_RUN, Experiment, Reference, RunSpec, Summary, Untested, all_of, at_least, at_most,
-                   loglog_slope, no_run, ok_results, row, spread, too_few_sizes)
+from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .statistics import (NO_FINISHED_RUN, loglog_slope, measured_or, median, no_run, ok_results, spread,
+                         too_few_sizes)
 
 WANG = "Wang et al. 2024 (arXiv 2406.06893)"
 SANFORD = "Sanford et al. 2023 (arXiv 2306.02896)"
@@ -139,92 +143,124 @@ class SelectionLength(Experiment):
             predicted[str(length)] = nmse_from_gap(length, task.q, gap)
         return {"gap": gap, "cos_identity": model.cos_to_identity(), "nmse": nmse, "predicted": predicted}
 
-    def summarize(self, results, options, seeds):
-        T, lengths = options["T"], options["test_lengths"]
-        arms = self.arms(options)
-
-        def runs(positions):
-            return [r for r in results if r.params["positions"] == positions]
-
-        def median_at(positions, length, key="nmse"):
-            values = [r.measurements[key][str(length)] for r in ok_results(runs(positions))
-                      if str(length) in r.measurements[key]]
-            return statistics.median(values) if values else None
-
-        rows = []
+    def rows(self, options):
+        T, lengths, arms = options["T"], options["test_lengths"], self.arms(options)
+        specs = []
         if "orthonormal" in arms:
-            group = ok_results(runs("orthonormal"))
-            ratios = {n: [r.measurements["nmse"][str(n)] / r.measurements["predicted"][str(n)] for r in group
-                          if str(n) in r.measurements["nmse"]] for n in lengths}
-            ratios = {n: statistics.median(v) for n, v in ratios.items() if v}
-            worst = max((abs(v - 1) for v in ratios.values()), default=None)
-            gaps = [r.measurements["gap"] for r in group]
-            rows.append(row(
+            specs.append(RowSpec(
                 "orthonormal codes track the closed form at every T'",
                 Reference("T'(T'-q)/(q e^gap + T'-q)^2, the gap read off the trained model at T", THEORY, "closed_form"),
-                {"worst_relative_error": worst, "measured_over_predicted": ratios, "gap": spread(gaps)},
-                "reproduced if the median of measured / predicted nMSE is within 25 % of 1 at every T'; partial within 50 %",
-                at_most(worst, 0.25, 0.5, missing=NO_FINISHED_RUN),
-                detail="; ".join(f"T'={n}: measured {median_at('orthonormal', n):.4f}, predicted "
-                                 f"{median_at('orthonormal', n, 'predicted'):.4f}" for n in ratios)
-                + f"; gap {statistics.median(gaps):.2f}" if gaps else "", results=runs("orthonormal")))
+                partial(closed_form_fit, lengths=lengths), AtMost(0.25, 0.5, sentence_template=(
+                    "reproduced if the median of measured / predicted nMSE is within {reproduced:percent} of 1 at every "
+                    "T'; partial within {partial:percent}")), runs=of_arm("orthonormal")))
         if "orthonormal" in arms and (T, options["d"], options["q"]) == (16, 8, 3):  # the reference run's task
-            measured = {n: median_at("orthonormal", n) for n in self.REFERENCE_ORTHONORMAL}
-            verdicts = [Untested(no_run([f"T' = {n}"])) if measured[n] is None else "reproduced" if 0.75 * ref <= measured[n] <= 1.25 * ref
-                        else "partial" if ref / 2 <= measured[n] <= 2 * ref else "not_reproduced"
-                        for n, ref in self.REFERENCE_ORTHONORMAL.items()]
-            rows.append(row(
+            specs.append(RowSpec(
                 "orthonormal codes: nMSE at T' = 16 / 32 / 64",
                 Reference(list(self.REFERENCE_ORTHONORMAL.values()), NOTES_RUN + " (m = 64, SGD lr 5, 800 steps)",
                           "reference_run"),
-                {str(n): v for n, v in measured.items()},
-                "reproduced if the median at each T' is within 25 % of the reference run's; partial if within a factor of 2",
-                all_of(verdicts), detail=f"m = {arms['orthonormal'][0]} with lr {arms['orthonormal'][1]:g} (the gap's "
-                "dynamics do not depend on m at lr proportional to m)", results=runs("orthonormal")))
+                partial(against_reference_run, reference=self.REFERENCE_ORTHONORMAL, arm=arms["orthonormal"]),
+                Every(Holds(f"reproduced if the median at each T' is within {100 * REFERENCE_CLOSE:g} % of the "
+                            f"reference run's; partial if within a factor of {REFERENCE_FACTOR}")),
+                runs=of_arm("orthonormal")))
         for positions, reference in (("learned", 0.80), ("fixed", 0.98)):
-            if positions not in arms or 2 * T not in lengths:
-                continue
-            at_2T, at_T = median_at(positions, 2 * T), median_at(positions, T)
-            rows.append(row(
-                f"{positions} {'table' if positions == 'learned' else 'codes'} jump to nMSE >= 0.8 at 2T",
-                Reference(reference, NOTES_RUN + (" (one-hot positions, W learned)" if positions == "learned" else
-                                                  " (fixed random table, m = 32)"), "reference_run"),
-                {"at_T": at_T, "at_2T": at_2T, "by_length": {str(n): median_at(positions, n) for n in lengths}},
-                "reproduced if the median nMSE at T' = 2T is >= 0.8; partial if >= 0.5",
-                at_least(at_2T, 0.8, 0.5, missing=NO_FINISHED_RUN),
-                detail=f"nMSE {at_T:.4f} at T, {at_2T:.3f} at 2T" + (
-                    "; the learned table's entries for positions beyond T keep their initial value 0" if positions == "learned"
-                    else f"; one table of unit vectors (m = {arms['fixed'][0]}), its rows beyond T never seen in training")
-                if at_2T is not None and at_T is not None else "", results=runs(positions)))
+            if positions in arms and 2 * T in lengths:
+                specs.append(RowSpec(
+                    f"{positions} {'table' if positions == 'learned' else 'codes'} jump to nMSE >= 0.8 at 2T",
+                    Reference(reference, NOTES_RUN + (" (one-hot positions, W learned)" if positions == "learned" else
+                                                      " (fixed random table, m = 32)"), "reference_run"),
+                    partial(jump_at_twice_t, positions=positions, T=T, lengths=lengths, arms=arms),
+                    AtLeast(0.8, 0.5, sentence_template="reproduced if the median nMSE at T' = 2T is >= {reproduced}; "
+                                                        "partial if >= {partial}"), runs=of_arm(positions)))
         if "gaussian" in arms:
-            curve = [median_at("gaussian", n) for n in lengths]
-            steps = [b - a for a, b in zip(curve, curve[1:]) if a is not None and b is not None]
-            at_2T = median_at("gaussian", 2 * T)
-            smooth = (at_2T is not None and at_2T <= 0.5 and steps and max(steps) <= 0.25 and min(steps) >= 0)
-            rows.append(row(
+            specs.append(RowSpec(
                 "Gaussian codes degrade smoothly",
                 Reference("0.12 at T = 16 rising to 0.46 at T' = 128 (m = 64)", NOTES_RUN, "reference_run"),
-                {"by_length": dict(zip(map(str, lengths), curve)), "largest_step": max(steps) if steps else None},
-                "reproduced if nMSE at 2T is <= 0.5 and each doubling of T' raises it by between 0 and 0.25 (no jump); "
-                "partial if nMSE at 2T is < 0.8",
-                Untested(NO_FINISHED_RUN) if at_2T is None else
-                "reproduced" if smooth else "partial" if at_2T < 0.8 else "not_reproduced",
-                detail=", ".join(f"T'={n}: {v:.3f}" for n, v in zip(lengths, curve) if v is not None),
-                results=runs("gaussian")))
+                partial(smooth_degradation, T=T, lengths=lengths), Holds(
+                    "reproduced if nMSE at 2T is <= 0.5 and each doubling of T' raises it by between 0 and 0.25 (no "
+                    "jump); partial if nMSE at 2T is < 0.8"), runs=of_arm("gaussian")))
+        return specs
+
+    def plots(self, results, options, seeds):
+        T, lengths, arms = options["T"], options["test_lengths"], self.arms(options)
         series, styles = {}, {}
         for positions in arms:
-            series[f"{positions} (m={arms[positions][0]})"] = [median_at(positions, n) for n in lengths]
+            series[f"{positions} (m={arms[positions][0]})"] = [median_at(results, positions, n) for n in lengths]
         if "orthonormal" in arms:
-            series["orthonormal: closed form from its gap"] = [median_at("orthonormal", n, "predicted") for n in lengths]
+            series["orthonormal: closed form from its gap"] = [median_at(results, "orthonormal", n, "predicted")
+                                                               for n in lengths]
             styles["orthonormal: closed form from its gap"] = "--"
-        plot = Plot.lines("length_generalisation", f"Trained at T = {T}: nMSE at T' (median over seeds)", lengths, series,
-                          xlabel="T'", ylabel="nMSE", logx=True, logy=True, styles=styles)
-        return Summary(rows, [plot], notes=(
+        return [Plot.lines("length_generalisation", f"Trained at T = {T}: nMSE at T' (median over seeds)", lengths, series,
+                           xlabel="T'", ylabel="nMSE", logx=True, logy=True, styles=styles)]
+
+    def notes(self, results, options, seeds):
+        return (
             f"Wang et al.'s model (`interp.models.wang.WangSelection`): scores s^T W p_i, fixed values, W trained from 0 by "
             f"SGD ({options['steps']} steps, batches of {options['batch_size']}), d = {options['d']}, q = {options['q']}, "
-            f"trained at T = {T}. Arms (m, lr): {arms}. Orthonormal codes serve at most m positions. "
-            "The learned table (one-hot positions, W a learned T x T table) is run at T' > T with its untrained entries at "
-            "their initial value 0. The closed form is `nmse_from_gap(T', q, gap)` with the gap measured at T."))
+            f"trained at T = {options['T']}. Arms (m, lr): {self.arms(options)}. Orthonormal codes serve at most m "
+            "positions. The learned table (one-hot positions, W a learned T x T table) is run at T' > T with its untrained "
+            "entries at their initial value 0. The closed form is `nmse_from_gap(T', q, gap)` with the gap measured at T.")
+
+
+REFERENCE_CLOSE, REFERENCE_FACTOR = 0.25, 2  # how close to the reference run's nMSE is reproduced, and partial
+
+
+def of_arm(positions: str) -> Callable[[RunResult], bool]:
+    return lambda result: result.params["positions"] == positions
+
+
+def median_at(runs: list[RunResult], positions: str, length: int, key: str = "nmse") -> float | None:
+    """The median over the finished runs of arm ``positions`` of ``key`` (nmse / predicted) at T' = ``length``."""
+    return median([r.measurements[key][str(length)] for r in ok_results(runs, positions=positions)
+                   if str(length) in r.measurements[key]])
+
+
+def closed_form_fit(runs: list[RunResult], lengths: list[int]) -> Measured:
+    """The median of measured / predicted nMSE at each T'; the value: the worst one's distance from 1."""
+    group = ok_results(runs)
+    ratios = {n: median([r.measurements["nmse"][str(n)] / r.measurements["predicted"][str(n)] for r in group
+                         if str(n) in r.measurements["nmse"]]) for n in lengths}
+    ratios = {n: v for n, v in ratios.items() if v is not None}
+    worst = max((abs(v - 1) for v in ratios.values()), default=None)
+    gaps = [r.measurements["gap"] for r in group]
+    detail = ("; ".join(f"T'={n}: measured {median_at(runs, 'orthonormal', n):.4f}, predicted "
+                        f"{median_at(runs, 'orthonormal', n, 'predicted'):.4f}" for n in ratios)
+              + f"; gap {statistics.median(gaps):.2f}") if gaps else ""
+    return Measured(measured_or(worst, NO_FINISHED_RUN),
+                    {"worst_relative_error": worst, "measured_over_predicted": ratios, "gap": spread(gaps)}, detail)
+
+
+def against_reference_run(runs: list[RunResult], reference: dict[int, float], arm: tuple[int, float]) -> Measured:
+    """The median nMSE at each T' of the reference run; the value per T': (within REFERENCE_CLOSE of the reference
+    run's, within a factor REFERENCE_FACTOR)."""
+    measured = {n: median_at(runs, "orthonormal", n) for n in reference}
+    value = {n: Untested(no_run([f"T' = {n}"])) if m is None else
+             ((1 - REFERENCE_CLOSE) * reference[n] <= m <= (1 + REFERENCE_CLOSE) * reference[n],
+              reference[n] / REFERENCE_FACTOR <= m <= REFERENCE_FACTOR * reference[n]) for n, m in measured.items()}
+    return Measured(value, {str(n): v for n, v in measured.items()},
+                    f"m = {arm[0]} with lr {arm[1]:g} (the gap's dynamics do not depend on m at lr proportional to m)")
+
+
+def jump_at_twice_t(runs: list[RunResult], positions: str, T: int, lengths: list[int],
+                    arms: dict[str, tuple[int, float]]) -> Measured:
+    at_2T, at_T = median_at(runs, positions, 2 * T), median_at(runs, positions, T)
+    detail = (f"nMSE {at_T:.4f} at T, {at_2T:.3f} at 2T" + (
+        "; the learned table's entries for positions beyond T keep their initial value 0" if positions == "learned"
+        else f"; one table of unit vectors (m = {arms['fixed'][0]}), its rows beyond T never seen in training")
+        if at_2T is not None and at_T is not None else "")
+    return Measured(measured_or(at_2T, NO_FINISHED_RUN),
+                    {"at_T": at_T, "at_2T": at_2T, "by_length": {str(n): median_at(runs, positions, n) for n in lengths}},
+                    detail)
+
+
+def smooth_degradation(runs: list[RunResult], T: int, lengths: list[int]) -> Measured:
+    """The value: (nMSE at 2T <= 0.5 and each doubling raises it by 0 to 0.25, nMSE at 2T < 0.8)."""
+    curve = [median_at(runs, "gaussian", n) for n in lengths]
+    steps = [b - a for a, b in zip(curve, curve[1:]) if a is not None and b is not None]
+    at_2T = median_at(runs, "gaussian", 2 * T)
+    smooth = at_2T is not None and at_2T <= 0.5 and bool(steps) and max(steps) <= 0.25 and min(steps) >= 0
+    return Measured(Untested(NO_FINISHED_RUN) if at_2T is None else (smooth, at_2T < 0.8),
+                    {"by_length": dict(zip(map(str, lengths), curve)), "largest_step": max(steps) if steps else None},
+                    ", ".join(f"T'={n}: {v:.3f}" for n, v in zip(lengths, curve) if v is not None))
 
 
 # --- selection-fcn ---------------------------------------------------------------------------------
@@ -321,100 +357,136 @@ class SelectionFCN(Experiment):
         return train_fcn(task, p["width"], p["steps"], p["lr"], spec.seed, p["batch_size"], p["eval_samples"],
                          p["eval_every"], target)
 
-    @staticmethod
-    def critical(results, model: str, T: int, threshold: float) -> dict[int, int | None]:
-        """Per seed, the narrowest width on the grid whose run reached nMSE < threshold (None: none did)."""
-        group = [r for r in results if r.params.get("model") == model and r.params["T"] == T]
-        out: dict[int, int | None] = {}
-        for r in group:
-            out.setdefault(r.seed, None)
-            if r.ok and r.measurements["nmse"] < threshold:
-                out[r.seed] = min(r.params["width"], out[r.seed] or r.params["width"])
-        return out
-
-    def summarize(self, results, options, seeds):
-        T, d, q = options["T"], options["d"], options["q"]
-        bound_runs = [r for r in results if r.params["part"] == "bound"]
+    def rows(self, options):
+        T, d, q, threshold = options["T"], options["d"], options["q"], options["critical_threshold"]
         widths = [int(f * T * d) for f in options["width_factors"]]
-        medians = {w: spread([r.measurements["nmse"] for r in ok_results(bound_runs, width=w)])["median"] for w in widths}
-        bounds = {w: fcn_bound(w, T, d, q) for w in widths}
-        below = [w for w in widths if medians[w] is not None and medians[w] < bounds[w] - 0.02]
-        missing = [w for w in widths if medians[w] is None]
-        text = "; ".join(f"r={w}: {medians[w]:.3f} (bound {bounds[w]:.2f})" for w in widths if medians[w] is not None)
-        rows = [row(
+        bound = partial(BoundMedians, widths=widths, T=T, d=d, q=q)
+        specs = [RowSpec(
             "FCN nMSE stays above the projection bound at every width",
             Reference("nMSE >= (1 - r/(Td)) (T-q)/(T-1) for any first layer of width r", THEORY, "proof"),
-            {str(w): medians[w] for w in widths},
-            "reproduced if every width's median held-out nMSE is at least the bound minus 0.02 (the sampling error of the "
-            "held-out set); not reproduced otherwise (a violation would be a bug)",
-            "not_reproduced" if below else Untested(no_run(f"r = {w}" for w in missing)) if missing else "reproduced",
-            detail=text, results=bound_runs)]
-        reference = {16: 0.80, 32: 0.75, 64: 0.62, 128: 0.34, 256: 0.13}
-        shared = [w for w in widths if w in reference and medians[w] is not None]
-        worst = max((abs(medians[w] - reference[w]) for w in shared), default=None)
+            lambda runs: bound(runs).above, Holds(
+                f"reproduced if every width's median held-out nMSE is at least the bound minus {BOUND_SLACK} (the "
+                "sampling error of the held-out set); not reproduced otherwise (a violation would be a bug)"),
+            runs=bound_part)]
         if (T, d) == (16, 8):
-            rows.append(row(
-                "FCN nMSE per width against the reference run", Reference([reference[w] for w in reference],
-                                                                          NOTES_RUN + " (r = 16 / 32 / 64 / 128 / 256)",
-                                                                          "reference_run"),
-                {"worst_difference": worst}, "reproduced if every width's median is within 0.05 of the reference run's; "
-                "partial if within 0.15", at_most(worst, 0.05, 0.15, missing=NO_FINISHED_RUN), detail=text,
-                results=bound_runs))
-        threshold, Ts = options["critical_threshold"], options["critical_Ts"]
-        plots = [Plot.lines("fcn_against_bound", f"Fully connected networks at T = {T}, d = {d}: held-out nMSE against width",
-                            widths, {"FCN (median over seeds)": [medians[w] for w in widths],
-                                     "projection bound": [bounds[w] for w in widths]},
-                            xlabel="first-layer width r", ylabel="nMSE", logx=True, styles={"projection bound": "--"})]
-        critical_series = {}
-        dc = options["critical_d"]
-        for model, label, largest, steps, prediction, kind, rule_text in (
-                ("fcn", "FCN first-layer width", lambda T: int(max(options["fcn_factors"]) * T * dc), options["fcn_steps"],
-                 "grows like T d",
-                 "paper", "reproduced if the fitted log-log slope of the critical width against T is >= 0.8 with its 95 % "
-                          "interval above 0.5; partial if the slope is >= 0.5"),
-                ("transformer", "transformer d_head (positional width)", lambda T: max(options["d_heads"]),
-                 options["transformer_steps"], "grows like log T at most", "paper",
-                 "reproduced if the fitted log-log slope of the critical width against T is <= 0.5 (log T between T = 8 "
-                 "and 32 is a slope of 0.37; linear growth a slope of 1); partial if <= 0.8")):
-            per_T = {T_: self.critical(results, model, T_, threshold) for T_ in Ts}
-            points = [(T_, w, s) for T_, seeds_ in per_T.items() for s, w in seeds_.items() if w is not None]
-            never = [(T_, s) for T_, seeds_ in per_T.items() for s, w in seeds_.items() if w is None]
-            fit_ = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[2] for p in points])
-            slope = fit_["slope"]
-            unfitted = too_few_sizes([p[0] for p in points], "T", f"nMSE < {threshold:g}",
-                                     f"{steps} steps at widths up to {largest(Ts[-1])} (at T = {Ts[-1]})")
-            if unfitted:
-                verdict = unfitted
-            elif model == "fcn":
-                verdict = ("reproduced" if slope >= 0.8 and fit_["low"] > 0.5 else
-                           "partial" if slope >= 0.5 else "not_reproduced")
-            else:
-                verdict = "reproduced" if slope <= 0.5 else "partial" if slope <= 0.8 else "not_reproduced"
-            if never and not unfitted:
-                verdict = all_of([verdict, "partial"])  # a seed that never got there leaves its width unknown
-            asked = [r for r in results if r.params.get("model") == model]
-            rows.append(row(
+            specs.append(RowSpec(
+                "FCN nMSE per width against the reference run",
+                Reference(list(FCN_REFERENCE.values()), NOTES_RUN + " (r = 16 / 32 / 64 / 128 / 256)", "reference_run"),
+                lambda runs: bound(runs).against_reference, AtMost(0.05, 0.15, sentence_template=(
+                    "reproduced if every width's median is within {reproduced} of the reference run's; partial if within "
+                    "{partial}")), runs=bound_part))
+        for model, label, prediction, rule in CRITICAL_ROWS:
+            specs.append(RowSpec(
                 f"critical {label} (nMSE < {threshold:g}) {prediction}",
                 Reference(("FCN width Omega~(T d)" if model == "fcn" else "transformer width O~(d + q log T)")
                           + f"; the projection bound forces r >= (1 - {threshold:g}(T-1)/(T-q)) T d", f"{WANG} (secondary)",
-                          kind), fit_, rule_text, verdict,
-                detail="; ".join(f"T={T_}: " + ", ".join(f"seed {s}: {w if w is not None else f'> {largest(T_)}'}"
-                                                       for s, w in sorted(seeds_.items())) for T_, seeds_ in per_T.items()),
-                results=asked))
-            critical_series[label] = [statistics.median([w for w in per_T[T_].values() if w is not None])
-                                      if any(w is not None for w in per_T[T_].values()) else None for T_ in Ts]
+                          "paper"),
+                partial(critical_growth, model=model, options=options), rule,
+                runs=lambda r, model=model: r.params.get("model") == model))
+        return specs
+
+    def plots(self, results, options, seeds):
+        T, d, q, Ts = options["T"], options["d"], options["q"], options["critical_Ts"]
+        widths = [int(f * T * d) for f in options["width_factors"]]
+        medians = BoundMedians([r for r in results if bound_part(r)], widths, T, d, q).medians
+        dc = options["critical_d"]
+        critical_series = {}
+        for model, label, _, _ in CRITICAL_ROWS:
+            per_T = {T_: critical_widths(results, model, T_, options["critical_threshold"]) for T_ in Ts}
+            critical_series[label] = [median(per_T[T_].values()) for T_ in Ts]
         critical_series[f"T d (d = {dc})"] = [T_ * dc for T_ in Ts]
-        plots.append(Plot.lines("critical_width", f"Narrowest width reaching nMSE < {threshold:g} (median over seeds)", Ts,
-                                critical_series, xlabel="T", ylabel="critical width", logx=True, logy=True,
-                                styles={f"T d (d = {dc})": "--"}))
-        return Summary(rows, plots, notes=(
+        return [Plot.lines("fcn_against_bound", f"Fully connected networks at T = {T}, d = {d}: held-out nMSE against width",
+                           widths, {"FCN (median over seeds)": [medians[w] for w in widths],
+                                    "projection bound": [fcn_bound(w, T, d, q) for w in widths]},
+                           xlabel="first-layer width r", ylabel="nMSE", logx=True, styles={"projection bound": "--"}),
+                Plot.lines("critical_width", f"Narrowest width reaching nMSE < {options['critical_threshold']:g} (median "
+                           "over seeds)", Ts, critical_series, xlabel="T", ylabel="critical width", logx=True, logy=True,
+                           styles={f"T d (d = {dc})": "--"})]
+
+    def notes(self, results, options, seeds):
+        return (
             f"FCN: two hidden ReLU layers of width r on [vec X, mask], Adam {options['lr']:g}, fresh batches of "
-            f"{options['batch_size']}, {options['steps']} steps, at T = {T}, d = {d}, q = {q}. Critical widths: the "
-            f"narrowest grid width whose held-out nMSE goes below {threshold:g} within {options['fcn_steps']} steps (FCN, "
-            f"widths {options['fcn_factors']} x T d: narrower ones are excluded by the bound) or "
-            f"{options['transformer_steps']} steps (the toolkit's 1-layer selection transformer with learned positions, "
-            f"d_head on {options['d_heads']}), at d = {dc}, for T in {Ts}; '> w' means no grid width reached it. The quick "
-            "scale uses d = 2 for the critical widths (T d stays small enough for a 2-core CPU) and one seed."))
+            f"{options['batch_size']}, {options['steps']} steps, at T = {options['T']}, d = {options['d']}, q = "
+            f"{options['q']}. Critical widths: the narrowest grid width whose held-out nMSE goes below "
+            f"{options['critical_threshold']:g} within {options['fcn_steps']} steps (FCN, widths {options['fcn_factors']} "
+            f"x T d: narrower ones are excluded by the bound) or {options['transformer_steps']} steps (the toolkit's "
+            f"1-layer selection transformer with learned positions, d_head on {options['d_heads']}), at d = "
+            f"{options['critical_d']}, for T in {options['critical_Ts']}; '> w' means no grid width reached it. The quick "
+            "scale uses d = 2 for the critical widths (T d stays small enough for a 2-core CPU) and one seed.")
+
+
+BOUND_SLACK = 0.02  # the sampling error of the held-out nMSE, which a median may fall below the bound by
+FCN_REFERENCE = {16: 0.80, 32: 0.75, 64: 0.62, 128: 0.34, 256: 0.13}  # the reference run's nMSE per width (T=16, d=8)
+# A seed that never reached the threshold leaves its critical width unknown, so the slope is at most partial.
+EVERY_SEED_GOT_THERE = Holds("at most partial if some seed reached the threshold at no width tried (its critical width "
+                             "is unknown)")
+CRITICAL_ROWS = (  # (model, label, prediction, rule on (the slope's (reproduced, partial) or the slope, every seed))
+    ("fcn", "FCN first-layer width", "grows like T d", AllOf((Holds(
+        "reproduced if the fitted log-log slope of the critical width against T is >= 0.8 with its 95 % interval above "
+        "0.5; partial if the slope is >= 0.5"), EVERY_SEED_GOT_THERE), "{rules[0]}; {rules[1]}")),
+    ("transformer", "transformer d_head (positional width)", "grows like log T at most", AllOf((AtMost(0.5, 0.8), (
+        EVERY_SEED_GOT_THERE)), "reproduced if the fitted log-log slope of the critical width against T is <= "
+        "{rules[0].reproduced} (log T between T = 8 and 32 is a slope of 0.37; linear growth a slope of 1); partial if <= "
+        "{rules[0].partial}; {rules[1]}")),
+)
+
+
+def bound_part(result: RunResult) -> bool:
+    return result.params["part"] == "bound"
+
+
+class BoundMedians:
+    """The median held-out nMSE of the fully connected networks at each width, beside the projection bound."""
+
+    def __init__(self, runs: list[RunResult], widths: list[int], T: int, d: int, q: int):
+        self.widths = widths
+        self.medians = {w: spread([r.measurements["nmse"] for r in ok_results(runs, width=w)])["median"] for w in widths}
+        self.bounds = {w: fcn_bound(w, T, d, q) for w in widths}
+        self.text = "; ".join(f"r={w}: {self.medians[w]:.3f} (bound {self.bounds[w]:.2f})" for w in widths
+                              if self.medians[w] is not None)
+
+    @property
+    def above(self) -> Measured:
+        """The value: no median below its bound by more than BOUND_SLACK (untested for a width not measured)."""
+        below = [w for w in self.widths if self.medians[w] is not None and self.medians[w] < self.bounds[w] - BOUND_SLACK]
+        missing = [w for w in self.widths if self.medians[w] is None]
+        value = ((False, False) if below else Untested(no_run(f"r = {w}" for w in missing)) if missing else (True, True))
+        return Measured(value, {str(w): self.medians[w] for w in self.widths}, self.text)
+
+    @property
+    def against_reference(self) -> Measured:
+        shared = [w for w in self.widths if w in FCN_REFERENCE and self.medians[w] is not None]
+        worst = max((abs(self.medians[w] - FCN_REFERENCE[w]) for w in shared), default=None)
+        return Measured(measured_or(worst, NO_FINISHED_RUN), {"worst_difference": worst}, self.text)
+
+
+def critical_widths(results: list[RunResult], model: str, T: int, threshold: float) -> dict[int, int | None]:
+    """Per seed, the narrowest width on the grid whose run reached nMSE < threshold (None: none did)."""
+    group = [r for r in results if r.params.get("model") == model and r.params["T"] == T]
+    out: dict[int, int | None] = {}
+    for r in group:
+        out.setdefault(r.seed, None)
+        if r.ok and r.measurements["nmse"] < threshold:
+            out[r.seed] = min(r.params["width"], out[r.seed] or r.params["width"])
+    return out
+
+
+def critical_growth(runs: list[RunResult], model: str, options: dict[str, Any]) -> Measured:
+    """The log-log slope of the critical width against T; the value: (the slope, or for the FCN whether it is
+    >= 0.8 with its interval above 0.5 and whether it is >= 0.5; whether every seed reached the threshold)."""
+    threshold, Ts, dc = options["critical_threshold"], options["critical_Ts"], options["critical_d"]
+    largest = (lambda T: int(max(options["fcn_factors"]) * T * dc)) if model == "fcn" else (lambda T: max(options["d_heads"]))
+    steps = options["fcn_steps"] if model == "fcn" else options["transformer_steps"]
+    per_T = {T: critical_widths(runs, model, T, threshold) for T in Ts}
+    points = [(T, w, s) for T, seeds in per_T.items() for s, w in seeds.items() if w is not None]
+    every_seed = all(w is not None for seeds in per_T.values() for w in seeds.values())
+    fit = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[2] for p in points])
+    unfitted = too_few_sizes([p[0] for p in points], "T", f"nMSE < {threshold:g}",
+                             f"{steps} steps at widths up to {largest(Ts[-1])} (at T = {Ts[-1]})")
+    slope = unfitted or (fit["slope"] if model != "fcn" else (fit["slope"] >= 0.8 and fit["low"] > 0.5, fit["slope"] >= 0.5))
+    value = unfitted or (slope, (every_seed, True))
+    return Measured(value, fit, "; ".join(f"T={T}: " + ", ".join(f"seed {s}: {w if w is not None else f'> {largest(T)}'}"
+                                                              for s, w in sorted(seeds.items())) for T, seeds in per_T.items()))
 
 
 # --- selection-dynamics ----------------------------------------------------------------------------
@@ -470,91 +542,119 @@ class SelectionDynamics(Experiment):
         _, history = train_wang(task, p["lr"], p["steps"], spec.seed, p["batch_size"], record_steps(p["steps"]), p["held_out"])
         return {"history": history}
 
-    def summarize(self, results, options, seeds):
-        task = selection_task({**options, "positions": "orthonormal"})
+    def rows(self, options):
         marks = record_steps(options["steps"])
-        flow = gap_flow(task, options["lr"], marks)
-        rows, series, styles = [], {}, {}
-        orthonormal = ok_results(results, positions="orthonormal")
-        asked = [r for r in results if r.params["positions"] == "orthonormal"]
+        flow = orthonormal_flow(options)
+        specs = []
         if "orthonormal" in options["arms"]:
-            cosines = [r.measurements["history"][-1]["cos_identity"] for r in orthonormal]
-            rows.append(row(
-                "cos(W, I) -> 1 with orthonormal codes", Reference(1.0, THEORY + " (rotation invariance keeps W = gamma I)",
-                                                                  "proof"),
-                spread(cosines), "reproduced if every seed ends with cos(W, I) >= 0.99; partial if >= 0.9",
-                at_least(min(cosines) if cosines else None, 0.99, 0.9, missing=NO_FINISHED_RUN), results=asked))
-            deviations = [abs(h["gap"] - flow[h["step"]]) / flow[h["step"]] for r in orthonormal
-                          for h in r.measurements["history"] if h["step"] >= 10]
-            worst = max(deviations) if deviations else None
-            rows.append(row(
-                "the gap follows the population gradient flow",
-                Reference(f"gap(t) of GD on (d/q) nmse_from_gap(T, q, gap): {flow[marks[-1]]:.2f} at step {marks[-1]}",
-                          THEORY, "closed_form"),
-                {"worst_relative_deviation": worst, "final_gap": spread([r.measurements["history"][-1]["gap"] for r in orthonormal])},
-                "reproduced if every seed's gap is within 5 % of the flow at every recorded step >= 10; partial within 15 %",
-                at_most(worst, 0.05, 0.15, missing=NO_FINISHED_RUN), results=asked))
-            late = [m for m in marks if m >= marks[-1] / 8]
-            slopes = []
-            for r in orthonormal:
-                points = [(math.log(h["step"]), h["gap"]) for h in r.measurements["history"] if h["step"] in late]
-                if len(points) >= 2:
-                    slopes.append(statistics.linear_regression(*zip(*points)).slope)
-            flow_slope = statistics.linear_regression([math.log(m) for m in late], [flow[m] for m in late]).slope
-            median_slope = statistics.median(slopes) if slopes else None
-            rows.append(row(
-                "the gap grows like (1/2) ln t",
-                Reference(0.5, THEORY + " (late-time gradient flow: e^(2 gap) grows linearly in t)", "closed_form"),
-                {**spread(slopes), "flow_slope_same_window": flow_slope, "window": [late[0], late[-1]]},
-                "reproduced if the median slope of the gap against ln t over the last three doublings is within 0.05 of the "
-                "flow's slope over the same steps and within 0.15 of 1/2 (the flow's slope tends to 1/2: about 0.60 over "
-                "200..1600, 0.57 over 400..3200); partial if only within 0.15 of 1/2",
-                (Untested(NO_FINISHED_RUN) if median_slope is None else "not_reproduced" if abs(median_slope - 0.5) > 0.15 else
-                 "reproduced" if abs(median_slope - flow_slope) <= 0.05 else "partial"),
-                detail=f"steps {late[0]}..{late[-1]}; the flow itself has slope {flow_slope:.3f} there", results=asked))
+            specs += [
+                RowSpec("cos(W, I) -> 1 with orthonormal codes",
+                        Reference(1.0, THEORY + " (rotation invariance keeps W = gamma I)", "proof"), final_cosines,
+                        AtLeast(0.99, 0.9, sentence_template="reproduced if every seed ends with cos(W, I) >= "
+                                                             "{reproduced}; partial if >= {partial}"),
+                        runs=of_arm("orthonormal")),
+                RowSpec("the gap follows the population gradient flow",
+                        Reference(f"gap(t) of GD on (d/q) nmse_from_gap(T, q, gap): {flow[marks[-1]]:.2f} at step "
+                                  f"{marks[-1]}", THEORY, "closed_form"), partial(flow_deviation, flow=flow),
+                        AtMost(0.05, 0.15, sentence_template="reproduced if every seed's gap is within {reproduced:percent} "
+                                                             "of the flow at every recorded step >= 10; partial within "
+                                                             "{partial:percent}"), runs=of_arm("orthonormal")),
+                RowSpec("the gap grows like (1/2) ln t",
+                        Reference(0.5, THEORY + " (late-time gradient flow: e^(2 gap) grows linearly in t)", "closed_form"),
+                        partial(late_slope, flow=flow, marks=marks), Holds(
+                            "reproduced if the median slope of the gap against ln t over the last three doublings is "
+                            "within 0.05 of the flow's slope over the same steps and within 0.15 of 1/2 (the flow's slope "
+                            "tends to 1/2: about 0.60 over 200..1600, 0.57 over 400..3200); partial if only within 0.15 "
+                            "of 1/2"), runs=of_arm("orthonormal"))]
         if "gaussian" in options["arms"]:
-            gaussian = ok_results(results, positions="gaussian")
-            finals = [r.measurements["history"][-1]["gap"] for r in gaussian]
-            half = [next(h["gap"] for h in r.measurements["history"] if h["step"] >= marks[-1] // 2) for r in gaussian]
-            growth = [b - a for a, b in zip(half, finals)]
-            final = statistics.median(finals) if finals else None
-            saturated = growth and max(growth) < 0.15
-            rows.append(row(
+            specs.append(RowSpec(
                 "with Gaussian codes the gap saturates near 3.2 (noise-limited)",
                 Reference(3.2, NOTES_RUN + " (m = 64, q = 3, T = 16)", "reference_run"),
-                {"final_gap": spread(finals), "growth_over_last_doubling": spread(growth)},
-                "reproduced if the median final gap is within 0.5 of 3.2 and no seed's gap grew by 0.15 or more over the "
-                "last doubling of steps (the orthonormal flow grows by about 0.39 per doubling); partial if only the first",
-                (Untested(NO_FINISHED_RUN) if final is None else
-                 "reproduced" if abs(final - 3.2) <= 0.5 and saturated else
-                 "partial" if abs(final - 3.2) <= 0.5 else "not_reproduced"),
-                detail=f"cos(W, I) at the end: {[round(r.measurements['history'][-1]['cos_identity'], 3) for r in gaussian]}",
-                results=[r for r in results if r.params["positions"] == "gaussian"]))
-        for positions in options["arms"]:
-            group = ok_results(results, positions=positions)
-            if group:
-                steps = [h["step"] for h in group[0].measurements["history"]]
-                series[f"{positions}: gap (median)"] = [statistics.median(r.measurements["history"][i]["gap"] for r in group)
-                                                        for i in range(len(steps))]
+                partial(saturation, marks=marks), Holds(
+                    "reproduced if the median final gap is within 0.5 of 3.2 and no seed's gap grew by 0.15 or more over "
+                    "the last doubling of steps (the orthonormal flow grows by about 0.39 per doubling); partial if only "
+                    "the first"), runs=of_arm("gaussian")))
+        return specs
+
+    def plots(self, results, options, seeds):
+        marks = record_steps(options["steps"])
+        flow = orthonormal_flow(options)
+        series = {f"{positions}: gap (median)": curve for positions in options["arms"]
+                  if (curve := median_history(ok_results(results, positions=positions), "gap"))}
         series["gradient flow (orthonormal)"] = [flow[m] for m in marks]
         series["(1/2) ln t + c"] = [0.5 * math.log(m) + flow[marks[-1]] - 0.5 * math.log(marks[-1]) for m in marks]
-        styles.update({"gradient flow (orthonormal)": "--", "(1/2) ln t + c": ":"})
-        plots = [Plot.lines("gap_over_training", "Logit gap of W over training", marks, series, xlabel="step t",
-                            ylabel="gap", logx=True, styles=styles)]
-        cos_series = {}
-        for positions in options["arms"]:
-            group = ok_results(results, positions=positions)
-            if group:
-                cos_series[positions] = [statistics.median(r.measurements["history"][i]["cos_identity"] for r in group)
-                                         for i in range(len(group[0].measurements["history"]))]
-        plots.append(Plot.lines("cos_identity", "cos(W, I) over training (median over seeds)", marks, cos_series,
-                                xlabel="step t", ylabel="cos(W, I)", logx=True))
-        return Summary(rows, plots, notes=(
+        cosines = {positions: curve for positions in options["arms"]
+                   if (curve := median_history(ok_results(results, positions=positions), "cos_identity"))}
+        return [Plot.lines("gap_over_training", "Logit gap of W over training", marks, series, xlabel="step t",
+                           ylabel="gap", logx=True, styles={"gradient flow (orthonormal)": "--", "(1/2) ln t + c": ":"}),
+                Plot.lines("cos_identity", "cos(W, I) over training (median over seeds)", marks, cosines,
+                           xlabel="step t", ylabel="cos(W, I)", logx=True)]
+
+    def notes(self, results, options, seeds):
+        return (
             f"Wang et al.'s model (`interp.models.wang.WangSelection`), W from 0, SGD lr {options['lr']:g}, batches of "
             f"{options['batch_size']}, m = {options['code_dim']}, T = {options['T']}, d = {options['d']}, q = {options['q']}, "
             f"{options['steps']} steps; the gap and cos(W, I) are measured on {options['held_out']} held-out examples at "
             "about four steps per doubling. The flow is gradient descent on the population loss with W = gamma I (the "
-            "derivation in docs/theory/selection.md), computed from `nmse_from_gap`."))
+            "derivation in docs/theory/selection.md), computed from `nmse_from_gap`.")
+
+
+def orthonormal_flow(options: dict[str, Any]) -> dict[int, float]:
+    """The population gradient flow's gap at the recorded steps, for orthonormal codes."""
+    return gap_flow(selection_task({**options, "positions": "orthonormal"}), options["lr"], record_steps(options["steps"]))
+
+
+def median_history(group: list[RunResult], key: str) -> list[float]:
+    """``key`` at each recorded step, the median over the runs of ``group`` (empty for no run)."""
+    if not group:
+        return []
+    return [statistics.median(r.measurements["history"][i][key] for r in group)
+            for i in range(len(group[0].measurements["history"]))]
+
+
+def final_cosines(runs: list[RunResult]) -> Measured:
+    cosines = [r.measurements["history"][-1]["cos_identity"] for r in ok_results(runs)]
+    return Measured(min(cosines) if cosines else Untested(NO_FINISHED_RUN), spread(cosines))
+
+
+def flow_deviation(runs: list[RunResult], flow: dict[int, float]) -> Measured:
+    group = ok_results(runs)
+    deviations = [abs(h["gap"] - flow[h["step"]]) / flow[h["step"]] for r in group
+                  for h in r.measurements["history"] if h["step"] >= 10]
+    worst = max(deviations) if deviations else None
+    return Measured(measured_or(worst, NO_FINISHED_RUN), {
+        "worst_relative_deviation": worst, "final_gap": spread([r.measurements["history"][-1]["gap"] for r in group])})
+
+
+def late_slope(runs: list[RunResult], flow: dict[int, float], marks: list[int]) -> Measured:
+    """The median slope of the gap against ln t over the last three doublings; the value: (within 0.15 of 1/2 and
+    within 0.05 of the flow's slope, within 0.15 of 1/2)."""
+    late = [m for m in marks if m >= marks[-1] / 8]
+    slopes = []
+    for r in ok_results(runs):
+        points = [(math.log(h["step"]), h["gap"]) for h in r.measurements["history"] if h["step"] in late]
+        if len(points) >= 2:
+            slopes.append(statistics.linear_regression(*zip(*points)).slope)
+    flow_slope = statistics.linear_regression([math.log(m) for m in late], [flow[m] for m in late]).slope
+    median_slope = median(slopes)
+    value = (Untested(NO_FINISHED_RUN) if median_slope is None else
+             (abs(median_slope - 0.5) <= 0.15 and abs(median_slope - flow_slope) <= 0.05, abs(median_slope - 0.5) <= 0.15))
+    return Measured(value, {**spread(slopes), "flow_slope_same_window": flow_slope, "window": [late[0], late[-1]]},
+                    f"steps {late[0]}..{late[-1]}; the flow itself has slope {flow_slope:.3f} there")
+
+
+def saturation(runs: list[RunResult], marks: list[int]) -> Measured:
+    """The value: (the median final gap is within 0.5 of 3.2 and no seed's gap grew by 0.15 over the last doubling,
+    the median final gap is within 0.5 of 3.2)."""
+    gaussian = ok_results(runs)
+    finals = [r.measurements["history"][-1]["gap"] for r in gaussian]
+    half = [next(h["gap"] for h in r.measurements["history"] if h["step"] >= marks[-1] // 2) for r in gaussian]
+    growth = [b - a for a, b in zip(half, finals)]
+    final = median(finals)
+    near = final is not None and abs(final - 3.2) <= 0.5
+    value = Untested(NO_FINISHED_RUN) if final is None else (near and bool(growth) and max(growth) < 0.15, near)
+    return Measured(value, {"final_gap": spread(finals), "growth_over_last_doubling": spread(growth)},
+                    f"cos(W, I) at the end: {[round(r.measurements['history'][-1]['cos_identity'], 3) for r in gaussian]}")
 
 
 SELECTION_EXPERIMENTS = [SelectionLength, SelectionFCN, SelectionDynamics]
