@@ -11,7 +11,7 @@ from .validation import TaskError
 
 def load(directory):
     """Load a checkpoint directory: returns ``(model, task)``. See ``interp.checkpoint``."""
-    from .checkpoint import load as _load
+    from .checkpoint import load as _load  # here: the command line's parser imports this package, without torch
 
     return _load(directory)
 

@@ -37,10 +37,19 @@ import torch
 import torch.nn as nn
 
 from .allocator import reuse_freed_memory
+from .analysis.run import analyze_model, reference_for
+from .defaults import configure
+from .experiments import run_experiment
+from .experiments.runner import WORKER_PRELOAD
+from .experiments.statistics import loglog_slope
 from .files import write_json
 from .models import ModelConfig, build_model
+from .models.fast import training_forward
 from .paths import TRAINED_MODELS
 from .tasks import TASKS, Task
+from .tasks.counting import CountingTask
+from .training import make_optimizer
+from .viz.report import report_checkpoint
 
 # The tasks whose models are TransformerBridges (the value tasks build a HookedRootModule, which has no native model).
 BRIDGE_TASKS = ("parity", "selection", "counting")
@@ -144,8 +153,6 @@ class PlainTransformer(nn.Module):
 def training_steps(task: Task, model: nn.Module, forward: Callable, train_cfg: Any, steps: int) -> Callable[[], None]:
     """``steps`` steps of ``interp train``'s loop on one fixed batch (sampling and logging left out): forward,
     loss, backward, AdamW."""
-    from .training import make_optimizer
-
     batch = task.sample(train_cfg.batch_size, 0)
     optimizer = make_optimizer(list(model.parameters()), train_cfg)
 
@@ -160,9 +167,6 @@ def training_steps(task: Task, model: nn.Module, forward: Callable, train_cfg: A
 
 def bench_training(rounds: int = 7, steps: int = 10) -> dict[str, Any]:
     """Seconds per training step, ours and the plain baseline's, timed in alternating rounds (best round)."""
-    from .defaults import configure
-    from .models.fast import training_forward
-
     out = {}
     for name in BRIDGE_TASKS:
         task, model_cfg, train_cfg = configure(name)
@@ -211,9 +215,6 @@ def forward_flops(cfg: ModelConfig, seq_len: int) -> float:
 
 def scaled(name: str, knob: str, size: int) -> tuple[Task, ModelConfig, Any]:
     """Task ``name``'s default run with its size ``knob`` set to ``size``."""
-    from .defaults import configure
-    from .tasks.counting import CountingTask
-
     settings: dict[str, Any] = {knob: size}
     if name == "counting":  # a NoPE context limit with room for 4L, so that every size's analysis checks
         # generalisation at 2L and 4L, as the shipped model's does (L = 40 in 256), and costs alike
@@ -223,8 +224,6 @@ def scaled(name: str, knob: str, size: int) -> tuple[Task, ModelConfig, Any]:
 
 def slope_against(sizes: list[int], seconds: list[float], flops: list[float], name: str, kind: str) -> dict[str, Any]:
     """The log-log slope of ``seconds`` over ``sizes``, beside the slope of the FLOP count over them."""
-    from .experiments.statistics import loglog_slope
-
     fit, expected = loglog_slope(sizes, seconds), loglog_slope(sizes, flops)["slope"]
     above = fit["slope"] is not None and fit["slope"] > expected + WELL_ABOVE
     out = {"slope": fit["slope"], "low": fit["low"], "high": fit["high"], "expected_slope": expected,
@@ -238,9 +237,6 @@ def bench_scaling(sizes: dict[str, tuple[str, tuple[int, ...]]] = SCALING, steps
                   samples: int = 32) -> dict[str, Any]:
     """Per task, seconds per training step and per analysis (``analyze_model`` of a fresh model beside its
     construction, ``samples`` examples) at each size, each the median of a few, and their slopes."""
-    from .analysis.run import analyze_model, reference_for
-    from .models.fast import training_forward
-
     out: dict[str, Any] = {}
     for name, (knob, values) in sizes.items():
         step, analysis, flops = [], [], []
@@ -262,8 +258,6 @@ def bench_scaling(sizes: dict[str, tuple[str, tuple[int, ...]]] = SCALING, steps
 def sweep_seconds(experiment: str, jobs: int, seeds: int | None, settings: dict[str, Any] | None) -> tuple[float, float, int]:
     """Wall seconds of ``experiment`` at ``--quick`` with ``jobs`` in a fresh folder, the seconds its runs took
     (added up), and the number of runs."""
-    from .experiments import run_experiment
-
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         summary = run_experiment(experiment, quick=True, seeds=seeds, jobs=jobs, out=out, device="cpu",
@@ -286,8 +280,6 @@ print(time.perf_counter() - start)
 def startup_seconds() -> float:
     """What starting a sweep's workers costs: their server's imports, paid once per sweep (the workers fork
     from it ready). A fresh ``interp`` process pays the same before its first in-process run."""
-    from .experiments.runner import WORKER_PRELOAD
-
     probe = subprocess.run([sys.executable, "-c", STARTUP_PROBE, *WORKER_PRELOAD], capture_output=True, text=True,
                            check=True)
     return float(probe.stdout)
@@ -376,8 +368,6 @@ def bench_machine(processes: int = 2, amount: float = 1.0, repeats: int = 3) -> 
 
 
 def bench_analysis(root: Path = TRAINED_MODELS) -> dict[str, Any]:
-    from .viz.report import report_checkpoint
-
     out: dict[str, Any] = {}
     runs = sorted(p.parent for p in root.glob("*/default-seed0/config.json"))
     total = 0.0

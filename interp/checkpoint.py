@@ -18,7 +18,7 @@ import safetensors.torch
 import torch
 from safetensors import SafetensorError, safe_open
 
-from . import __version__
+from . import __version__, limits
 from .files import atomic_write, write_json
 from .models import ModelConfig, build_model
 from .tasks import Task, TaskError, make_task, task_class
@@ -249,8 +249,6 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     other, the weights' SHA-256, that the model fits in memory (``interp.limits``), and every tensor's
     name, shape and finiteness.
     """
-    from . import limits
-
     directory = Path(directory)
     config, task, model_config = read_spec(directory)
     weights = directory / config["weights"]["file"]

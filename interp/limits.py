@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from .family import family_of
 from .models.positional import parameter_count as hooked_parameter_count
 from .models.readout import FORMATION_SAMPLES
+from .tasks.evaluation import chunk_size
 from .validation import TaskError
 
 if TYPE_CHECKING:
@@ -136,7 +137,6 @@ def evaluation_bytes(task: "Task", model_cfg: "ModelConfig", samples: int) -> in
     ``chunk_size``, the outputs at the readouts kept for all of them), in bytes."""
     from types import SimpleNamespace
 
-    from .tasks.evaluation import chunk_size
 
     n = min(samples, chunk_size(SimpleNamespace(cfg=model_cfg), task))
     outputs = FLOAT * samples * readouts(task) * model_cfg.d_vocab_out

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
+from ..constructions.positional import shift_targets
 from ..naming import head_label
 from ..plot import Plot
 from ..tasks import Batch, evaluate
@@ -75,8 +76,6 @@ def homogeneity_error(model: "nn.Module", task: ValueTask, batch: Batch, c: floa
 
 def shift_template(n: int, shift: int, out_of_range: str) -> Tensor:
     """``[n+1, n+1]`` one-hot rows: row i on ``i - shift``, else on the extra node or on itself."""
-    from ..constructions.positional import shift_targets
-
     return torch.eye(n + 1)[shift_targets(n, shift, out_of_range)]
 
 

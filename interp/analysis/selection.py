@@ -20,6 +20,7 @@ from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
 from ..constructions.selection import nmse_from_gap
+from ..models import build_model
 from ..models.readout import cached
 from ..plot import Plot
 from ..tasks import Batch, SelectionTask, evaluate
@@ -79,8 +80,6 @@ def at_length(model: "nn.Module", task: SelectionTask, length: int) -> tuple["nn
       gradient; the selection runs use no weight decay). The theory expects this model to fail.
     - A model without a context limit (``interp.models.wang.WangSelection``) just gets the longer task.
     """
-    from ..models import build_model
-
     longer_task = task.replace(T=length)
     cfg = getattr(model, "interp_config", None)
     if cfg is None or (longer_task.n_ctx <= cfg.n_ctx and longer_task.d_vocab == cfg.d_vocab):

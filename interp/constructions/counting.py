@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..validation import TaskError, check_int
 from ..tasks.counting import BOS, CLOSE, FIRST_QUERY, ONE, OPEN, ZERO, CountingTask
+from ..validation import TaskError, check_int
 from .pieces import ResidualBasis, assemble, block_weights, construction_config, discretiser, set_attention_head
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..models import ModelConfig
-from ..validation import TaskError
 from ..tasks.parity import CLS, ParityTask
+from ..validation import TaskError
 from .pieces import (
     ResidualBasis,
     assemble,

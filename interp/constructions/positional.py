@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from ..models import POSITIONAL
-from ..validation import TaskError, check_choice, check_float
+from ..models import POSITIONAL, build_model
 from ..tasks.positional import CumminTask, CumsumTask, ValueTask
+from ..validation import TaskError, check_choice, check_float
 from .pieces import MLP, Head, ResidualBasis, block_weights, construction_config
 
 if TYPE_CHECKING:
-    from ..models.positional import PositionalTransformer
     from ..models import ModelConfig
+    from ..models.positional import PositionalTransformer
 
 # Every row's target key wins by beta; the n others share a leak of at most n e^-beta (1e-12 at n = 1000).
 BETA = 30.0
@@ -111,8 +111,6 @@ def assemble_hooked(cfg: "ModelConfig", weights: dict[str, Tensor], basis: Resid
     ``load_state_dict(strict=True)`` directly. A bias-free model has no bias keys: the pieces' biases must
     then be zero, else this raises.
     """
-    from ..models import build_model
-
     model = build_model(cfg, seed=None)
     full = {key: torch.zeros_like(value) for key, value in model.state_dict().items()}
     for key, value in weights.items():

@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..validation import TaskError, check_int
 from ..tasks.selection import SelectionTask
+from ..validation import TaskError, check_int
 from .pieces import ResidualBasis, assemble, block_weights, construction_config, set_attention_head
 
 if TYPE_CHECKING:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..validation import TaskError, check_choice, check_float, check_int
-from .truth import analysis_heads, ground_truth
 from .methods import Found, discover
 from .names import ABLATIONS, DEFAULT_METRIC, METHODS, METRICS
 from .problem import Problem
 from .scores import FAITHFUL, evaluate
+from .truth import analysis_heads, ground_truth
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

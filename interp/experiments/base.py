@@ -38,8 +38,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from ..grading import Rule, Untested, Verdict
+from ..plot import Plot
 from ..validation import TaskError
-from ..viz.figures import Plot
 
 VERDICTS = ("reproduced", "partial", "not_reproduced", "untested")
 # What kind of number a reference is: the paper's own, the authors' released code or result files, a

@@ -22,11 +22,15 @@ from typing import Any
 
 import torch
 
-from ..defaults import model_defaults
+from ..analysis.counting import CountingContext, accuracy_within, bias_generalises, count_cap
+from ..constructions import counting, counting_close_bias
+from ..defaults import configure, model_defaults
 from ..grading import AllOf, AtLeast, AtMost, Holds, Share, Untested
+from ..models import on_device
+from ..plot import Plot
 from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
-from ..viz.figures import Plot
+from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .statistics import NO_FINISHED_RUN, ok_results, spread
 
@@ -42,9 +46,6 @@ def counting_task(p: dict[str, Any]) -> CountingTask:
 
 def train_counting(p: dict[str, Any], seed: int, device: str, **model: Any):
     """The toolkit's default counting transformer (``interp.defaults``) on ``p``'s task and training settings."""
-    from ..defaults import configure
-    from ..training import train
-
     task, model_cfg, train_cfg = configure("counting", settings={
         "task": {"L": p["L"], "R": p["R"], "R_min": p.get("R_min"), "max_count": p["max_count"], "max_len": p["max_len"]},
         "model": model,
@@ -245,8 +246,6 @@ def seed_ranges(runs: list[RunResult], cells: list[tuple[str, str]]) -> Measured
 def ood_grid(model, task: CountingTask, lengths: list[int], regions: list[int], cap: int, samples: int, seed: int,
              ) -> dict[str, dict[str, float]]:
     """``accuracy_within`` (counts up to ``cap``) at every (L', R'): ``{"L'": {"R'": accuracy}}``."""
-    from ..analysis.counting import accuracy_within
-
     return {str(L): {str(R): accuracy_within(model, task.fixed(R=R, L=L), cap, samples, seed)["accuracy"]
                      for R in regions} for L in lengths}
 
@@ -269,10 +268,6 @@ class CountingBias(Experiment):
         return specs + [RunSpec(name, {**shared, "model": name}, 0) for name in ("construction", "twin")]
 
     def measure(self, spec, device):
-        from ..analysis.counting import CountingContext, count_cap
-        from ..constructions import counting, counting_close_bias
-        from ..models import on_device
-
         p = spec.params
         task = counting_task(p)
         if p["model"] == "trained":
@@ -360,8 +355,6 @@ CONSTANT_TOKENS = {"BOS", "]", "[", "queries"}
 def directions(r: RunResult, options: dict[str, Any]) -> dict[str, tuple[bool, float]]:
     """(predicted to generalise, worst accuracy) in each direction: longer sequences at the trained R, and fewer
     regions at the trained L."""
-    from ..analysis.counting import bias_generalises
-
     task = counting_task(r.params)
     grid, bias = r.measurements["grid"], r.measurements["bias"]
     longer = [f * task.L for f in options["length_factors"] if f > 1]

@@ -18,10 +18,19 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ..checkpoint import load_checkpoint, read_config
+from ..constructions import construct
+from ..discovery import Problem, discover, evaluate
+from ..discovery.graph import nodes_of
 from ..discovery.names import ABLATIONS, DEFAULT_METRIC, METHODS
+from ..discovery.run import known_circuit, method_options
+from ..families.tracr import TracrTask
 from ..grading import AtLeast, Holds, Share, Untested
+from ..models import on_device
+from ..paths import ROOT
+from ..plot import Plot
+from ..tasks import make_task
 from ..validation import TaskError, check_choice
-from ..viz.figures import Plot
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .statistics import NO_FINISHED_RUN, mean, measured_or, median, ok_results, spread
 
@@ -65,9 +74,6 @@ def _pairs(values: list[list[int]], name: str) -> list[tuple[int, int]]:
 
 def subjects(options: dict[str, Any]) -> list[dict[str, Any]]:
     """The models of the benchmark, each as JSON-ready parameters that rebuild it (``build``)."""
-    from ..checkpoint import read_config
-    from ..paths import ROOT
-
     out = []
     for n, k in _pairs(options["parity"], "parity"):
         out.append({"subject": f"parity n={n} k={k}", "construction": "parity", "task": "parity",
@@ -102,19 +108,12 @@ def subject_kind(params: dict[str, Any]) -> str:
 
 def build(params: dict[str, Any], seed: int):
     """The model and task of a subject (constructions: the task instance drawn from ``seed``)."""
-    from ..checkpoint import load_checkpoint
-    from ..constructions import construct
-    from ..paths import ROOT
-    from ..tasks import make_task
-
     if "checkpoint" in params:
         ckpt = load_checkpoint(ROOT / params["checkpoint"])
         if ckpt.config["weights"]["sha256"] != params["sha256"]:
             raise RuntimeError(f"{params['checkpoint']} changed since the grid was made (its weights' SHA-256 differs)")
         return ckpt.model, ckpt.task
     if "tracr" in params:
-        from ..families.tracr import TracrTask
-
         task = TracrTask(program=params["tracr"])
         return task.compiled.model, task
     task_params = dict(params["task_params"])
@@ -252,11 +251,6 @@ class DiscoveryBenchmark(Experiment):
         return specs
 
     def measure(self, spec, device):
-        from ..discovery import Problem, discover, evaluate
-        from ..discovery.graph import nodes_of
-        from ..discovery.run import known_circuit, method_options
-        from ..models import on_device
-
         p = spec.params
         model, task = build(p, spec.seed)
         model = on_device(model, device)

@@ -23,9 +23,18 @@ from typing import Any
 
 import torch
 
+from ..constructions import parity
+from ..constructions.parity import pointer_sharpness
+from ..defaults import configure
 from ..grading import AtLeast, AtMost, Every, Holds, Inside, Near, Share, Untested
+from ..models import count_parameters, on_device
+from ..models.mlp import MLP
+from ..models.pointer_parity import PointerParity, PointerParityConfig, accuracy, squared_mean_hinge
+from ..models.readout import attention_on_relevant
+from ..plot import Plot
 from ..tasks import ParityTask, evaluate
-from ..viz.figures import Plot
+from ..training import train
+from ..training.fit import fit
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .statistics import NO_FINISHED_RUN, loglog_slope, median, ok_results, spread, too_few_sizes
 
@@ -53,9 +62,6 @@ def hg_split(n: int, k: int, seed: int, fraction: float, cap: int | None = None)
 def train_pointer(cfg, seed: int, data: dict[str, Any], lr: float, epochs: int, eval_every: int,
                   record_every: int = 0, target: float = 1.0) -> dict[str, Any]:
     """Full-batch Adam on the pointer model's trainable parameters; stops at ``target`` test accuracy."""
-    from ..models.pointer_parity import PointerParity, accuracy, squared_mean_hinge
-    from ..training.fit import fit
-
     model = PointerParity(cfg, seed=seed)
     (x, y), (x_test, y_test) = data["train"], data["test"]
     x, x_test = x.float(), x_test.float()  # once, not every epoch
@@ -104,10 +110,6 @@ class ParityConstruction(Experiment):
                 for n, k in self.cells(options) for scale in options["scales"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..models.readout import attention_on_relevant
-        from ..constructions import parity
-        from ..models import on_device
-
         p = spec.params
         task = ParityTask(n=p["n"], k=p["k"], seed=spec.seed)
         model = on_device(parity(task, scale=p["scale"]), device)
@@ -208,8 +210,6 @@ class ParityMinimal(Experiment):
                 for n, k in options["configs"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..models.pointer_parity import PointerParityConfig
-
         p = spec.params
         data = hg_split(p["n"], p["k"], spec.seed, p["fraction"])
         cfg = PointerParityConfig(n=p["n"], k=p["k"], n_heads=p["k"])
@@ -352,9 +352,6 @@ class ParityFrozenAttention(Experiment):
                 for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..constructions.parity import pointer_sharpness
-        from ..models.pointer_parity import PointerParityConfig
-
         p = spec.params
         n = p["n"]
         # soft: the authors' init (unit queries, tau = n/4); sharp: the construction's sharpness, so each frozen
@@ -444,11 +441,6 @@ class ParityFFNN(Experiment):
                 for n in options["ns"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..models import count_parameters
-        from ..models.mlp import MLP
-        from ..models.pointer_parity import PointerParityConfig
-        from ..training.fit import fit
-
         p = spec.params
         n, k = p["n"], p["k"]
         task, bits, labels = parity_data(n, k, spec.seed, p["train_size"] + 4096)
@@ -568,10 +560,6 @@ class ParityOnline(Experiment):
     @staticmethod
     def measure_mlp(p, seed, device):
         """Barak et al.'s setup: +-1 inputs, Xavier-uniform init, hinge loss on +-1 labels, SGD, fresh batches."""
-        from ..models import on_device
-        from ..models.mlp import MLP
-        from ..training.fit import fit
-
         task = ParityTask(n=p["n"], k=p["k"], seed=seed)
         model = on_device(MLP(p["n"], [p["width"]], 1, init="xavier", seed=seed), device)
         g = torch.Generator().manual_seed(seed + 1)
@@ -590,9 +578,6 @@ class ParityOnline(Experiment):
 
     @staticmethod
     def measure_transformer(p, seed, device):
-        from ..defaults import configure
-        from ..training import train
-
         task, model_cfg, train_cfg = configure("parity", settings={
             "task": {"n": p["n"], "k": p["k"], "seed": seed},
             "train": {"seed": seed, "max_steps": p["max_steps"], "target": 1.0, "eval_every": p["eval_every"],

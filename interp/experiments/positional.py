@@ -23,8 +23,11 @@ from typing import Any
 
 import torch
 
+from ..analysis.positional import homogeneity_error, patched, pattern_drift, patterns_of
+from ..defaults import configure
 from ..grading import AtLeast, AtMost, Every, Holds, Untested
-from ..viz.figures import Plot
+from ..plot import Plot
+from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
 from .statistics import NO_FINISHED_RUN, measured_or, median, no_run, ok_results, spread
 
@@ -57,9 +60,6 @@ def test_seed(seed: int, c: float) -> int:
 def train_value_model(task_name: str, preset: str, p: dict[str, Any], seed: int, device: str,
                       model: dict[str, Any] | None = None):
     """Train the task's ``preset`` model (``interp.defaults``) at size ``p["n"]`` with the run's training knobs."""
-    from ..defaults import configure
-    from ..training import train
-
     settings = {"task": {"n": p["n"]}, "model": {"layer": p.get("layer", "additive"), **(model or {})},
                 "train": {"seed": seed, "max_steps": p["steps"], "lr": p["lr"], "batch_size": p["batch_size"],
                           "eval_every": p["steps"], "eval_samples": 512}}
@@ -70,8 +70,6 @@ def train_value_model(task_name: str, preset: str, p: dict[str, Any], seed: int,
 @torch.no_grad()
 def score(model, task, scales: list[float], samples: int, seed: int, device: str) -> dict[str, Any]:
     """MSE and relative error at every scale on the run's test sets; pattern drift and homogeneity at c = 10."""
-    from ..analysis.positional import homogeneity_error, pattern_drift
-
     out: dict[str, Any] = {"mse": {}, "relative_error": {}}
     for c in scales:
         batch = task.replace(c=float(c)).sample(samples, test_seed(seed, c)).to(device)
@@ -155,8 +153,6 @@ class PositionalScale(Experiment):
         return [RunSpec(task, {"task": task, **shared}, seed) for task in options["tasks"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..analysis.positional import patched
-
         p, out = spec.params, {}
         models = {}
         for name, preset in PRESETS.items():
@@ -258,8 +254,6 @@ class PositionalScale(Experiment):
 
 
 def _patterns(model, batch) -> list[torch.Tensor]:
-    from ..analysis.positional import patterns_of
-
     return patterns_of(model, batch.inputs)
 
 

@@ -3,7 +3,7 @@
 A change to how an experiment summarises (a row's rule, a new verdict) reaches its committed summary in
 seconds: ``resummarize`` reads ``results.jsonl`` and the options, seeds, scale and device that ``summary.json``
 records, calls the experiment's ``summarize`` with them, and writes ``summary.json``, the plots, ``summary.md``
-and ``report.html`` through the runner's own writer (``runner.write_summary``), as a sweep would have.
+and ``report.html`` through the runner's own writer (``interp.viz.experiments.write_summary``), as a sweep would have.
 ``resummarized_rows`` gives the rows alone, as ``summary.json`` holds them, to compare with the committed ones.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 from ..files import json_text
 from ..paths import EXPERIMENTS
 from ..validation import TaskError
+from ..viz.experiments import write_summary
 from .base import Experiment, RunResult, Summary
 from .registry import get_experiment
 
@@ -50,8 +51,6 @@ def resummarized_rows(name: str, folder: str | Path | None = None) -> list[dict[
 def resummarize(name: str, folder: str | Path | None = None) -> dict[str, Any]:
     """Rewrite ``name``'s committed summary, plots and reports from its committed results; returns the new
     ``summary.json`` data. Its ``seconds`` stays the sweep's: re-summarising ran nothing."""
-    from .runner import write_summary
-
     experiment, summary, folder, recorded, results = summarize_committed(name, folder)
     return write_summary(folder, experiment, summary, results, options=recorded["options"], seeds=recorded["seeds"],
                          quick=recorded["scale"] == "quick", device=recorded["device"], seconds=recorded["seconds"])

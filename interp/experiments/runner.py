@@ -27,10 +27,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..allocator import reuse_freed_memory
 from ..files import check_writable_dir, exclusive, finite, json_text, write_json, write_text
-from ..paths import EXPERIMENTS
 from ..models import resolve_device
+from ..paths import EXPERIMENTS
 from ..validation import TaskError, check_choice, check_int
+from ..viz.experiments import write_summary
 from .base import RunResult, RunSpec
 from .registry import get_experiment
 
@@ -41,7 +43,6 @@ def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[s
     """Run one spec of experiment ``name`` on one torch thread; never raises (errors are recorded)."""
     import torch
 
-    from ..allocator import reuse_freed_memory
 
     reuse_freed_memory()  # in a Ray or pool worker too, which this process did not start
     threads = torch.get_num_threads()
@@ -277,33 +278,3 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, 
         summary = experiment.summarize(results, options, seeds)
         return write_summary(out, experiment, summary, results, options=options, seeds=seeds, quick=quick,
                              device=device, seconds=round(time.time() - started, 1))
-
-
-def write_summary(out: Path, experiment: Any, summary: Any, results: list[RunResult], *, options: dict[str, Any],
-                  seeds: int, quick: bool, device: str, seconds: float) -> dict[str, Any]:
-    """``summary.json`` (rows as data), the PNG plots, ``summary.md`` and ``report.html`` in ``out``."""
-    from ..viz import draw
-    from ..viz.experiments import row_counts, write_experiment_report
-
-    figures = [draw(plot, out) for plot in summary.plots]
-    failed = [r for r in results if not r.ok]
-    rows = [row.to_dict() for row in summary.rows]
-    data = {
-        "experiment": experiment.name,
-        "title": experiment.title,
-        "paper": experiment.paper,
-        "scale": "quick" if quick else "full",
-        "options": options,
-        "seeds": seeds,
-        "device": device,
-        "runs": {"asked": len(results), "finished": len(results) - len(failed), "failed": len(failed)},
-        "failures": [{"group": r.group, "seed": r.seed, "error": (r.error or "").splitlines()[0]} for r in failed],
-        "rows": rows,
-        "verdicts": row_counts(rows),
-        "notes": summary.notes,
-        "figures": [path.name for path in figures],
-        "seconds": seconds,
-    }
-    write_json(out / "summary.json", data)
-    write_experiment_report(out, data)
-    return data

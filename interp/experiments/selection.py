@@ -23,15 +23,20 @@ from typing import Any
 
 import torch
 
+from ..analysis.selection import at_length, logit_gap
 from ..constructions.selection import nmse_from_gap
+from ..defaults import configure
 from ..grading import AllOf, AtLeast, AtMost, Every, Holds, Untested
+from ..models.mlp import MLP
+from ..models.wang import WangSelection
+from ..plot import Plot
 from ..tasks import SelectionTask, TaskError, evaluate
-from ..validation import check_choice, check_int
 from ..tasks.selection import POSITION_MODES
-from ..viz.figures import Plot
+from ..training import train
+from ..training.fit import fit
+from ..validation import check_choice, check_int
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
-from .statistics import (NO_FINISHED_RUN, loglog_slope, measured_or, median, no_run, ok_results, spread,
-                         too_few_sizes)
+from .statistics import NO_FINISHED_RUN, loglog_slope, measured_or, median, no_run, ok_results, spread, too_few_sizes
 
 WANG = "Wang et al. 2024 (arXiv 2406.06893)"
 SANFORD = "Sanford et al. 2023 (arXiv 2306.02896)"
@@ -48,8 +53,6 @@ def selection_task(params: dict[str, Any]) -> SelectionTask:
 @torch.no_grad()
 def wang_gap(model, task: SelectionTask, samples: int, seed: int) -> float:
     """The trained model's logit gap (``interp.analysis.selection.logit_gap``) on fresh samples."""
-    from ..analysis.selection import logit_gap
-
     batch = task.sample(samples, seed)
     return logit_gap(model.scores(batch.inputs), batch.relevant[:, 0, : task.T])
 
@@ -61,9 +64,6 @@ def train_wang(task: SelectionTask, lr: float, steps: int, seed: int, batch_size
     ``record_at``: steps after which the held-out gap, cos(W, I) and nMSE are recorded (the loop runs in
     segments between them, through ``interp.training.fit.fit``).
     """
-    from ..models.wang import WangSelection
-    from ..training.fit import fit
-
     model = WangSelection(task)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     data = torch.Generator().manual_seed(seed)
@@ -74,8 +74,6 @@ def train_wang(task: SelectionTask, lr: float, steps: int, seed: int, batch_size
         return task.loss(model(batch.inputs), batch)
 
     def state() -> dict[str, Any]:
-        from ..analysis.selection import logit_gap
-
         scores = model.scores(check.inputs)
         return {"gap": logit_gap(scores, check.relevant[:, 0, : task.T]), "cos_identity": model.cos_to_identity(),
                 "nmse": task.evaluate(model(check.inputs), check)["nmse"]}
@@ -129,8 +127,6 @@ class SelectionLength(Experiment):
                 for positions, (m, lr) in self.arms(options).items() for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..analysis.selection import at_length
-
         p = spec.params
         task = selection_task(p)
         model, _ = train_wang(task, p["lr"], p["steps"], spec.seed, p["batch_size"])
@@ -275,9 +271,6 @@ def fcn_bound(r: int, T: int, d: int, q: int) -> float:
 def train_fcn(task: SelectionTask, width: int, steps: int, lr: float, seed: int, batch_size: int, eval_samples: int,
               eval_every: int, target: float | None = None) -> dict[str, Any]:
     """A 2-hidden-layer ReLU MLP of width ``width`` on ``[vec X, mask]``, Adam, fresh batches; held-out nMSE."""
-    from ..models.mlp import MLP
-    from ..training.fit import fit
-
     T, d = task.T, task.d
 
     def features(batch):
@@ -303,9 +296,6 @@ def train_fcn(task: SelectionTask, width: int, steps: int, lr: float, seed: int,
 def train_transformer(task: SelectionTask, d_head: int, steps: int, seed: int, target: float, eval_samples: int) -> dict[str, Any]:
     """The toolkit's default selection transformer (learned positions) with ``d_head``: the width of its
     positional query-key circuit."""
-    from ..defaults import configure
-    from ..training import train
-
     task, model_cfg, train_cfg = configure("selection", settings={
         "task": {"T": task.T, "d": task.d, "q": task.q},
         "model": {"d_head": d_head},

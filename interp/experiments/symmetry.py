@@ -22,11 +22,35 @@ from typing import Any
 
 import numpy as np
 
+from ..defaults import configure
 from ..grading import AllOf, AtMost, Every, Holds, RoundsTo, Share, Untested
-from ..viz.figures import Plot
+from ..models import on_device
+from ..plot import Plot
+from ..symmetry.block import BlockConfig, build_block, empirical_kernel, network_output, readout_features, train_readout
+from ..symmetry.energy import PointIndex, decompose_table
+from ..symmetry.group import all_permutations, hook_dimension
+from ..symmetry.kernel import (
+    all_sequences,
+    kernel_spectrum,
+    linear_kernel,
+    monte_carlo_kernel,
+    permutation_invariance,
+    relative_error,
+)
+from ..symmetry.learning import (
+    Eigensystem,
+    gpr_learnability,
+    half_sample_size,
+    learnability,
+    plain_learnability,
+    theory_error,
+    theory_learnability,
+    training_sets,
+)
+from ..symmetry.score import symmetry_score
+from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
-from .statistics import (NO_FINISHED_RUN, loglog_slope, measured_or, no_run, ok_results, spread,
-                         too_few_sizes)
+from .statistics import NO_FINISHED_RUN, loglog_slope, measured_or, no_run, ok_results, spread, too_few_sizes
 
 PAPER = "Lavie, Gur-Ari & Ringel 2024 (arXiv 2402.05173)"
 NOTES_RUN = "docs/theory/symmetry.md reference run"
@@ -57,8 +81,6 @@ def targets_on(X: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def kernel_stats(estimate: np.ndarray, standard_error: np.ndarray, exact: np.ndarray) -> dict[str, float]:
-    from ..symmetry.kernel import relative_error
-
     return {"median_pair_error": float(np.median(np.abs(estimate - exact) / np.abs(exact))),
             "frobenius_error": relative_error(estimate, exact),
             "max_z": float(np.max(np.abs(estimate - exact) / np.maximum(standard_error, 1e-300)))}
@@ -66,9 +88,6 @@ def kernel_stats(estimate: np.ndarray, standard_error: np.ndarray, exact: np.nda
 
 def symmetrize(K: np.ndarray, X: np.ndarray, V: int) -> np.ndarray:
     """The average of ``K(pi x, pi x')`` over all of S_L (exact in expectation for an invariant kernel)."""
-    from ..symmetry.energy import PointIndex
-    from ..symmetry.group import all_permutations
-
     index = PointIndex(X, V)
     perms = all_permutations(X.shape[1])
     out = np.zeros_like(K)
@@ -85,8 +104,6 @@ def spectrum_entries(groups) -> list[dict[str, Any]]:
 
 def trace_bound_ratio(groups, K: np.ndarray) -> float:
     """Largest ``kappa d_lam / E K(x, x)`` over eigenvalue groups labelled by one irrep (<= 1 by the bound)."""
-    from ..symmetry.group import hook_dimension
-
     trace = float(np.mean(np.diag(K)))
     return max(g.value * hook_dimension(lam) / trace for g in groups for lam in g.irreps)
 
@@ -128,8 +145,6 @@ def of_kind(kind: str) -> Callable[[RunResult], bool]:
 
 def closed_form_measurements(p: dict[str, Any], seed: int, X: np.ndarray, K: np.ndarray) -> dict[str, Any]:
     """The closed form's spectrum by irrep, its invariance under permutations, and its spectrum at other lengths."""
-    from ..symmetry.kernel import all_sequences, kernel_spectrum, linear_kernel, permutation_invariance
-
     V, L, sp2 = p["V"], p["L"], p["sp2"]
     groups = kernel_spectrum(K, X, V)
     invariance = permutation_invariance(lambda a, b: linear_kernel(a, b, V=V, sp2=sp2), X, seed=seed)
@@ -151,10 +166,6 @@ def closed_form_measurements(p: dict[str, Any], seed: int, X: np.ndarray, K: np.
 
 def softmax_measurements(p: dict[str, Any], seed: int, X: np.ndarray) -> dict[str, Any]:
     """The infinite-width softmax kernel by Monte Carlo over the Gaussian logit field, then the toolkit's bridges."""
-    from ..symmetry.block import BlockConfig, empirical_kernel
-    from ..symmetry.energy import PointIndex
-    from ..symmetry.kernel import kernel_spectrum, monte_carlo_kernel
-
     V, L, sp2 = p["V"], p["L"], p["sp2"]
     estimate, se = monte_carlo_kernel(X, V=V, sp2=sp2, attention="softmax", networks=p["networks"],
                                       seed=seed, d_k=None)
@@ -204,9 +215,6 @@ class SymmetryKernel(Experiment):
         return specs
 
     def measure(self, spec, device):
-        from ..symmetry.block import BlockConfig, empirical_kernel
-        from ..symmetry.kernel import all_sequences, linear_kernel, monte_carlo_kernel
-
         p = spec.params
         V, L, sp2 = p["V"], p["L"], p["sp2"]
         X = all_sequences(V, L)
@@ -451,11 +459,6 @@ class SymmetryLearningCurves(Experiment):
                 for L in options["Ls"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        from ..symmetry.energy import decompose_table
-        from ..symmetry.kernel import all_sequences, linear_kernel
-        from ..symmetry.learning import (Eigensystem, gpr_learnability, half_sample_size, plain_learnability,
-                                         theory_error, theory_learnability)
-
         p = spec.params
         V, L = p["V"], p["L"]
         X = all_sequences(V, L)
@@ -715,9 +718,6 @@ def wide_bridge(p: dict[str, Any], seed: int, X: np.ndarray, K: np.ndarray, targ
                 ) -> dict[str, Any]:
     """A wide bridge with the block's prior weights whose readout alone is trained, against exact GPR on the same
     training-set sizes: learnability of the (L-1,1) and trivial targets."""
-    from ..symmetry.block import BlockConfig, build_block, network_output, readout_features, train_readout
-    from ..symmetry.learning import gpr_learnability, learnability, training_sets
-
     V, L = p["V"], p["L"]
     noise = p["noises"][0]
     cfg = BlockConfig(V=V, L=L, sp2=p["sp2"], heads=p["wide_heads"], d_k=p["wide_d_k"],
@@ -783,11 +783,6 @@ class SymmetryBias(Experiment):
         return specs
 
     def measure(self, spec, device):
-        from ..defaults import configure
-        from ..models import on_device
-        from ..symmetry.score import symmetry_score
-        from ..training import train
-
         p = spec.params
         task, model_cfg, train_cfg = configure(p["task"], settings={
             "task": p["task_params"], "model": p["model"],

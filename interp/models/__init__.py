@@ -95,7 +95,7 @@ class ModelConfig:
                 if value == default:
                     raise TaskError(f"{name}={value!r} needs architecture='hooked' (a TransformerBridge has no such option)")
         else:
-            from .positional import check_config
+            from .positional import check_config  # models.positional builds on this module's ModelConfig
 
             check_config(self)
         if self.positional == "rotary" and self.d_head % 2:
@@ -195,7 +195,7 @@ def build_model(cfg: ModelConfig, seed: int | None = 0, device: str = "cpu") -> 
     for name in ("n_ctx", "d_vocab", "d_vocab_out"):
         check_int(name, getattr(cfg, name), 1)
     if cfg.architecture == "hooked":
-        from .positional import PositionalTransformer
+        from .positional import PositionalTransformer  # models.positional builds on this module's ModelConfig
 
         return on_device(PositionalTransformer(cfg, seed), device)
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**cfg.to_bridge_config(seed)))

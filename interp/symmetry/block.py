@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from transformer_lens.utilities import get_act_name
 
+from ..models import ModelConfig, build_model
 from ..validation import check_choice, check_float, check_int
 from .kernel import ATTENTION, check_tokens, covariance_with_error, mean_readout
 
@@ -64,8 +65,6 @@ class BlockConfig:
 
 def build_block(cfg: BlockConfig, seed: int) -> "TransformerBridge":
     """A bridge holding the block's prior weights, drawn from ``seed`` (float64)."""
-    from ..models import ModelConfig, build_model
-
     model_cfg = ModelConfig(n_layers=1, n_heads=cfg.heads, d_model=cfg.d_model, d_head=cfg.d_k, d_mlp=0,
                             normalization_type="none", attention_dir="bidirectional", positional="learned",
                             n_ctx=cfg.L, d_vocab=cfg.V, d_vocab_out=1)

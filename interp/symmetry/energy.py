@@ -29,9 +29,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..validation import TaskError
-from .group import (MAX_ENUMERATED, Partition, all_permutations, asymmetry_order, character_table, class_labels,
-                    compose, dimensions, inverse, partitions, permutation_codes, random_permutations_of_type,
-                    z_values)
+from .group import (
+    MAX_ENUMERATED,
+    Partition,
+    all_permutations,
+    asymmetry_order,
+    character_table,
+    class_labels,
+    compose,
+    dimensions,
+    inverse,
+    partitions,
+    permutation_codes,
+    random_permutations_of_type,
+    z_values,
+)
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix

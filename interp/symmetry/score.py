@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from ..family import Registry, families
+from ..models.fast import training_forward
 from ..tasks import Batch, Task
 from ..validation import check_int
 from .energy import MAX_ORBIT, orbit_energies, ratio_with_error, symmetric_fraction_pairs
@@ -89,8 +90,6 @@ DOMAINS: Registry[Domain] = Registry(lambda: {name: family.symmetry for family i
 @torch.no_grad()
 def model_outputs(model: "TransformerBridge", inputs: Tensor) -> Tensor:
     """Logits on ``inputs`` in chunks (the fused forward of ``interp.models.fast`` where it applies)."""
-    from ..models.fast import training_forward
-
     device = next(model.parameters()).device
     return torch.cat([training_forward(model, inputs[i:i + CHUNK].to(device)).double().cpu()
                       for i in range(0, len(inputs), CHUNK)])

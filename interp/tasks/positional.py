@@ -28,7 +28,6 @@ from torch import Tensor
 from ..validation import check_float, check_length
 from .base import Batch, Task, make_generator
 
-
 # Values up to MAX_SCALE^2 stay far inside float32 (and sums of them too) at any length a machine can hold.
 MAX_SCALE = 1e6
 

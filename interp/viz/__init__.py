@@ -2,6 +2,7 @@
 self-contained HTML reports, all offline. Analyses and experiments hand over data; this package draws it.
 """
 
+from ..plot import Plot
 from .attention import (
     RELEVANT_MARK,
     AttentionView,
@@ -12,7 +13,6 @@ from .attention import (
     to_props,
 )
 from .claims import claims_html, claims_markdown, claims_text, show_claims
-from ..plot import Plot
 from .figures import draw
 from .report import render_report, write_model_report, write_report
 

@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..analysis.claims import MECHANISM_KINDS
+
 VERDICTS = {"found": "found", "partial": "partial", "not_found": "not found", "untestable": "untestable"}
 # Always counted; "untestable" is counted only where some claim is (a claim that could not be computed
 # for that model, its detail saying why).
@@ -120,8 +122,6 @@ def findings_markdown(claims: Sequence[Any], mechanism: str = "") -> str:
     """What an analysis found, as Markdown bullets computed from its claims: the mechanism line, the
     mechanism claims that hold, hold partly or are missing (with what was measured), the behaviour and
     comparison claims, and what could not be tested and why. Stays true whatever the verdicts are."""
-    from ..analysis.claims import MECHANISM_KINDS
-
     dicts = [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in claims]
     rows = claim_rows(dicts)
 

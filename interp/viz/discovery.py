@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..discovery.graph import LOGITS, QKV, Graph, component, split_edge
+from ..files import atomic_write
 
 FOUND_TRUE, FOUND_FALSE, MISSED, PLAIN_EDGE = "tab:green", "tab:red", "0.6", "black"
 PORT_OFFSET = {"q": -0.22, "k": 0.0, "v": 0.22}
@@ -52,7 +53,6 @@ def draw_circuit(graph: Graph, edges: Iterable[str], path: str | Path, title: st
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    from ..files import atomic_write
 
     edges = set(edges)
     truth = set(truth) if truth is not None else None

@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..files import write_text
+from ..files import write_json, write_text
 from .claims import counts_sentence, format_value, tally
+from .figures import draw
 from .report import figures_html, lead_html, markdown_html, page
 
 VERDICTS = {"reproduced": "reproduced", "partial": "partial", "not_reproduced": "not reproduced", "untested": "untested"}
@@ -195,3 +196,31 @@ def write_experiment_report(out: Path, summary: Mapping[str, Any]) -> None:
         figures_html([out / name for name in summary["figures"]]) if summary["figures"] else "",
     ]
     write_text(out / "report.html", page(f"{summary['experiment']}: {summary['title']}", sections, css=ROWS_CSS))
+
+
+def write_summary(out: Path, experiment: Any, summary: Any, results: Sequence[Any], *, options: dict[str, Any],
+                  seeds: int, quick: bool, device: str, seconds: float) -> dict[str, Any]:
+    """An experiment's summary (``experiment.summarize``'s rows, plots and notes over ``results``, the runs' records)
+    written to ``out``: ``summary.json`` (rows as data), the PNG plots, ``summary.md`` and ``report.html``."""
+    figures = [draw(plot, out) for plot in summary.plots]
+    failed = [r for r in results if not r.ok]
+    rows = [row.to_dict() for row in summary.rows]
+    data = {
+        "experiment": experiment.name,
+        "title": experiment.title,
+        "paper": experiment.paper,
+        "scale": "quick" if quick else "full",
+        "options": options,
+        "seeds": seeds,
+        "device": device,
+        "runs": {"asked": len(results), "finished": len(results) - len(failed), "failed": len(failed)},
+        "failures": [{"group": r.group, "seed": r.seed, "error": (r.error or "").splitlines()[0]} for r in failed],
+        "rows": rows,
+        "verdicts": row_counts(rows),
+        "notes": summary.notes,
+        "figures": [path.name for path in figures],
+        "seconds": seconds,
+    }
+    write_json(out / "summary.json", data)
+    write_experiment_report(out, data)
+    return data

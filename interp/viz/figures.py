@@ -5,13 +5,24 @@ Analyses and experiments return ``Plot`` objects; only ``draw`` imports matplotl
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write
 from ..plot import Plot
 
 HIGHLIGHT, PLAIN = "tab:orange", "tab:blue"
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
+
+
+def image_data_uri(path: Path) -> str:
+    """The image at ``path`` as a ``data:`` URI, so that a report embeds it and loads nothing."""
+    mime = IMAGE_TYPES.get(path.suffix.lower())
+    if mime is None:
+        raise ValueError(f"cannot embed figure {path}: use one of {', '.join(IMAGE_TYPES)}")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
 def draw(plot: Plot, directory: str | Path) -> Path:
@@ -21,7 +32,6 @@ def draw(plot: Plot, directory: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..files import atomic_write
 
     d = plot.data
     if plot.kind == "heatmap":

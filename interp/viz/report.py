@@ -7,7 +7,6 @@ fails closed instead of leaving the machine.
 
 from __future__ import annotations
 
-import base64
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,11 +16,18 @@ from ..analysis.run import CheckpointAnalysis, analyze_checkpoint
 from ..files import write_json, write_text
 from ..paths import REPORTS
 from .attention import GRID_CSS, AttentionView, bundle_script, render_script, side_by_side, views_html
-from .claims import CLAIMS_CSS, claims_counts_sentence, claims_html, claims_markdown, format_value, verdict_counts
-from .figures import draw
+from .claims import (
+    CLAIMS_CSS,
+    claims_counts_sentence,
+    claims_html,
+    claims_markdown,
+    claims_text,
+    format_value,
+    verdict_counts,
+)
+from .figures import draw, image_data_uri
 from .symmetry import symmetry_html, symmetry_markdown, symmetry_text
 
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".svg": "image/svg+xml"}
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:; worker-src blob:"
@@ -116,13 +122,6 @@ def markdown_html(text: str) -> str:
     return MarkdownIt("js-default").disable(["image", "link", "autolink"]).render(text)
 
 
-def image_data_uri(path: Path) -> str:
-    mime = IMAGE_TYPES.get(path.suffix.lower())
-    if mime is None:
-        raise ValueError(f"cannot embed figure {path}: use one of {', '.join(IMAGE_TYPES)}")
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
 def figures_html(figures: Sequence[Path | str]) -> str:
     parts = []
     for figure in map(Path, figures):
@@ -170,8 +169,6 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
 
 def summary_text(summary: Mapping[str, Any]) -> str:
     """What ``interp analyze`` prints for one model."""
-    from .claims import claims_text
-
     return "\n".join([f"{summary['checkpoint']}: {summary['mechanism']}", claims_text(summary["claims"]),
                       *filter(None, [symmetry_text(summary.get("symmetry"))]),
                       f"  report: {summary['report_dir']}/report.html ({summary['seconds']} s)"])

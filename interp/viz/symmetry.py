@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..plot import Plot
-from .figures import draw
+from .figures import draw, image_data_uri
 
 FUNCTIONS = {"model": "this model", "target": "the target", "control": "random init (control)"}
 SYMMETRY_CSS = """
@@ -76,8 +76,6 @@ def symmetry_html(section: Mapping[str, Any] | None) -> str:
         return ""
     if not section.get("available"):
         return f"<h2>Permutation symmetry</h2>\n<p>{html.escape(section.get('reason', 'not available'))}</p>"
-    from .report import image_data_uri
-
     rows = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _rows(section))
     with tempfile.TemporaryDirectory() as folder:
         uri = image_data_uri(draw(profile_plot(section), folder))
