@@ -112,6 +112,9 @@ commands = {
                  "--json"],
     "discover_trained": ["discover", work / "run", "--method", "acdc", "--out", work / "circuit-trained",
                          "--samples", "64", "--json"],
+    "experiment_list": ["experiment", "list", "--names"],
+    "experiment": ["experiment", "run", "majority-construction", "--quick", "--jobs", "1", "--out", work / "sweep",
+                   "--quiet"],
 }
 for name, argv in commands.items():
     print(f"=== {name}", flush=True)
@@ -127,7 +130,7 @@ def test_a_plugin_family_reaches_every_command(plugin_path, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     sections = dict(re.findall(r"=== (\w+)\n(.*?)=== \1 exit 0\n", done.stdout, re.S))
     assert set(sections) == {"tasks", "train", "eval", "construct", "eval_construction", "analyze", "discover",
-                             "discover_trained"}, done.stdout[-3000:]
+                             "discover_trained", "experiment_list", "experiment"}, done.stdout[-3000:]
     assert "majority: Majority of n random bits" in sections["tasks"]
     assert json.loads(sections["eval"])["metrics"]["accuracy"] > 0.9  # 150 steps solve it (1.0 in 100 here)
     # The construction is exact (a logit margin of 10 on every input) and the analysis finds its circuit.
@@ -146,6 +149,11 @@ def test_a_plugin_family_reaches_every_command(plugin_path, tmp_path):
     assert found["evaluation"]["exact"] and found["evaluation"]["edge_auc"] == 1.0
     trained = json.loads(sections["discover_trained"])
     assert trained["truth_heads"] == ["A0.0"] and (tmp_path / "circuit-trained" / "circuit.png").is_file()
+    # The family's own experiment joins the toolkit's: listed, run, summarised with its rows and its plot.
+    assert sections["experiment_list"].split()[-1] == "majority-construction"
+    sweep = json.loads((tmp_path / "sweep" / "summary.json").read_text())
+    assert [row["verdict"] for row in sweep["rows"]] == ["reproduced", "reproduced"]
+    assert (tmp_path / "sweep" / "margin.png").is_file() and (tmp_path / "sweep" / "report.html").is_file()
 
 
 def test_the_plugin_truth_is_what_its_weights_build(plugin_path, monkeypatch):
@@ -175,3 +183,12 @@ def test_constructions_dispatch_through_the_families():
     task = TASKS["counting"](L=12, R=2, max_len=24)
     assert construct(task).construction["name"] == "counting"
     assert construct(task, name="counting_close_bias").construction["params"]["bias_token"] == "]"
+
+
+def test_the_bottom_layer_and_the_registry_load_no_torch():
+    """What the README's Layout says of the lowest layer (and what lets the parser stay light)."""
+    modules = ["interp.validation", "interp.grading", "interp.plot", "interp.naming", "interp.files", "interp.paths",
+               "interp.allocator", "interp.lazy", "interp.family", "interp.cli"]
+    probe = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

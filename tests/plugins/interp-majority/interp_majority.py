@@ -19,6 +19,9 @@ from interp.analysis import Analysis, Wording, claim, mechanism_line
 from interp.analysis.context import Context
 from interp.constructions.pieces import Head, ResidualBasis, assemble, block_weights, construction_config
 from interp.discovery.truth import Use
+from interp.experiments.base import Experiment, Measured, Reference, RowSpec, RunSpec
+from interp.grading import AtLeast
+from interp.plot import Plot
 from interp.family import Construction, Family
 from interp.symmetry.score import Domain, Frames, rearranged_tokens
 from interp.tasks.base import Batch, Task, make_generator
@@ -143,6 +146,50 @@ def target(task: MajorityTask, inputs: Tensor, batch: Batch, example: Tensor, re
     return (2.0 * task.labels(inputs[:, : task.n]) - 1)[:, None]
 
 
+# --- an experiment: is the construction exact at every n? ------------------------------------------------
+
+
+class MajorityConstruction(Experiment):
+    """The construction on fresh inputs for several n: every input classified, with the promised margin."""
+
+    name = "majority-construction"
+    title = "Majority: the hand-built head is exact at every n"
+    paper = "interp's plugin example (tests/plugins/interp-majority)"
+    options = {"ns": [3, 7, 15, 31], "samples": 4096}
+    quick = {"ns": [3, 7, 15], "samples": 1024}
+    seeds, quick_seeds = 2, 1
+
+    def grid(self, options: dict[str, Any], seeds: int) -> list[RunSpec]:
+        return [RunSpec(f"n={n}", {"n": n, "samples": options["samples"]}, seed)
+                for n in options["ns"] for seed in range(seeds)]
+
+    def measure(self, spec: RunSpec, device: str) -> dict[str, Any]:
+        task = MajorityTask(n=spec.params["n"])
+        batch = task.sample(spec.params["samples"], spec.seed)
+        with torch.no_grad():
+            logits = majority(task)(batch.inputs)[:, task.n]
+        signed = (logits[:, 1] - logits[:, 0]) * (2 * batch.targets - 1)  # > 0 where the label wins
+        return {"accuracy": float((signed > 0).float().mean()), "smallest_margin": float(signed.min())}
+
+    def rows(self, options: dict[str, Any]) -> list[RowSpec]:
+        def worst(key: str):
+            return lambda runs: Measured(min(r.measurements[key] for r in runs if r.ok),
+                                         {key: min(r.measurements[key] for r in runs if r.ok)},
+                                         f"the smallest over {sum(r.ok for r in runs)} runs")
+
+        proof = "the construction's margin (interp_majority.majority)"
+        return [RowSpec("every input classified", Reference(1.0, proof, "proof"), worst("accuracy"),
+                        AtLeast(1.0, 0.99, what="the worst run's accuracy")),
+                RowSpec("the logit margin is at least the promised 10", Reference(10.0, proof, "proof"),
+                        worst("smallest_margin"), AtLeast(10.0 - 1e-4, what="the smallest margin"))]
+
+    def plots(self, results: list[Any], options: dict[str, Any], seeds: int) -> list[Plot]:
+        ns = options["ns"]
+        margin = [min(r.measurements["smallest_margin"] for r in results if r.ok and r.params["n"] == n) for n in ns]
+        return [Plot.lines("margin", "Smallest logit margin of the construction by n", ns, {"margin": margin},
+                           xlabel="n", ylabel="logit margin", hline=10.0)]
+
+
 FAMILY = Family(
     name="majority",
     summary="majority of n bits: one head at CLS averages the bits",
@@ -160,4 +207,5 @@ FAMILY = Family(
                     lambda task: {"s_sym": 1.0, "profile": [1.0], "kbar": 0.0,
                                   "formula": "a majority is unchanged by rearranging the bits: S_sym = 1"}),
     readouts=lambda task: 1,
+    experiments=(MajorityConstruction,),
 )
