@@ -49,9 +49,9 @@ def compiler() -> ModuleType:
 @dataclass(frozen=True)
 class TracrTask(Task):
     """A RASP program compiled by tracr, on inputs of one ``length`` (default ``max_seq_len``) drawn uniformly
-    from ``vocab``; targets from RASP's evaluator, at every position after BOS. A categorical program's targets are output ids (-1 where RASP
-    leaves a position undefined: not asked, as counting's absent regions); a numerical program's are its values,
-    read as one vector ``[batch, n]`` (the shape regression metrics take)."""
+    from ``vocab``; targets from RASP's evaluator, at every position after BOS. A categorical program's targets
+    are output ids (-1 where RASP leaves a position undefined: not asked, as counting's absent regions); a
+    numerical program's are its values, read as one vector ``[batch, n]`` (the shape regression metrics take)."""
 
     program: str = "hist"
     vocab: tuple[Any, ...] | None = None
@@ -139,6 +139,14 @@ def construct(task: TracrTask) -> "TransformerBridge":
     return task.compiled.model
 
 
+def compiled_shape(task: TracrTask) -> dict[str, Any]:
+    """The compiled model's own shape: what ``interp train tracr`` would train from scratch."""
+    cfg = task.compiled.model.cfg
+    return {**{key: getattr(cfg, key) for key in ("n_layers", "n_heads", "d_model", "d_head", "d_mlp", "act_fn")},
+            "normalization_type": "none", "positional": "learned",
+            "attention_dir": "causal" if task.causal else "bidirectional"}
+
+
 def analyze(model: "TransformerBridge", task: TracrTask, reference: "TransformerBridge | None", samples: int = 2048,
             seed: int = 0) -> Analysis:
     """The compiler's claim, head by head: each attends as its RASP selector says (the largest difference of
@@ -166,11 +174,7 @@ FAMILY = Family(
     name="tracr",
     summary="RASP programs compiled by tracr: every head and MLP has the role the compiler gave it",
     tasks=(TracrTask,),
-    # The compiled model's own shape (training one from scratch is possible; nothing here needs it).
-    model=lambda task: {key: getattr(task.compiled.model.cfg, key) for key in
-                        ("n_layers", "n_heads", "d_model", "d_head", "d_mlp", "act_fn")}
-    | {"normalization_type": "none", "positional": "learned",
-       "attention_dir": "causal" if task.causal else "bidirectional"},
+    model=compiled_shape,
     train=dict(lr=1e-3, batch_size=256, max_steps=2000, weight_decay=0.0),
     target=None,
     presets={"default": {}},
