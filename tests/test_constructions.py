@@ -386,7 +386,7 @@ def test_constructions_round_trip_through_checkpoints(tmp_path, task_name, param
 
 
 def test_construct_dispatches_and_rejects_unknown_requests():
-    assert set(CONSTRUCTIONS) == {"parity", "selection", "counting", "cumsum", "cummin"}
+    assert set(CONSTRUCTIONS) == {"parity", "selection", "counting", "cumsum", "cummin", "tracr"}
     counting_task = make_task("counting", L=20, R=2, max_count=10, max_len=32)
     assert construct(counting_task).construction["name"] == "counting"
     twin = construct(counting_task, name="counting_close_bias", trained_regions=2)

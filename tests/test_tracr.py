@@ -120,7 +120,11 @@ def test_a_users_own_program_compiles_from_module_and_function(tmp_path, monkeyp
 @pytest.mark.parametrize("spec, settings, message", [
     ("no_such_program", {}, "unknown program 'no_such_program'"),
     ("no_such_module:f", {"vocab": [1]}, "cannot import it"),
-    ("reverse", {"vocab": [1, 1]}, "vocab must be distinct tokens"),
+    ("reverse", {"vocab": [1, 1]}, "vocab must be a list of 1 to 64 distinct tokens"),
+    ("reverse", {"vocab": "abc"}, "vocab must be a list"),
+    ("reverse", {"vocab": ["a[0]"]}, "strings without brackets"),
+    ("reverse", {"max_seq_len": 65}, "max_seq_len must be in"),
+    (3, {}, "program must be a library name or module:function"),
     ("reverse", {"vocab": ["BOS", 1]}, "without 'BOS'"),
     ("reverse", {"max_seq_len": 0}, "max_seq_len must be in"),
 ])
