@@ -4,6 +4,7 @@ of the ``tracr`` family; and the other families never load tracr."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -23,7 +24,8 @@ from interp.constructions.tracr import (LIBRARY, compile_program, load_program, 
                                         residual_label, selector_pattern)
 from interp.discovery import Problem, evaluate, exercised_edges, ground_truth, label_edges  # noqa: E402
 from interp.discovery.methods import acdc  # noqa: E402
-from interp.families.tracr import TracrTask  # noqa: E402
+from interp.families.tracr import TracrTask, claim_named_spaces  # noqa: E402
+from interp.models import ModelConfig, build_model  # noqa: E402
 from interp.validation import TaskError  # noqa: E402
 
 MAX_LEN = 5
@@ -248,8 +250,8 @@ def test_a_users_program_runs_through_construct_eval_analyze_and_discover(tmp_pa
     assert "tokens[3]" in labels and any(re.fullmatch(r"previous_token(_\d+)?\[3\]", label) for label in labels)
     assert json.loads(out["eval"])["metrics"]["accuracy"] == 1.0  # RASP's outputs, wherever RASP defines one
     summary = json.loads(out["analyze"])
-    assert {c["name"]: c["verdict"] for c in summary["claims"]} == {"selector_pattern_L0H0": "found",
-                                                                   "matches_rasp": "found"}
+    assert {c["name"]: c["verdict"] for c in summary["claims"]} == {
+        "selector_pattern_L0H0": "found", "reads_and_writes_named_spaces": "found", "matches_rasp": "found"}
     assert summary["claims"][0]["control"]["verdict"] == "not_found"  # a random head does not attend so
     found = json.loads(out["discover"])
     # Every query finds its key and the positions never change: the exercised circuit is the value path.
@@ -275,3 +277,17 @@ def test_without_the_extra_a_tracr_task_is_one_line(tmp_path):
                           env=env, capture_output=True, text=True)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "pip install 'interp[tracr]'" in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_the_named_spaces_claim_tells_a_head_from_another():
+    """Every head of the library programs reads and writes the spaces tracr names for its expression; with two
+    heads' expressions swapped, neither does, and a model without residual labels cannot be checked."""
+    for program in PROGRAMS:
+        compiled = TracrTask(program=program).compiled
+        assert claim_named_spaces(compiled.model, compiled).value == 1.0, program
+    compiled = TracrTask(program="reverse").compiled
+    swapped = dataclasses.replace(compiled, heads=dict(zip(compiled.heads, reversed(compiled.heads.values()))))
+    made = claim_named_spaces(compiled.model, swapped)
+    assert made.value == 0.0 and made.verdict == "not_found" and "L0H0, L3H0" in made.detail
+    unnamed = build_model(ModelConfig.for_task(TracrTask(program="reverse")), seed=0)
+    assert claim_named_spaces(unnamed, compiled).verdict == "untestable"

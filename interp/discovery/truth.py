@@ -128,7 +128,7 @@ def ground_truth(model: "TransformerBridge") -> GroundTruth | None:
 # --- the same edges, read off the weights ---------------------------------------------------------
 
 
-def _blocks_of(rows: torch.Tensor, basis: ResidualBasis) -> set[str]:
+def blocks_of(rows: torch.Tensor, basis: ResidualBasis) -> set[str]:
     """The residual blocks whose directions have a nonzero entry in ``rows`` ``[D, ...]``."""
     used = rows.detach().reshape(rows.shape[0], -1).abs().sum(1) > 0
     return {_BLOCK.match(basis.labels[i])[1] for i in used.nonzero().flatten().tolist()}
@@ -140,21 +140,21 @@ def label_edges(model: "TransformerBridge") -> dict[str, tuple[str, ...]]:
     ``residual_labels``."""
     basis = ResidualBasis.from_labels(model.residual_labels)
     graph = Graph.of(model)
-    writes = {"embed": _blocks_of(model.W_E.T, basis)}
+    writes = {"embed": blocks_of(model.W_E.T, basis)}
     if graph.has_pos:
-        writes["pos"] = _blocks_of(model.W_pos.T, basis)
-    reads = {LOGITS: _blocks_of(model.W_U, basis)}
+        writes["pos"] = blocks_of(model.W_pos.T, basis)
+    reads = {LOGITS: blocks_of(model.W_U, basis)}
     for layer, block in enumerate(model.blocks):
         attn = block.attn
         for h in range(graph.n_heads):
             name = head_name(layer, h)
-            writes[name] = _blocks_of(attn.W_O[h].T, basis)
+            writes[name] = blocks_of(attn.W_O[h].T, basis)
             for kind in ("q", "k", "v"):
-                reads[f"{name}.{kind}"] = _blocks_of(getattr(attn, f"W_{kind.upper()}")[h], basis)
+                reads[f"{name}.{kind}"] = blocks_of(getattr(attn, f"W_{kind.upper()}")[h], basis)
         if graph.has_mlp:
             mlp = block.mlp
-            writes[f"M{layer}"] = _blocks_of(torch.cat([mlp.W_out.T, mlp.b_out[:, None]], 1), basis)
-            reads[f"M{layer}"] = _blocks_of(mlp.W_in, basis)
+            writes[f"M{layer}"] = blocks_of(torch.cat([mlp.W_out.T, mlp.b_out[:, None]], 1), basis)
+            reads[f"M{layer}"] = blocks_of(mlp.W_in, basis)
     found = {}
     for name in graph.edges:
         sender, receiver = split_edge(name)
@@ -181,5 +181,5 @@ def analysis_heads(model: "TransformerBridge", task: "Task", samples: int = 512,
     return {head_name(layer, head) for layer, head in circuit}
 
 
-__all__ = ["CONSTRUCTION_TRUTHS", "GroundTruth", "Use", "VERSIONS", "analysis_heads", "exercised_edges", "ground_truth",
-           "label_edges", "truth_version"]
+__all__ = ["CONSTRUCTION_TRUTHS", "GroundTruth", "Use", "VERSIONS", "analysis_heads", "blocks_of", "exercised_edges",
+           "ground_truth", "label_edges", "truth_version"]

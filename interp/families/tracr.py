@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import Tensor
 
-from ..analysis import Analysis, Wording, claim, mechanism_line
-from ..discovery.truth import structural_uses
+from ..analysis import Analysis, Claim, Wording, claim, mechanism_line, untestable
+from ..constructions.pieces import ResidualBasis
+from ..discovery.truth import blocks_of, structural_uses
 from ..family import Construction, Family
 from ..naming import head_label
 from ..tasks.base import Batch, Task, make_generator
@@ -147,10 +148,47 @@ def compiled_shape(task: TracrTask) -> dict[str, Any]:
             "attention_dir": "causal" if task.causal else "bidirectional"}
 
 
+def expected_spaces(expr: Any) -> dict[str, set[str]]:
+    """The residual spaces tracr builds a head for ``expr`` to read and write: its query reads the selector's
+    queries (and ``one``), its key the selector's keys (and ``tokens``, where BOS is found); an aggregate's value
+    reads the aggregated SOp and writes the aggregate's own space; a selector width's value reads ``tokens``
+    (BOS) and writes a hidden space its MLP turns into the width."""
+    selector = expr.selector
+    if isinstance(expr, compiler().rasp.SelectorWidth):
+        value, written = {"tokens"}, {f"{expr.label}_selector_width_attn_output"}
+    else:
+        value, written = {expr.sop.label}, {expr.label}
+    return {"q": {selector.queries.label, "one"}, "k": {selector.keys.label, "tokens"}, "v": value, "o": written}
+
+
+def claim_named_spaces(model: "TransformerBridge", compiled: "Compiled") -> Claim:
+    """Each head reads and writes only the residual spaces tracr names for its RASP expression, read off the
+    weights by the residual labels (a model without them, e.g. one trained here, cannot be checked)."""
+    expected = "each head reads its selector's queries and keys and its value, and writes its expression's space"
+    labels = getattr(model, "residual_labels", None)
+    if labels is None:
+        return untestable("reads_and_writes_named_spaces", "weights", expected,
+                          "the model's residual directions have no names (only a compiled model's do)")
+    basis = ResidualBasis.from_labels(labels)
+    matching, wrong = 0, []
+    for (layer, head), expr in compiled.heads.items():
+        attn = model.blocks[layer].attn
+        found = {kind: blocks_of(getattr(attn, f"W_{kind.upper()}")[head], basis) for kind in "qkv"}
+        found["o"] = blocks_of(attn.W_O[head].T, basis)
+        want = expected_spaces(expr)
+        if all(found[kind] and found[kind] <= want[kind] for kind in "qkv") and found["o"] == want["o"]:
+            matching += 1
+        else:
+            wrong.append(head_label(layer, head))
+    return claim("reads_and_writes_named_spaces", "weights", expected, matching / len(compiled.heads), found=1.0,
+                 partial=0.5, detail=f"not as named: {', '.join(wrong)}" if wrong else "every head as named")
+
+
 def analyze(model: "TransformerBridge", task: TracrTask, reference: "TransformerBridge | None", samples: int = 2048,
             seed: int = 0) -> Analysis:
-    """The compiler's claim, head by head: each attends as its RASP selector says (the largest difference of
-    its pattern from the selector's on ``samples`` inputs), and the program's outputs are RASP's."""
+    """The compiler's claims, head by head: each attends as its RASP selector says (the largest difference of
+    its pattern from the selector's on ``samples`` inputs) and reads and writes the residual spaces tracr names
+    for it; and the program's outputs are RASP's."""
     compiled = task.compiled
     batch = task.sample(samples, seed)
     names = {i: token for token, i in compiled.assembled.input_encoder.encoding_map.items()}
@@ -162,10 +200,11 @@ def analyze(model: "TransformerBridge", task: TracrTask, reference: "Transformer
               for (layer, head), gap in gaps.items()]
     with torch.no_grad():
         metrics = task.evaluate(model(batch.inputs), batch)
-    claims.append(claim("matches_rasp", "behaviour", "the program's outputs, as RASP's evaluator gives them",
-                        metrics["accuracy"], found=1.0, partial=0.99))
+    claims += [claim_named_spaces(model, compiled),
+               claim("matches_rasp", "behaviour", "the program's outputs, as RASP's evaluator gives them",
+                     metrics["accuracy"], found=1.0, partial=0.99)]
     circuit = [head for head, gap in gaps.items() if gap <= GAP_FOUND]
-    wording = Wording(circuit=f"every head attends as its selector in {task.program} says",
+    wording = Wording(circuit=f"every head attends as its selector in {task.program} says, on the spaces tracr names",
                       absent="no head attends as its selector says")
     return Analysis(claims, [], mechanism_line(claims, wording, circuit), circuit)
 
