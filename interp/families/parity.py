@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import Tensor
 
 from ..analysis.parity import ParityContext, analyze
@@ -14,7 +13,7 @@ from ..constructions.parity import parity
 from ..discovery.graph import head_name
 from ..discovery.truth import Use
 from ..family import Construction, Family
-from ..symmetry.score import Domain, Frames, rearranged_tokens
+from ..symmetry.score import Domain, Frames, leading_frames, logit_difference, rearranged_tokens
 from ..tasks.base import Batch
 from ..tasks.parity import ParityTask
 
@@ -46,13 +45,7 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
 
 
 def frames(task: ParityTask, samples: int, seed: int) -> list[Frames]:
-    batch = task.sample(samples, seed)
-    return [Frames(batch, torch.arange(task.n).expand(samples, -1), torch.full((samples,), task.n))]
-
-
-def logit_difference(task: ParityTask, logits: Tensor, readout: Tensor) -> Tensor:
-    at = logits[torch.arange(len(logits)), readout]
-    return (at[:, 1] - at[:, 0])[:, None]
+    return leading_frames(task, samples, seed, task.n)
 
 
 def target(task: ParityTask, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ from ..analysis.selection import SelectionContext, analyze
 from ..constructions.selection import selection
 from ..discovery.truth import Use
 from ..family import Construction, Family
-from ..symmetry.score import Domain, Frames
+from ..symmetry.score import Domain, Frames, leading_frames
 from ..tasks.base import Batch
 from ..tasks.selection import SelectionTask
 
@@ -43,8 +43,7 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
 
 
 def frames(task: SelectionTask, samples: int, seed: int) -> list[Frames]:
-    batch = task.sample(samples, seed)
-    return [Frames(batch, torch.arange(task.T).expand(samples, -1), torch.full((samples,), task.T))]
+    return leading_frames(task, samples, seed, task.T)
 
 
 def rearranged_contents(task: SelectionTask, inputs: Tensor, positions: Tensor, arrangements: Tensor) -> Tensor:

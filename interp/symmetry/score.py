@@ -68,6 +68,19 @@ class Domain:
     closed_form: Callable[[Task], dict[str, Any]]
 
 
+def leading_frames(task: Task, samples: int, seed: int, m: int) -> list[Frames]:
+    """``samples`` inputs whose first ``m`` positions are rearranged, read at position ``m`` (the layout of a
+    query or CLS after ``m`` exchangeable tokens)."""
+    batch = task.sample(samples, seed)
+    return [Frames(batch, torch.arange(m).expand(samples, -1), torch.full((samples,), m))]
+
+
+def logit_difference(task: Task, logits: Tensor, readout: Tensor) -> Tensor:
+    """``[n, 1]``: class 1's logit minus class 0's at each input's readout."""
+    at = logits[torch.arange(len(logits)), readout]
+    return (at[:, 1] - at[:, 0])[:, None]
+
+
 def rearranged_tokens(task: Task, inputs: Tensor, positions: Tensor, arrangements: Tensor) -> Tensor:
     """``[n, a, pos]``: position ``positions[i]`` of copy ``a`` holds the token from ``positions[arr[a, i]]``
     (``x[:, p]``, i.e. ``pi^-1 x``)."""
@@ -193,4 +206,4 @@ def score_tables(tables: list[tuple[int, np.ndarray]], exact: bool) -> dict[str,
     return out
 
 
-__all__ = ["DOMAINS", "Domain", "Frames", "symmetry_score"]
+__all__ = ["DOMAINS", "Domain", "Frames", "leading_frames", "logit_difference", "rearranged_tokens", "symmetry_score"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..validation import TaskError, check_int
@@ -126,3 +127,15 @@ class Task:
 
     def check_batch_size(self, batch_size: int) -> int:
         return check_int("batch_size", batch_size, 1)
+
+
+class ClassificationTask(Task):
+    """A task whose answer is one class label read at its one readout position: cross-entropy loss, accuracy."""
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        return F.cross_entropy(self.readout_logits(logits, batch)[:, 0], batch.targets)
+
+    def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
+        out = self.readout_logits(logits, batch)[:, 0]
+        return {"accuracy": (out.argmax(-1) == batch.targets).float().mean().item(),
+                "loss": F.cross_entropy(out, batch.targets).item()}

@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..validation import TaskError, check_int, check_length, check_seed, shown
-from .base import Batch, Task, make_generator
+from .base import Batch, ClassificationTask, make_generator
 
 CLS = 2
 
 
 @dataclass(frozen=True)
-class ParityTask(Task):
+class ParityTask(ClassificationTask):
     """k-sparse parity over n bits with hidden subset ``subset`` (drawn from ``seed`` if not given)."""
 
     n: int = 20
@@ -88,16 +87,6 @@ class ParityTask(Task):
             relevant=relevant,
             info={"subset": torch.tensor(self.subset).expand(batch_size, -1)},
         )
-
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
-        return F.cross_entropy(self.readout_logits(logits, batch)[:, 0], batch.targets)
-
-    def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
-        out = self.readout_logits(logits, batch)[:, 0]
-        return {
-            "accuracy": (out.argmax(-1) == batch.targets).float().mean().item(),
-            "loss": F.cross_entropy(out, batch.targets).item(),
-        }
 
     def token_labels(self, batch: Batch, index: int = 0) -> list[str]:
         bits = batch.inputs[index, : self.n].tolist()

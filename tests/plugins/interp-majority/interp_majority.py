@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from interp.analysis import Analysis, Wording, claim, mechanism_line
@@ -20,18 +19,18 @@ from interp.analysis.context import Context
 from interp.constructions.pieces import Head, ResidualBasis, assemble, block_weights, construction_config
 from interp.discovery.truth import Use
 from interp.experiments.base import Experiment, Measured, Reference, RowSpec, RunSpec
+from interp.family import Construction, Family
 from interp.grading import AtLeast
 from interp.plot import Plot
-from interp.family import Construction, Family
-from interp.symmetry.score import Domain, Frames, rearranged_tokens
-from interp.tasks.base import Batch, Task, make_generator
+from interp.symmetry.score import Domain, Frames, leading_frames, logit_difference, rearranged_tokens
+from interp.tasks.base import Batch, ClassificationTask, make_generator
 from interp.validation import TaskError, check_int
 
 CLS = 2
 
 
 @dataclass(frozen=True)
-class MajorityTask(Task):
+class MajorityTask(ClassificationTask):
     """Majority of n random bits (n odd), read at CLS."""
 
     n: int = 7
@@ -68,14 +67,6 @@ class MajorityTask(Task):
         relevant[:, 0, : self.n] = True  # every bit counts
         return Batch(torch.cat([bits, torch.full((batch_size, 1), CLS)], 1), self.labels(bits),
                      torch.tensor([self.n]), relevant)
-
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
-        return F.cross_entropy(self.readout_logits(logits, batch)[:, 0], batch.targets)
-
-    def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
-        out = self.readout_logits(logits, batch)[:, 0]
-        return {"accuracy": (out.argmax(-1) == batch.targets).float().mean().item(),
-                "loss": F.cross_entropy(out, batch.targets).item()}
 
     def token_labels(self, batch: Batch, index: int = 0) -> list[str]:
         return [f"{j}:{b}" for j, b in enumerate(batch.inputs[index, : self.n].tolist())] + ["CLS"]
@@ -133,13 +124,7 @@ def analyze(model: Any, task: MajorityTask, reference: Any, samples: int = 2048,
 
 
 def frames(task: MajorityTask, samples: int, seed: int) -> list[Frames]:
-    batch = task.sample(samples, seed)
-    return [Frames(batch, torch.arange(task.n).expand(samples, -1), torch.full((samples,), task.n))]
-
-
-def logit_difference(task: MajorityTask, logits: Tensor, readout: Tensor) -> Tensor:
-    at = logits[torch.arange(len(logits)), readout]
-    return (at[:, 1] - at[:, 0])[:, None]
+    return leading_frames(task, samples, seed, task.n)
 
 
 def target(task: MajorityTask, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
