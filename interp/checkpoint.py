@@ -22,7 +22,7 @@ from . import __version__, limits
 from .files import atomic_write, write_json
 from .models import ModelConfig, build_model
 from .tasks import Task, TaskError, make_task, task_class
-from .validation import ConfigError, check_int
+from .validation import CheckpointError, check_int
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -31,9 +31,6 @@ FORMAT = "interp-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG, METRICS = "model.safetensors", "config.json", "metrics.json"
 
-
-class CheckpointError(ConfigError):
-    """A checkpoint is missing, truncated, corrupt or not an interp checkpoint."""
 
 
 def save_file(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:

@@ -35,7 +35,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .validation import ConfigError, TaskError, shown
+from .validation import ConfigError, FamilyError, TaskError, shown
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -51,9 +51,6 @@ BUILTIN = ("interp.families.parity:FAMILY", "interp.families.selection:FAMILY", 
 Settings = dict[str, dict[str, Any]]  # {"task": {...}, "model": {...}, "train": {...}}
 SCOPES = ("task", "model", "train")
 
-
-class FamilyError(ConfigError):
-    """A family is declared incompletely or inconsistently, or could not be loaded."""
 
 
 @dataclass(frozen=True)

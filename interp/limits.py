@@ -30,7 +30,7 @@ from .family import family_of
 from .models.positional import parameter_count as hooked_parameter_count
 from .models.readout import FORMATION_SAMPLES
 from .tasks.evaluation import chunk_size
-from .validation import TaskError
+from .validation import MemoryLimitError
 
 if TYPE_CHECKING:
     from .models import ModelConfig
@@ -45,9 +45,6 @@ GIB = 1 << 30
 SLACK = 1.25
 ANALYSIS_SAMPLES = 2048  # interp.analysis.run.analyze_checkpoint's default
 
-
-class MemoryLimitError(TaskError):
-    """A configuration needs more memory than the machine has."""
 
 
 def parameter_count(cfg: "ModelConfig") -> int:

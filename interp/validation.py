@@ -1,8 +1,10 @@
 """Checks of configuration values, and the errors they raise: one place, importing nothing heavy.
 
-Every configuration error is a ``ConfigError``: ``TaskError`` for a task, model, training or experiment
-parameter, ``UsageError`` for a command-line value, ``interp.checkpoint.CheckpointError`` for a
-damaged or foreign checkpoint. The command line turns any of them into one line and exit status 2.
+Every configuration error is a ``ConfigError``, each kind its subclass here: ``TaskError`` for a task, model,
+training or experiment parameter (``MemoryLimitError`` when the configuration needs more memory than the
+machine has), ``UsageError`` for a command-line value, ``CheckpointError`` for a damaged or foreign
+checkpoint, ``FamilyError`` for a task family declared incompletely or that cannot be loaded. The command
+line turns any of them into one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ class TaskError(ConfigError):
 
 class UsageError(ConfigError):
     """A command-line value is invalid; the message names it."""
+
+
+class MemoryLimitError(TaskError):
+    """A configuration needs more memory than the machine has."""
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint is missing, truncated, corrupt or not an interp checkpoint."""
+
+
+class FamilyError(ConfigError):
+    """A family is declared incompletely or inconsistently, or could not be loaded."""
 
 
 MAX_SEED = 2**32 - 1
