@@ -269,7 +269,8 @@ def test_the_other_families_never_load_tracr():
 
 
 def test_without_the_extra_a_tracr_task_is_one_line(tmp_path):
-    """With tracr not importable, `interp construct tracr` says which extra to install, exit status 2."""
+    """With tracr not importable, `interp construct tracr` says which extra to install, exit status 2, and
+    `interp tasks` still lists every other task."""
     (tmp_path / "tracr").mkdir()
     (tmp_path / "tracr" / "__init__.py").write_text("raise ModuleNotFoundError('no tracr', name='tracr')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
@@ -277,6 +278,10 @@ def test_without_the_extra_a_tracr_task_is_one_line(tmp_path):
                           env=env, capture_output=True, text=True)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "pip install 'interp[tracr]'" in done.stderr and not (tmp_path / "out").exists()
+    listed = subprocess.run([sys.executable, "-m", "interp", "tasks"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr  # the other tasks are listed; tracr says why it is not
+    assert "parity: k-sparse parity" in listed.stdout and "tracr: not available here: tracr tasks need the tracr extra" \
+        in listed.stdout
 
 
 def test_the_named_spaces_claim_tells_a_head_from_another():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -22,7 +23,7 @@ from ..models import ModelConfig, resolve_device
 from ..paths import REPORTS, find_checkpoints
 from ..tasks import TASKS, evaluate, make_task
 from ..training import TrainingDiverged
-from ..validation import UsageError
+from ..validation import ConfigError, UsageError
 from ..viz.report import report_checkpoint, summary_text
 from ..viz.text import construct_text, dry_run_text, eval_json, eval_text, tasks_text, train_text
 from . import parse_value
@@ -37,7 +38,13 @@ FAULTS = (TrainingDiverged, OSError)
 
 def cmd_tasks(args: argparse.Namespace) -> None:
     # What `interp train TASK` trains: the default preset (it may set task parameters, e.g. counting's R_min).
-    print(tasks_text([configure(name) for name in TASKS]))
+    rows: list[Any] = []
+    for name in TASKS:
+        try:
+            rows.append(configure(name))
+        except ConfigError as e:  # a family whose optional extra is not installed (tracr) is listed with why
+            rows.append((name, str(e)))
+    print(tasks_text(rows))
 
 
 def cmd_train(args: argparse.Namespace) -> None:

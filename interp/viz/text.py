@@ -25,10 +25,15 @@ def fields_line(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={json.dumps(value)}" for key, value in values.items())
 
 
-def tasks_text(rows: Iterable[tuple["Task", "ModelConfig", "TrainConfig"]]) -> str:
-    """``interp tasks``: each task's summary, metric and default task, model and training fields."""
+def tasks_text(rows: Iterable[tuple["Task", "ModelConfig", "TrainConfig"] | tuple[str, str]]) -> str:
+    """``interp tasks``: each task's summary, metric and default task, model and training fields; a task that
+    cannot be made here, ``(name, why)``, as one line."""
     lines = []
-    for task, model_cfg, train_cfg in rows:
+    for row in rows:
+        if len(row) == 2:
+            lines.append(f"{row[0]}: not available here: {row[1]}")
+            continue
+        task, model_cfg, train_cfg = row
         summary = (type(task).__doc__ or "").strip().splitlines()
         lines.append(f"{task.name}: {summary[0] if summary else ''}".rstrip())
         lines.append(f"  metric: {task.metric} ({'higher' if task.higher_is_better else 'lower'} is better)")
