@@ -45,7 +45,8 @@ def counting_task(p: dict[str, Any]) -> CountingTask:
 
 
 def train_counting(p: dict[str, Any], seed: int, device: str, **model: Any):
-    """The toolkit's default counting transformer (``interp.defaults``) on ``p``'s task and training settings."""
+    """The toolkit's default counting transformer (the counting family's, ``interp.defaults.configure``) on
+    ``p``'s task and training settings."""
     task, model_cfg, train_cfg = configure("counting", settings={
         "task": {"L": p["L"], "R": p["R"], "R_min": p.get("R_min"), "max_count": p["max_count"], "max_len": p["max_len"]},
         "model": model,

@@ -9,9 +9,9 @@
   the paper, checked beside the biased model and the bias-free standard model.
 - ``positional-size``: n in {4, 8, 16} (log2 n + 1 layers) tested on [-6, 6].
 
-Every run trains with ``interp.training.train`` from the task's presets in ``interp.defaults`` (what
-``interp train cumsum --preset standard`` does), and draws its test sets per c from its seed. Setups,
-reference numbers and what is not known about the paper: docs/theory/positional.md.
+Every run trains with ``interp.training.train`` from the presets its family declares
+(``interp/families/positional.py``; what ``interp train cumsum --preset standard`` does), and draws its test sets
+per c from its seed. Setups, reference numbers and what is not known about the paper: docs/theory/positional.md.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def test_seed(seed: int, c: float) -> int:
 
 def train_value_model(task_name: str, preset: str, p: dict[str, Any], seed: int, device: str,
                       model: dict[str, Any] | None = None):
-    """Train the task's ``preset`` model (``interp.defaults``) at size ``p["n"]`` with the run's training knobs."""
+    """Train the task's ``preset`` model (its family's, ``interp.defaults.configure``) at size ``p["n"]`` with the
+    run's training knobs."""
     settings = {"task": {"n": p["n"]}, "model": {"layer": p.get("layer", "additive"), **(model or {})},
                 "train": {"seed": seed, "max_steps": p["steps"], "lr": p["lr"], "batch_size": p["batch_size"],
                           "eval_every": p["steps"], "eval_samples": 512}}
@@ -197,8 +198,9 @@ class PositionalScale(Experiment):
         if "cumsum" in options["tasks"]:
             specs.append(RowSpec(
                 "rotary attention fails like standard: rotary MSE >= 100x positional at c = 10 on cumsum",
-                Reference(f"standard+RoPE cumsum at c = 10: {AUTHORS_ROTARY_CUMSUM_C10:g} (positional 5.9e-2)", AUTHORS,
-                          "authors_code"),
+                Reference(f"their 'RoPE' cumsum at c = 10: {AUTHORS_ROTARY_CUMSUM_C10:g} (positional 5.9e-2); their "
+                          "rotation turns with the head index, not the position, and cancels in q.k, so this is their "
+                          "standard model's number (docs/theory/positional.md)", AUTHORS, "authors_code"),
                 partial(rotary_failure, tasks=options["tasks"]),
                 AtLeast(100, 10, "the median over seeds of (rotary MSE / positional MSE) at c = 10 on cumsum"),
                 runs=of_task("cumsum"), reads=every_run))
@@ -210,7 +212,8 @@ class PositionalScale(Experiment):
 
     def notes(self, results, options, seeds):
         return (
-            f"One run = one task and seed: the positional, standard and rotary presets of `interp.defaults` ({options['steps']} "
+            f"One run = one task and seed: the positional, standard and rotary presets of the positional family "
+            f"(`interp/families/positional.py`; {options['steps']} "
             f"steps of Adam at lr {options['lr']:g} with cosine decay, batches of {options['batch_size']} fresh examples from "
             "[-2, 2]), then MSE on 1000 examples per c drawn from the run's seed (the authors' sampling: a sub-interval "
             "of [-2c, 2c] drawn until it leaves [-2, 2]). The authors trained 2001 epochs over 30,000 examples, 10 runs. "
