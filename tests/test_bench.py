@@ -73,8 +73,10 @@ def test_the_machine_probe_reports_both_kinds_for_the_sweeps_process_count():
     assert set(out) == {"compute_2_over_1", "memory_2_over_1"} and all(v > 0 for v in out.values())
 
 
-def test_cli_timing_compares_help_with_importing_torch():
-    out = bench.bench_cli()
+def test_cli_timing_compares_help_and_the_listings_with_importing_torch():
+    out = bench.bench_cli(repeats=1)
     assert out["help_seconds"] > 0 and out["import_torch_seconds"] > 0
     assert out["ratio"] == pytest.approx(out["help_seconds"] / out["import_torch_seconds"])
     assert out["meets_target"] == (out["ratio"] < out["target_ratio"])
+    for listing in ("tasks", "experiment_list"):
+        assert out[f"{listing}_ratio"] == pytest.approx(out[f"{listing}_seconds"] / out["import_torch_seconds"])
