@@ -106,13 +106,16 @@ class Family:
         return tuple(t.name for t in self.tasks)
 
 
-def _load(reference: str, origin: str) -> Family:
+def _load(reference: str, origin: str, plugin: bool) -> Family:
     module, _, attribute = reference.partition(":")
     try:
         found = getattr(importlib.import_module(module), attribute)
     except ConfigError:
         raise
-    except Exception as e:  # a plugin's own import failure: name the plugin, not a traceback
+    except Exception as e:
+        if not plugin:  # the toolkit's own family failing to load is a bug: keep its traceback
+            raise
+        # A plugin's own import failure (a missing dependency, a typo): name the plugin in one line.
         raise FamilyError(f"{origin} {reference} could not be loaded: {type(e).__name__}: {e}") from None
     if not isinstance(found, Family):
         raise FamilyError(f"{origin} {reference} is {shown(found, 40)}, not an interp.family.Family")
@@ -123,8 +126,9 @@ def _load(reference: str, origin: str) -> Family:
 def families() -> dict[str, Family]:
     """Every family by its name: the toolkit's own, then the installed plugins'. Task and construction names
     are unique across all of them."""
-    loaded = [(_load(ref, "family"), "interp") for ref in BUILTIN]
-    loaded += [(_load(ep.value, f"family plugin {ep.name!r}:"), ep.value) for ep in entry_points(group=ENTRY_POINTS)]
+    loaded = [(_load(ref, "family", plugin=False), "interp") for ref in BUILTIN]
+    loaded += [(_load(ep.value, f"family plugin {ep.name!r}:", plugin=True), ep.value)
+               for ep in entry_points(group=ENTRY_POINTS)]
     out: dict[str, Family] = {}
     owner: dict[str, str] = {}  # task or construction name -> the family that declares it
     for made, origin in loaded:
