@@ -7,17 +7,12 @@ with, the held-out target that stops training early, its named presets), then th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from .family import SCOPES, Settings, family_of
 from .models import ModelConfig
 from .paths import TRAINED_MODELS
 from .tasks import Task, TaskError, make_task
 from .training import TrainConfig
-
-
-def model_defaults(task: Task) -> dict[str, Any]:
-    return family_of(task.name).model(task)
 
 
 def configure(task_name: str, preset: str = "default",

@@ -124,17 +124,17 @@ def _load(reference: str, origin: str, plugin: bool) -> Family:
 
 @cache
 def families() -> dict[str, Family]:
-    """Every family by its name: the toolkit's own, then the installed plugins'. Task and construction names
-    are unique across all of them."""
+    """Every family by its name: the toolkit's own, then the installed plugins'. Task, construction and
+    experiment names are unique across all of them."""
     loaded = [(_load(ref, "family", plugin=False), "interp") for ref in BUILTIN]
     loaded += [(_load(ep.value, f"family plugin {ep.name!r}:", plugin=True), ep.value)
                for ep in entry_points(group=ENTRY_POINTS)]
     out: dict[str, Family] = {}
-    owner: dict[str, str] = {}  # task or construction name -> the family that declares it
+    owner: dict[str, str] = {}  # task, construction or experiment name -> the family that declares it
     for made, origin in loaded:
         if made.name in out:
             raise FamilyError(f"two families are named {made.name!r} (the second from {origin})")
-        for name in (*made.task_names, *made.constructions):
+        for name in (*made.task_names, *made.constructions, *(getattr(e, "name", "") for e in made.experiments)):
             if owner.setdefault(name, made.name) != made.name:
                 raise FamilyError(f"{name!r} is declared by family {owner[name]!r} and by {made.name!r}")
         out[made.name] = made

@@ -35,7 +35,7 @@ VARIANTS: Registry[tuple[str, Callable[..., "TransformerBridge"]]] = Registry(
     lambda: {name: (made.task, made.build) for name, made in constructions().items()})
 # The default construction of each task that has one: the construction named after it.
 CONSTRUCTIONS: Registry[Callable[..., "TransformerBridge"]] = Registry(
-    lambda: {name: build for name, (task_name, build) in VARIANTS.items() if name == task_name})
+    lambda: {name: made.build for name, made in constructions().items() if name == made.task})
 
 
 def construct(task: Task, name: str | None = None, **params: Any) -> "TransformerBridge":

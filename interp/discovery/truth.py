@@ -116,13 +116,13 @@ def ground_truth(model: "TransformerBridge") -> GroundTruth | None:
     construction = getattr(model, "construction", None)
     if not construction or construction.get("name") not in CONSTRUCTION_TRUTHS:
         return None
-    uses = CONSTRUCTION_TRUTHS[construction["name"]](model)
+    truth = CONSTRUCTION_TRUTHS[construction["name"]]
+    uses = truth(model)
     graph = Graph.of(model)
     unknown = [u.edge for u in uses if u.edge not in graph.edge_index]
     if unknown:
         raise ValueError(f"the truth of {construction['name']} names edges the model lacks: {unknown}")
-    structural = CONSTRUCTION_TRUTHS[construction["name"]] is structural_uses
-    return GroundTruth(construction["name"], tuple(uses), structural)
+    return GroundTruth(construction["name"], tuple(uses), structural=truth is structural_uses)
 
 
 # --- the same edges, read off the weights ---------------------------------------------------------

@@ -24,7 +24,8 @@ import torch
 
 from ..analysis.counting import CountingContext, accuracy_within, bias_generalises, count_cap
 from ..constructions import counting, counting_close_bias
-from ..defaults import configure, model_defaults
+from ..defaults import configure
+from ..family import family_of
 from ..grading import AllOf, AtLeast, AtMost, Holds, Share, Untested
 from ..models import on_device
 from ..plot import Plot
@@ -104,7 +105,7 @@ class CountingAttention(Experiment):
 
     def rows(self, options):
         cells = [(a, p) for a in options["attention"] for p in options["positional"]]
-        width = model_defaults(counting_task(options))["d_model"]
+        width = family_of("counting").model(counting_task(options))["d_model"]
         specs = [RowSpec(
             f"causal {label} counts near 100 % in distribution",
             Reference("close to 100 %", f"{GOLKAR} (abstract: causal NoPE best, rotary competitive; {BLOG}: close to "
