@@ -27,6 +27,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .family import family_of
+from .models.encoder_decoder import parameter_count as encoder_decoder_parameter_count
 from .models.positional import parameter_count as hooked_parameter_count
 from .models.readout import FORMATION_SAMPLES
 from .tasks.evaluation import chunk_size
@@ -51,6 +52,8 @@ def parameter_count(cfg: "ModelConfig") -> int:
     """Parameters of ``build_model(cfg)``, trainable or not (the state dict's entries)."""
     if cfg.architecture == "hooked":
         return hooked_parameter_count(cfg)
+    if cfg.architecture == "encoder-decoder":
+        return encoder_decoder_parameter_count(cfg)
     d, width = cfg.d_model, cfg.n_heads * cfg.d_head
     norm = {"none": 0, "LN": 2 * d, "RMS": d}[cfg.normalization_type]
     attention = 4 * d * width + 3 * width + d  # W_Q, W_K, W_V, W_O and their biases

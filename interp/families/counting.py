@@ -16,7 +16,7 @@ from ..family import Construction, Family
 from ..symmetry.energy import MAX_ORBIT
 from ..symmetry.score import Domain, Frames, rearranged_tokens
 from ..tasks.base import Batch
-from ..tasks.counting import ONE, OPEN, CountingTask
+from ..tasks.counting import FIRST_QUERY, ONE, OPEN, CountingTask
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -93,7 +93,13 @@ FAMILY = Family(
     target=0.995,
     # Each sequence draws 1..R regions, so every query token Q_1..Q_R is trained and a count of regions is
     # never scored through a query embedding still at its random init (docs/theory/counting.md).
-    presets={"default": {"task": {"R_min": 1}}},
+    presets={"default": {"task": {"R_min": 1}},
+             # Golkar et al.'s own layout and model: the encoder reads BOS x_1..x_L, the decoder the labels Q_1..Q_R
+             # (R = 4 in every training sequence, L = 512), one layer and one head on each side.
+             "paper": {"task": {"L": 512, "R": 4, "max_len": 1024, "max_count": 128},
+                       "model": dict(architecture="encoder-decoder", decoder_vocab_start=FIRST_QUERY, n_layers=1,
+                                     n_heads=1, d_model=64, d_head=64, d_mlp=128, attention_dir="causal",
+                                     positional="none")}},
     constructions={"counting": Construction("counting", counting, circuit_uses),
                    "counting_close_bias": Construction("counting", counting_close_bias, circuit_uses)},
     analyze=analyze,

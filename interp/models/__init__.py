@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 POSITIONAL = ("learned", "none", "rotary", "attention")  # "attention": positional attention (architecture="hooked")
 # "bridge": TransformerBridge.boot_native; "hooked": interp.models.positional.PositionalTransformer, a HookedRootModule
 # with what a bridge cannot have: positional attention, the paper's concat layer, no biases.
-ARCHITECTURES = ("bridge", "hooked")
+# "encoder-decoder": interp.models.encoder_decoder.EncoderDecoder, the contextual-counting paper's model.
+ARCHITECTURES = ("bridge", "hooked", "encoder-decoder")
 LAYERS = ("additive", "concat")
 NORMALIZATION = ("none", "LN", "RMS")
 ATTENTION_DIRS = ("causal", "bidirectional")
@@ -72,6 +73,10 @@ class ModelConfig:
     architecture: str = "bridge"
     layer: str = "additive"  # "concat": the positional-attention paper's MLP(concat[x, attn(x)]) (architecture="hooked")
     bias: bool = True  # False: no bias anywhere (architecture="hooked")
+    # architecture="encoder-decoder": the decoder ("full" or the bare "cross"-attention layer), and the first token
+    # id of the decoder's prompt (the tokens before it in a sequence are the encoder's input).
+    decoder: str = "full"
+    decoder_vocab_start: int = 0
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "n_heads", "d_model", "d_head"):
@@ -94,10 +99,14 @@ class ModelConfig:
                                          ("bias", self.bias, False)):
                 if value == default:
                     raise TaskError(f"{name}={value!r} needs architecture='hooked' (a TransformerBridge has no such option)")
-        else:
+        elif self.architecture == "hooked":
             from .positional import check_config  # models.positional builds on this module's ModelConfig
 
             check_config(self)
+        else:
+            from .encoder_decoder import check_config as check_encoder_decoder  # (as models.positional)
+
+            check_encoder_decoder(self)
         if self.positional == "rotary" and self.d_head % 2:
             raise TaskError(f"d_head must be even for rotary positions, got {self.d_head}")
 
@@ -198,6 +207,10 @@ def build_model(cfg: ModelConfig, seed: int | None = 0, device: str = "cpu") -> 
         from .positional import PositionalTransformer  # models.positional builds on this module's ModelConfig
 
         return on_device(PositionalTransformer(cfg, seed), device)
+    if cfg.architecture == "encoder-decoder":
+        from .encoder_decoder import EncoderDecoder  # (as models.positional)
+
+        return on_device(EncoderDecoder(cfg, seed), device)
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**cfg.to_bridge_config(seed)))
     if cfg.input_kind == "features":
         bridge.embed.set_original_component(FeatureEmbedding(bridge.embed.original_component.weight))

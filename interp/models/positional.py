@@ -136,6 +136,16 @@ class Attention(nn.Module):
         for name in ("hook_q", "hook_k", "hook_v", "hook_attn_scores", "hook_pattern", "hook_z"):
             setattr(self, name, HookPoint())
 
+    @property
+    def QK(self) -> FactoredMatrix:
+        """``[head, d_qk, d_qk]`` ``W_Q W_K^T`` (before the 1/sqrt(d_head) scale)."""
+        return FactoredMatrix(self.W_Q, self.W_K.transpose(-2, -1))
+
+    @property
+    def OV(self) -> FactoredMatrix:
+        """``[head, d_model, d_model]`` ``W_V W_O``."""
+        return FactoredMatrix(self.W_V, self.W_O)
+
     def forward(self, resid: Tensor, qk_input: Tensor) -> Tensor:
         """``resid`` ``[batch, pos, d_model]``, ``qk_input`` ``[batch, pos, d_qk]`` -> ``[batch, pos, d_model]``.
 
@@ -318,51 +328,7 @@ class PositionalTransformer(HookedRootModule):
 
     # --- initialisation ------------------------------------------------------------------------
     def init_weights(self, seed: int) -> None:
-        """TransformerLens's native init for ``cfg.init_mode``, from a CPU generator seeded with ``seed``.
-
-        ``gpt2``: N(0, 0.8/sqrt(d_model)), output projections (W_O, W_out) scaled by 1/sqrt(2 n_layers);
-        ``xavier_*``/``kaiming_*`` on each weight in ``nn.Linear`` layout; biases 0, norm weights 1.
-        """
-        cfg = self.interp_config
-        g = torch.Generator().manual_seed(seed)
-        std = 0.8 / math.sqrt(cfg.d_model)
-        out_scale = 1 / math.sqrt(2 * cfg.n_layers)
-        modes = {
-            "xavier_uniform": lambda t: nn.init.xavier_uniform_(t, generator=g),
-            "xavier_normal": lambda t: nn.init.xavier_normal_(t, generator=g),
-            "kaiming_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu", generator=g),
-            "kaiming_normal": lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu", generator=g),
-        }
-
-        def fill(param: Tensor, linear_shape: tuple[int, int], to_param: str, output: bool = False, **axes: int) -> None:
-            # Draw in nn.Linear's [out, in] layout (so fans are TL's), then rearrange into the TL property layout.
-            staging = torch.empty(linear_shape)
-            if cfg.init_mode == "gpt2":
-                nn.init.normal_(staging, 0.0, std * (out_scale if output else 1.0), generator=g)
-            else:
-                modes[cfg.init_mode](staging)
-            with torch.no_grad():
-                param.copy_(einops.rearrange(staging, to_param, **axes))
-
-        H, dh = cfg.n_heads, cfg.d_head
-        fill(self.embed.W_E, tuple(self.embed.W_E.shape), "v d -> v d")
-        if hasattr(self, "pos_embed"):
-            fill(self.pos_embed.W_pos, tuple(self.pos_embed.W_pos.shape), "p d -> p d")
-        for block in self.blocks:
-            attn = block.attn
-            for W in (attn.W_Q, attn.W_K, attn.W_V):
-                fill(W, (H * dh, W.shape[1]), "(h d) i -> h i d", h=H)
-            fill(attn.W_O, (cfg.d_model, H * dh), "m (h d) -> h d m", output=True, h=H)
-            if block.mlp is not None:
-                fill(block.mlp.W_in, tuple(reversed(block.mlp.W_in.shape)), "o i -> i o")
-                fill(block.mlp.W_out, tuple(reversed(block.mlp.W_out.shape)), "o i -> i o", output=True)
-        fill(self.unembed.W_U, tuple(reversed(self.unembed.W_U.shape)), "o i -> i o")
-        with torch.no_grad():
-            for name, p in self.named_parameters():
-                if name.rsplit(".", 1)[-1].startswith("b"):
-                    p.zero_()
-                elif name.endswith(".w"):
-                    p.fill_(1.0)
+        init_weights(self, self.interp_config, seed)
 
     def pattern_parameters(self) -> list[nn.Parameter]:
         """What any attention pattern depends on (``freeze_attention``): the embeddings, every block before the
@@ -423,4 +389,50 @@ class PositionalTransformer(HookedRootModule):
         return einops.einsum(q, k, "b q h d, b k h d -> b h q k")[0] / attn.scale
 
 
-__all__ = ["PositionalTransformer", "check_config", "parameter_count"]
+def init_weights(model: nn.Module, cfg: "ModelConfig", seed: int) -> None:
+    """TransformerLens's native init for ``cfg.init_mode`` on every weight of ``model``, by its TL name, in the
+    order ``named_parameters`` gives them, from a CPU generator seeded with ``seed``.
+
+    ``gpt2``: N(0, 0.8/sqrt(d_model)), output projections (W_O, W_out) scaled by 1/sqrt(2 n_layers);
+    ``xavier_*``/``kaiming_*`` on each weight in ``nn.Linear`` layout; biases 0, norm weights 1.
+    """
+    g = torch.Generator().manual_seed(seed)
+    std = 0.8 / math.sqrt(cfg.d_model)
+    out_scale = 1 / math.sqrt(2 * cfg.n_layers)
+    modes = {
+        "xavier_uniform": lambda t: nn.init.xavier_uniform_(t, generator=g),
+        "xavier_normal": lambda t: nn.init.xavier_normal_(t, generator=g),
+        "kaiming_uniform": lambda t: nn.init.kaiming_uniform_(t, nonlinearity="relu", generator=g),
+        "kaiming_normal": lambda t: nn.init.kaiming_normal_(t, nonlinearity="relu", generator=g),
+    }
+    H = cfg.n_heads
+    # TL name -> (the nn.Linear [out, in] layout it is drawn in, the rearrangement into TL's layout, an output?)
+    layouts = {
+        "W_E": (lambda W: W.shape, "v d -> v d", False),
+        "W_pos": (lambda W: W.shape, "p d -> p d", False),
+        "W_Q": (lambda W: (H * W.shape[2], W.shape[1]), "(h d) i -> h i d", False),
+        "W_K": (lambda W: (H * W.shape[2], W.shape[1]), "(h d) i -> h i d", False),
+        "W_V": (lambda W: (H * W.shape[2], W.shape[1]), "(h d) i -> h i d", False),
+        "W_O": (lambda W: (W.shape[2], H * W.shape[1]), "m (h d) -> h d m", True),
+        "W_in": (lambda W: (W.shape[1], W.shape[0]), "o i -> i o", False),
+        "W_out": (lambda W: (W.shape[1], W.shape[0]), "o i -> i o", True),
+        "W_U": (lambda W: (W.shape[1], W.shape[0]), "o i -> i o", False),
+    }
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf in layouts:
+                linear_shape, to_param, output = layouts[leaf]
+                staging = torch.empty(tuple(linear_shape(param)))
+                if cfg.init_mode == "gpt2":
+                    nn.init.normal_(staging, 0.0, std * (out_scale if output else 1.0), generator=g)
+                else:
+                    modes[cfg.init_mode](staging)
+                param.copy_(einops.rearrange(staging, to_param, **({"h": H} if "h" in to_param else {})))
+            elif leaf.startswith("b"):
+                param.zero_()
+            elif leaf == "w":
+                param.fill_(1.0)
+
+
+__all__ = ["PositionalTransformer", "check_config", "init_weights", "parameter_count"]

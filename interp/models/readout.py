@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import einops
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
@@ -41,9 +42,27 @@ def mass_on(rows: Tensor, mask: Tensor) -> Tensor:
 
 
 @torch.no_grad()
+def readout_patterns(model: "TransformerBridge", batch: Batch) -> list[Tensor]:
+    """What the readout positions attend to, per layer: ``[batch, head, n_readout, pos]`` over the whole sequence.
+
+    A decoder-only model: each layer's self-attention rows at the readout positions. An encoder-decoder
+    (``architecture="encoder-decoder"``): each decoder layer's cross-attention rows, whose keys are the encoder's
+    positions (the sequence's first ones); the prompt's own positions get 0.
+    """
+    cfg = getattr(model, "interp_config", None)
+    if cfg is None or cfg.architecture != "encoder-decoder":
+        return [readout_rows(pattern, batch) for pattern in patterns(model, batch)]
+    names = [f"decoder.{layer}.cross_attn.hook_pattern" for layer in range(cfg.n_layers)]
+    acts = cached(model, batch, names)
+    prompt_start = batch.inputs.shape[1] - acts[names[0]].shape[2]
+    padding = batch.inputs.shape[1] - acts[names[0]].shape[3]
+    return [F.pad(acts[name][:, :, batch.readout - prompt_start, :], (0, padding)) for name in names]
+
+
+@torch.no_grad()
 def attention_on_relevant(model: "TransformerBridge", batch: Batch) -> Tensor:
     """``[layer, head]``: mean attention mass the readout rows put on the positions the theory names."""
-    return torch.stack([mass_on(readout_rows(pattern, batch), batch.relevant) for pattern in patterns(model, batch)])
+    return torch.stack([mass_on(rows, batch.relevant) for rows in readout_patterns(model, batch)])
 
 
-__all__ = ["FORMATION_SAMPLES", "attention_on_relevant", "cached", "mass_on", "patterns", "readout_rows"]
+__all__ = ["FORMATION_SAMPLES", "attention_on_relevant", "cached", "mass_on", "patterns", "readout_patterns", "readout_rows"]
