@@ -74,11 +74,14 @@ def _named(names: list[str], by_name: dict[str, Claim]) -> str:
     return ", ".join(map(one, names))
 
 
-def mechanism_line(claims: Sequence[Claim], wording: Wording, circuit: Sequence[tuple[int, int]] = ()) -> str:
-    """The mechanism line of ``claims`` in ``wording``; ``circuit`` heads are named when there are some."""
+def mechanism_line(claims: Sequence[Claim], wording: Wording, circuit: Sequence[tuple[int, int]] = (),
+                   labels: Sequence[str] | None = None) -> str:
+    """The mechanism line of ``claims`` in ``wording``; ``circuit`` heads are named when there are some, as
+    ``labels`` if given (e.g. "encoder L0H0", where ``L0H0`` alone would name two heads), else ``L0H0``."""
     by_name = {c.name: c for c in claims}
     result = assess(claims)
-    heads = f" (circuit heads {head_names(list(circuit))})" if circuit else ""
+    names = ", ".join(labels) if labels is not None else head_names(list(circuit))
+    heads = f" (circuit heads {names})" if circuit else ""
     partial = f"; partial: {_named(result.partial, by_name)}" if result.partial else ""
     missing = f"; missing: {_named(result.missing, by_name)}" if result.missing else ""
     if result.status == UNTESTED:

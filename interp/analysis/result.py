@@ -15,6 +15,9 @@ class Analysis:
     plots: list[Plot] = field(default_factory=list)
     mechanism: str = ""
     circuit: list[tuple[int, int]] = field(default_factory=list)
+    # How text names the circuit heads, when ``L{layer}H{head}`` is ambiguous (an encoder-decoder's "encoder L0H0"
+    # and "cross-attention L0H0"); empty: ``head_label`` of each.
+    circuit_names: list[str] = field(default_factory=list)
 
     def claim(self, name: str) -> Claim:
         """The claim called ``name`` (KeyError listing the names if there is none)."""

@@ -90,7 +90,7 @@ def analyze_checkpoint(directory: str | Path, samples: int = 2048, seed: int = 0
         "kind": "construction" if ckpt.config.get("construction") else "trained",
         "model": ckpt.config["model"],
         "mechanism": analysis.mechanism,
-        "circuit_heads": [head_label(layer, head) for layer, head in analysis.circuit],
+        "circuit_heads": analysis.circuit_names or [head_label(layer, head) for layer, head in analysis.circuit],
         "mechanism_status": analysis.assessment.status,
         "claims": with_controls(analysis, control),
         "symmetry": symmetry_score(model, task, seed=seed, control=control_model),

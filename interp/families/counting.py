@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from ..analysis.counting import CountingContext, analyze
+from ..analysis import counting_paper
+from ..analysis.counting import CountingContext
+from ..analysis.counting import analyze as analyze_decoder_only
 from ..constructions.counting import counting, counting_close_bias
 from ..discovery.truth import Use
 from ..family import Construction, Family
@@ -20,6 +22,28 @@ from ..tasks.counting import FIRST_QUERY, ONE, OPEN, CountingTask
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
+
+
+def encoder_decoder(model: Any) -> bool:
+    """Whether ``model`` (an ``EncoderDecoder``, a bridge, a construction) is the paper's encoder-decoder."""
+    cfg = getattr(model, "interp_config", None)
+    return cfg is not None and cfg.architecture == "encoder-decoder"
+
+
+def analyze(model: "TransformerBridge", task: CountingTask, reference: "TransformerBridge | None",
+            samples: int = 2048, seed: int = 0):
+    """The decoder-only probes (``interp.analysis.counting``), or the encoder-decoder's
+    (``interp.analysis.counting_paper``) for the paper's layout."""
+    probes = counting_paper.analyze if encoder_decoder(model) else analyze_decoder_only
+    return probes(model, task, reference, samples=samples, seed=seed)
+
+
+def circuit(model: "TransformerBridge", task: CountingTask, samples: int, seed: int) -> list[tuple[int, int]]:
+    """The circuit heads as ``analyze`` names them; for the encoder-decoder ``[encoder head, cross-attention
+    head]`` (``counting_paper.PaperContext.circuit``)."""
+    if encoder_decoder(model):
+        return counting_paper.circuit(model, task, samples, seed)
+    return CountingContext(model, task, None, samples, seed).circuit
 
 
 def default_model(task: CountingTask) -> dict[str, Any]:
@@ -103,7 +127,7 @@ FAMILY = Family(
     constructions={"counting": Construction("counting", counting, circuit_uses),
                    "counting_close_bias": Construction("counting", counting_close_bias, circuit_uses)},
     analyze=analyze,
-    circuit=lambda model, task, samples, seed: CountingContext(model, task, None, samples, seed).circuit,
+    circuit=circuit,
     symmetry=Domain("S_m on the interior of region r (all else fixed), regions with 2..7 interior tokens",
                     "expected count at Q_r under the output distribution", frames, rearranged_tokens,
                     expected_count, target, closed_form),
