@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ..analysis.counting import CountingContext, analyze
-from ..constructions.counting import counting, counting_close_bias
+from ..constructions.counting import counting, counting_close_bias, counting_paper, counting_paper_close_bias
 from ..discovery.truth import Use
 from ..family import Construction, Family
 from ..symmetry.energy import MAX_ORBIT
@@ -101,7 +101,11 @@ FAMILY = Family(
                                      n_heads=1, d_model=64, d_head=64, d_mlp=128, attention_dir="causal",
                                      positional="none")}},
     constructions={"counting": Construction("counting", counting, circuit_uses),
-                   "counting_close_bias": Construction("counting", counting_close_bias, circuit_uses)},
+                   "counting_close_bias": Construction("counting", counting_close_bias, circuit_uses),
+                   # Edge discovery reads bridges' edges; nobody listed the encoder-decoder's.
+                   "counting_paper": Construction("counting", counting_paper, None, preset="paper"),
+                   "counting_paper_close_bias": Construction("counting", counting_paper_close_bias, None,
+                                                             preset="paper")},
     analyze=analyze,
     circuit=lambda model, task, samples, seed: CountingContext(model, task, None, samples, seed).circuit,
     symmetry=Domain("S_m on the interior of region r (all else fixed), regions with 2..7 interior tokens",
