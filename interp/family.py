@@ -55,13 +55,15 @@ SCOPES = ("task", "model", "train")
 
 @dataclass(frozen=True)
 class Construction:
-    """Hand-built weights for one task: ``build(task, **params)`` returns a TransformerBridge whose
+    """Hand-built weights for one task: ``build(task, **params)`` returns a model whose
     ``construction["name"]`` is this construction's name, and ``truth(model)`` lists the edges it uses
-    (``interp.discovery.truth.Use``), or None where nobody listed them."""
+    (``interp.discovery.truth.Use``), or None where nobody listed them. ``preset``: the preset whose model
+    it has the shape of; ``interp construct TASK --preset P`` builds the first one the family lists for P."""
 
     task: str
     build: Callable[..., "TransformerBridge"]
     truth: Callable[["TransformerBridge"], list["Use"]] | None
+    preset: str = "default"
 
 
 _UNSET: Any = object()

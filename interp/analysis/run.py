@@ -30,10 +30,22 @@ ANALYSES = Registry(lambda: {name: family.analyze for family in families().value
 CONTROL_SEED = 987_654  # the random-init control: same config, fresh weights
 
 
-def reference_for(task: Task) -> "TransformerBridge | None":
-    """The construction for the same task instance, or None where no construction fits it."""
+def preset_for(task: Task, model_config: Any = None) -> str:
+    """The preset of ``task``'s family whose model has ``model_config``'s architecture (counting's ``paper`` for
+    an encoder-decoder), else ``default``: the construction to compare a model with has its shape."""
+    architecture = getattr(model_config, "architecture", None)
+    for name, preset in family_of(task.name).presets.items():
+        if architecture is not None and preset.get("model", {}).get("architecture") == architecture:
+            return name
+    return "default"
+
+
+def reference_for(task: Task, model_config: Any = None) -> "TransformerBridge | None":
+    """The construction for the same task instance with the shape of ``model_config``'s architecture
+    (``preset_for``), or None where no construction fits it."""
     try:
-        return construct(task)
+        preset = preset_for(task, model_config)
+        return construct(task) if preset == "default" else construct(task, preset=preset)
     except TaskError:
         return None
 
@@ -77,7 +89,7 @@ def analyze_checkpoint(directory: str | Path, samples: int = 2048, seed: int = 0
     directory = Path(directory)
     ckpt = load_checkpoint(directory)
     task, model = ckpt.task, ckpt.model
-    reference = reference_for(task)
+    reference = reference_for(task, ckpt.model_config)
     analysis = analyze_model(model, task, reference, samples, seed)
     control_model = build_model(ckpt.model_config, seed=CONTROL_SEED).eval()
     control = analyze_model(control_model, task, reference, samples, seed)

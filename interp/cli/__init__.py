@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("construct", help="write a hand-built construction as a checkpoint")
     p.add_argument("task")
+    p.add_argument("--preset", default="default", help="the preset whose task and model shape to build")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="task field, or construction.<param>=value")
     p.add_argument("--out", required=True)
     p.set_defaults(verb="construct")

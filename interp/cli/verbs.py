@@ -19,9 +19,9 @@ from ..checkpoint import load_checkpoint, read_spec
 from ..constructions import construct
 from ..defaults import configure, run_directory
 from ..files import exclusive, json_text
-from ..models import ModelConfig, resolve_device
+from ..models import resolve_device
 from ..paths import REPORTS, find_checkpoints
-from ..tasks import TASKS, evaluate, make_task
+from ..tasks import TASKS, evaluate
 from ..training import TrainingDiverged
 from ..validation import ConfigError, UsageError
 from ..viz.report import report_checkpoint, summary_text
@@ -92,10 +92,10 @@ def cmd_construct(args: argparse.Namespace) -> None:
               for s in args.set or [] if s.startswith("construction.")}
     if settings["model"] or settings["train"]:
         raise UsageError("a construction fixes its own model; set task fields or construction.<param>=value")
-    task = make_task(args.task, **settings["task"])
-    # A construction is about as large as the task's default model: the n_ctx^2 masks dominate long tasks.
-    limits.check_model(ModelConfig.for_task(task), f"the {task.name} construction")
-    model = construct(task, **params)
+    task, model_cfg, _ = configure(args.task, args.preset, settings)
+    # A construction is about as large as the preset's model: the n_ctx^2 masks dominate long tasks.
+    limits.check_model(model_cfg, f"the {task.name} construction")
+    model = construct(task, preset=args.preset, **params)
     with exclusive("--out", out):
         checkpoint.save(out, model, task, construction=model.construction)
     print(construct_text(task, model.construction, out))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..family import Registry, constructions
 from ..tasks.base import Task
 from ..validation import TaskError
-from .counting import counting, counting_close_bias
+from .counting import counting, counting_close_bias, counting_paper, counting_paper_close_bias
 from .parity import parity, parity_frozen_attention, parity_parameter_count
 from .pieces import ResidualBasis
 from .positional import cummin, cumsum
@@ -38,13 +38,19 @@ CONSTRUCTIONS: Registry[Callable[..., "TransformerBridge"]] = Registry(
     lambda: {name: made.build for name, made in constructions().items() if name == made.task})
 
 
-def construct(task: Task, name: str | None = None, **params: Any) -> "TransformerBridge":
-    """Build the construction for ``task`` (the default one, or variant ``name``) with ``params``.
+def construct(task: Task, name: str | None = None, preset: str = "default", **params: Any) -> "TransformerBridge":
+    """Build the construction for ``task`` (the default one of ``preset``'s model, or variant ``name``) with
+    ``params``.
 
     Unknown tasks, variants or parameters raise TaskError naming them.
     """
     task_name = getattr(task, "name", None)
-    if name is None:
+    if name is None and preset != "default":
+        listed = [made.build for made in constructions().values() if made.task == task_name and made.preset == preset]
+        if not listed:
+            raise TaskError(f"no construction of task {task_name!r} has the model of preset {preset!r}")
+        build = listed[0]
+    elif name is None:
         if task_name not in CONSTRUCTIONS:
             raise TaskError(
                 f"no construction for task {task_name!r}; constructions exist for: {', '.join(CONSTRUCTIONS)}"
@@ -73,6 +79,8 @@ __all__ = [
     "construct",
     "counting",
     "counting_close_bias",
+    "counting_paper",
+    "counting_paper_close_bias",
     "cummin",
     "cumsum",
     "parity",

@@ -25,10 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..tasks.counting import BOS, CLOSE, FIRST_QUERY, ONE, OPEN, ZERO, CountingTask
 from ..validation import TaskError, check_int
-from .pieces import ResidualBasis, assemble, block_weights, construction_config, discretiser, set_attention_head
+from .pieces import (ResidualBasis, assemble, assemble_hooked, block_weights, construction_config, discretiser,
+                     set_attention_head)
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
+
+    from ..models.encoder_decoder import EncoderDecoder
 
 LOGIT_SCALE = 10.0
 # Both heads give members a score at least beta above every other key; beta = ln(n_ctx) + margin
@@ -51,21 +54,25 @@ def _basis(task: CountingTask) -> ResidualBasis:
     return basis.add("at_least", range(1, task.max_count + 1))
 
 
-def _build(task: CountingTask, bias: str, bias_count: int, name: str, params: dict[str, Any]) -> "TransformerBridge":
-    """The circuit with ``bias`` ("is_bos" or "is_close") as the layer-1 bias flag, decoded for
-    ``bias_count`` bias tokens."""
+def _build(task: CountingTask, bias: str, bias_count: int, name: str, params: dict[str, Any],
+           encoder_decoder: bool = False) -> "TransformerBridge | EncoderDecoder":
+    """The circuit with ``bias`` ("is_bos" or "is_close") as the counting head's bias flag, decoded for
+    ``bias_count`` bias tokens: two causal layers, or (``encoder_decoder``) the paper's encoder-decoder with the
+    region detector as its encoder and the counter as its decoder's cross-attention."""
     R_max, C = task.max_regions, task.max_count
     basis = _basis(task)
     beta = math.log(task.n_ctx) + LEAK_MARGIN
+    layout = dict(architecture="encoder-decoder", decoder_vocab_start=FIRST_QUERY) if encoder_decoder else {}
     cfg = construction_config(
         task,
-        n_layers=2,
+        n_layers=1 if encoder_decoder else 2,
         n_heads=1,
         d_model=basis.d_model,
         d_head=R_max + 1,
         d_mlp=max(4 * R_max, 2 * C),
         attention_dir="causal",
         positional="none",
+        **layout,
     )
 
     token_directions = {
@@ -116,9 +123,15 @@ def _build(task: CountingTask, bias: str, bias_count: int, name: str, params: di
 
     weights = {"embed.W_E": W_E, "unembed.W_U": W_U}
     weights.update(block_weights(cfg, 0, [region_head], region_mlp))
-    weights.update(block_weights(cfg, 1, [count_head], count_mlp))
     params = {"max_regions": R_max, "max_count": C, "n_ctx": task.n_ctx, "beta": beta, **params}
-    return assemble(cfg, weights, basis, name=name, params=params)
+    if not encoder_decoder:
+        weights.update(block_weights(cfg, 1, [count_head], count_mlp))
+        return assemble(cfg, weights, basis, name=name, params=params)
+    # The decoder's block 0 holds the counter: its head is the cross-attention (queries from the labels Q_r, keys
+    # and values from the encoder's output); its self-attention stays zero.
+    for key, value in block_weights(cfg, 0, [count_head], count_mlp).items():
+        weights[key.replace("blocks.0.attn.", "decoder.0.cross_attn.").replace("blocks.0.", "decoder.0.")] = value
+    return assemble_hooked(cfg, weights, basis, name=name, params=params)
 
 
 def counting(task: CountingTask) -> "TransformerBridge":
@@ -138,4 +151,19 @@ def counting_close_bias(task: CountingTask, trained_regions: int = 4) -> "Transf
     return _build(task, "is_close", trained_regions, "counting_close_bias", params)
 
 
-__all__ = ["counting", "counting_close_bias", "LOGIT_SCALE", "LEAK_MARGIN"]
+def counting_paper(task: CountingTask) -> "EncoderDecoder":
+    """Golkar et al.'s encoder-decoder, BOS as the bias: exact for any L <= n_ctx - 1 - R, any R <= max_regions,
+    counts <= max_count (docs/theory/counting.md, 'The paper's encoder-decoder')."""
+    return _build(_check_task(task), "is_bos", 1, "counting_paper", {"bias_token": "BOS"}, encoder_decoder=True)
+
+
+def counting_paper_close_bias(task: CountingTask, trained_regions: int = 4) -> "EncoderDecoder":
+    """The encoder-decoder's "]-as-bias" twin, decoded as if there were always ``trained_regions`` regions: exact
+    only at that number of regions (at any L)."""
+    task = _check_task(task)
+    trained_regions = check_int("trained_regions", trained_regions, 1, task.max_regions)
+    params = {"bias_token": "]", "trained_regions": trained_regions}
+    return _build(task, "is_close", trained_regions, "counting_paper_close_bias", params, encoder_decoder=True)
+
+
+__all__ = ["counting", "counting_close_bias", "counting_paper", "counting_paper_close_bias", "LOGIT_SCALE", "LEAK_MARGIN"]

@@ -36,6 +36,7 @@ from torch import Tensor
 from ..models import ModelConfig, build_model
 
 if TYPE_CHECKING:
+    from transformer_lens import HookedRootModule
     from transformer_lens.model_bridge import TransformerBridge
 
     from ..tasks import Task
@@ -416,11 +417,37 @@ def assemble(
     return model
 
 
+def assemble_hooked(cfg: "ModelConfig", weights: dict[str, Tensor], basis: ResidualBasis, *, name: str,
+                    params: dict[str, Any]) -> "HookedRootModule":
+    """A ``HookedRootModule`` model for ``cfg`` (``PositionalTransformer``, ``EncoderDecoder``) holding ``weights``
+    (TL property layout; missing keys are zero).
+
+    The model's own parameters are already in that layout, so the weights load with
+    ``load_state_dict(strict=True)`` directly. A bias-free model has no bias keys: the pieces' biases must
+    then be zero, else this raises.
+    """
+    model = build_model(cfg, seed=None)
+    full = {key: torch.zeros_like(value) for key, value in model.state_dict().items()}
+    for key, value in weights.items():
+        if key not in full:
+            if key.rsplit(".", 1)[-1].startswith("b_") and not value.any():
+                continue  # a zero bias of a piece, in a model that has no biases
+            raise ValueError(f"weight {key!r} does not exist in this model; its keys: {', '.join(full)}")
+        if tuple(value.shape) != tuple(full[key].shape):
+            raise ValueError(f"{key} has shape {tuple(value.shape)}, the model needs {tuple(full[key].shape)}")
+        full[key] = value.detach().float().clone()
+    model.load_state_dict(full, strict=True)
+    model.residual_labels = list(basis.labels)
+    model.construction = {"name": name, "params": dict(params)}
+    return model.eval()
+
+
 __all__ = [
     "Head",
     "MLP",
     "ResidualBasis",
     "assemble",
+    "assemble_hooked",
     "block_weights",
     "circular_pointer_head",
     "construction_config",

@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from ..models import POSITIONAL, build_model
+from ..models import POSITIONAL
 from ..tasks.positional import CumminTask, CumsumTask, ValueTask
 from ..validation import TaskError, check_choice, check_float
-from .pieces import MLP, Head, ResidualBasis, block_weights, construction_config
+from .pieces import MLP, Head, ResidualBasis, assemble_hooked, block_weights, construction_config
 
 if TYPE_CHECKING:
-    from ..models import ModelConfig
     from ..models.positional import PositionalTransformer
 
 # Every row's target key wins by beta; the n others share a leak of at most n e^-beta (1e-12 at n = 1000).
@@ -103,30 +102,6 @@ def scan_layers(n: int) -> int:
     return max(1, math.ceil(math.log2(n)))
 
 
-def assemble_hooked(cfg: "ModelConfig", weights: dict[str, Tensor], basis: ResidualBasis, *, name: str,
-                    params: dict[str, Any]) -> "PositionalTransformer":
-    """A ``PositionalTransformer`` for ``cfg`` holding ``weights`` (TL property layout; missing keys are zero).
-
-    The model's own parameters are already in that layout, so the weights load with
-    ``load_state_dict(strict=True)`` directly. A bias-free model has no bias keys: the pieces' biases must
-    then be zero, else this raises.
-    """
-    model = build_model(cfg, seed=None)
-    full = {key: torch.zeros_like(value) for key, value in model.state_dict().items()}
-    for key, value in weights.items():
-        if key not in full:
-            if key.rsplit(".", 1)[-1].startswith("b_") and not value.any():
-                continue  # a zero bias of a piece, in a model that has no biases
-            raise ValueError(f"weight {key!r} does not exist in this model; its keys: {', '.join(full)}")
-        if tuple(value.shape) != tuple(full[key].shape):
-            raise ValueError(f"{key} has shape {tuple(value.shape)}, the model needs {tuple(full[key].shape)}")
-        full[key] = value.detach().float().clone()
-    model.load_state_dict(full, strict=True)
-    model.residual_labels = list(basis.labels)
-    model.construction = {"name": name, "params": dict(params)}
-    return model.eval()
-
-
 def _scan(task: Any, kind: str, positional: str, beta: float) -> "PositionalTransformer":
     if not isinstance(task, ValueTask) or task.name != kind:
         raise TaskError(f"task must be a {kind} task, got {getattr(task, 'name', type(task).__name__)!r}")
@@ -162,5 +137,5 @@ def cummin(task: CumminTask, positional: str = "attention", beta: float = BETA) 
     return _scan(task, "cummin", positional, beta)
 
 
-__all__ = ["BETA", "SCAN_TASKS", "assemble_hooked", "cummin", "cumsum", "min_mlp", "position_basis",
+__all__ = ["BETA", "SCAN_TASKS", "cummin", "cumsum", "min_mlp", "position_basis",
            "positional_head_output", "scan_basis", "scan_layers", "shift_head", "shift_targets"]

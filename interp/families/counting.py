@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from ..analysis import counting_paper
+from ..analysis import counting_paper as paper_probes
 from ..analysis.counting import CountingContext
 from ..analysis.counting import analyze as analyze_decoder_only
-from ..constructions.counting import counting, counting_close_bias
+from ..constructions.counting import counting, counting_close_bias, counting_paper, counting_paper_close_bias
 from ..discovery.truth import Use
 from ..family import Construction, Family
 from ..symmetry.energy import MAX_ORBIT
@@ -34,7 +34,7 @@ def analyze(model: "TransformerBridge", task: CountingTask, reference: "Transfor
             samples: int = 2048, seed: int = 0):
     """The decoder-only probes (``interp.analysis.counting``), or the encoder-decoder's
     (``interp.analysis.counting_paper``) for the paper's layout."""
-    probes = counting_paper.analyze if encoder_decoder(model) else analyze_decoder_only
+    probes = paper_probes.analyze if encoder_decoder(model) else analyze_decoder_only
     return probes(model, task, reference, samples=samples, seed=seed)
 
 
@@ -42,7 +42,7 @@ def circuit(model: "TransformerBridge", task: CountingTask, samples: int, seed: 
     """The circuit heads as ``analyze`` names them; for the encoder-decoder ``[encoder head, cross-attention
     head]`` (``counting_paper.PaperContext.circuit``)."""
     if encoder_decoder(model):
-        return counting_paper.circuit(model, task, samples, seed)
+        return paper_probes.circuit(model, task, samples, seed)
     return CountingContext(model, task, None, samples, seed).circuit
 
 
@@ -125,7 +125,11 @@ FAMILY = Family(
                                      n_heads=1, d_model=64, d_head=64, d_mlp=128, attention_dir="causal",
                                      positional="none")}},
     constructions={"counting": Construction("counting", counting, circuit_uses),
-                   "counting_close_bias": Construction("counting", counting_close_bias, circuit_uses)},
+                   "counting_close_bias": Construction("counting", counting_close_bias, circuit_uses),
+                   # Edge discovery reads bridges' edges; nobody listed the encoder-decoder's.
+                   "counting_paper": Construction("counting", counting_paper, None, preset="paper"),
+                   "counting_paper_close_bias": Construction("counting", counting_paper_close_bias, None,
+                                                             preset="paper")},
     analyze=analyze,
     circuit=circuit,
     symmetry=Domain("S_m on the interior of region r (all else fixed), regions with 2..7 interior tokens",
