@@ -117,14 +117,18 @@ def attention_views(
 ) -> list[AttentionView]:
     """One view per layer of ``model``'s attention on example ``index`` of ``batch``.
 
-    ``model`` is a TransformerLens ``TransformerBridge`` (a trained model or a construction);
-    ``layers`` defaults to all; relevant positions are those of ``readout`` (all readouts if None).
+    ``model`` is a TransformerLens ``TransformerBridge`` (a trained model or a construction), or an
+    encoder-decoder (``encoder_decoder_views``); ``layers`` defaults to all; relevant positions are those of
+    ``readout`` (all readouts if None).
     """
     n_layers = model.cfg.n_layers
     layers = list(range(n_layers)) if layers is None else list(layers)
     bad = [layer for layer in layers if not 0 <= layer < n_layers]
     if bad:
         raise ValueError(f"layers {bad} out of range for a {n_layers}-layer model")
+    cfg = getattr(model, "interp_config", None)
+    if cfg is not None and cfg.architecture == "encoder-decoder":
+        return encoder_decoder_views(model, task, batch, index, layers, title_prefix, readout)
     hooks = [pattern_hook(layer) for layer in layers]
     with torch.no_grad():
         _, cache = model.run_with_cache(batch.inputs[index : index + 1], names_filter=hooks)
@@ -142,6 +146,38 @@ def attention_views(
         )
         for layer in layers
     ]
+
+
+def encoder_decoder_views(model: Any, task: "Task", batch: "Batch", index: int, layers: Sequence[int],
+                          title_prefix: str = "", readout: int | None = None) -> list[AttentionView]:
+    """An encoder-decoder's attention on example ``index``: per layer, the encoder's self-attention over its own
+    positions (``blocks.{l}.attn.hook_pattern``, the sequence's first ones, labelled with their tokens), then the
+    decoder's cross-attention (``decoder.{l}.cross_attn.hook_pattern``, ``[head, prompt, encoder]``) drawn on the
+    whole sequence: the rows of the prompt's tokens (``Q1@..``) over the columns of the encoder's, every other
+    cell 0. Heads are named ``encoder L0H0`` and ``cross-attention L0H0``."""
+    encoder, cross = [pattern_hook(layer) for layer in layers], [f"decoder.{layer}.cross_attn.hook_pattern"
+                                                                  for layer in layers]
+    with torch.no_grad():
+        _, cache = model.run_with_cache(batch.inputs[index : index + 1], names_filter=encoder + cross)
+    tokens = task.token_labels(batch, index)
+    relevant = relevant_positions(batch, index, readout)
+    # The encoder's own keys, where the task names them (counting: BOS and the delimiters), else the readouts'.
+    context = getattr(task, "delimiter_context", None)
+    encoder_relevant = context(batch)[index].any(0) if context is not None else relevant
+    n_heads, size = model.cfg.n_heads, len(tokens)
+    views = []
+    for layer, enc_hook, cross_hook in zip(layers, encoder, cross):
+        enc, rows = cache[enc_hook][0], cache[cross_hook][0]  # [head, n, n], [head, prompt, n]
+        n, prompt = enc.shape[-1], rows.shape[1]
+        square = rows.new_zeros(n_heads, size, size)
+        square[:, size - prompt :, :n] = rows
+        views.append(AttentionView(f"{title_prefix}encoder layer {layer}", tokens[:n], enc,
+                                   [f"encoder {head_label(layer, h)}" for h in range(n_heads)],
+                                   causal=model.cfg.attention_dir == "causal", relevant=encoder_relevant[:n]))
+        views.append(AttentionView(f"{title_prefix}cross-attention layer {layer} (rows: the prompt, keys: the encoder)",
+                                   tokens, square, [f"cross-attention {head_label(layer, h)}" for h in range(n_heads)],
+                                   causal=False, relevant=relevant & (torch.arange(size) < n)))
+    return views
 
 
 # --- HTML ------------------------------------------------------------------------------------
