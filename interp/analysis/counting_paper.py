@@ -299,8 +299,9 @@ def claim_bias_keeps_count(ctx: PaperContext) -> Claim:
 
 def _reference_rows(ctx: PaperContext) -> Tensor:
     """``[batch, R, 1 + L]``: the construction's counting-head cross-attention rows at the prompt."""
-    _, cache = ctx.reference.run_with_cache(ctx.batch.inputs, names_filter=lambda n: n == cross_hook(ctx.last, "pattern"))
-    rows = cache[cross_hook(ctx.last, "pattern")]
+    name = cross_hook(ctx.last, "pattern")
+    _, cache = ctx.reference.run_with_cache(ctx.batch.inputs, names_filter=lambda n: n == name)
+    rows = cache[name]
     return rows[:, int(mass_on(rows, ctx.relevant).argmax())]
 
 
@@ -366,12 +367,14 @@ def plots(ctx: PaperContext) -> list[Plot]:
         Plot.bars("cross_attention_buckets", f"Where the {cross} attends from Q_r", list(ctx.split),
                   {"mass": list(ctx.split.values())}, ylabel="attention mass"),
         Plot.bars("encoder_region", f"Encoder layer 0 heads: 1 - TV from uniform on BOS + delimiters so far "
-                  f"({encoder} is the region head)", [f"encoder {head_label(0, h)}" for h in range(len(ctx.region_scores))],
+                  f"({encoder} is the region head)",
+                  [f"encoder {head_label(0, h)}" for h in range(len(ctx.region_scores))],
                   {"closeness": ctx.region_scores.tolist()}, ylabel="1 - TV"),
     ]
     trained = ctx.training.region_counts
-    out.append(Plot.bars("regions", f"Accuracy by number of regions (trained on R = {trained.start}..{trained.stop - 1}; "
-                         "orange: never seen in training)", [f"R={r}" for r in ctx.region_counts],
+    out.append(Plot.bars("regions", "Accuracy by number of regions (trained on R = "
+                         f"{trained.start}..{trained.stop - 1}; orange: never seen in training)",
+                         [f"R={r}" for r in ctx.region_counts],
                          {"accuracy": list(ctx.region_counts.values())},
                          highlight=[r not in trained for r in ctx.region_counts], ylabel="accuracy"))
     if ctx.lengths:
