@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+from transformer_lens.utilities import get_act_name
 
 from ..models.readout import mass_on
 from ..naming import head_label
@@ -127,14 +128,19 @@ class PaperContext(CountingContext):
         return logits, {name: cache[name] for name in names if name in cache}
 
     def hook(self, name: str) -> Tensor:
-        """A cached activation by its full hook name."""
-        return self._forward[1][name]
+        """An activation of ``batch`` by its full hook name: from the shared forward pass, or (a hook it did
+        not keep) from one more pass, kept too."""
+        cache = self._forward[1]
+        if name not in cache:
+            with torch.no_grad():
+                _, extra = self.model.run_with_cache(self.batch.inputs, names_filter=lambda n: n == name)
+            cache[name] = extra[name]
+        return cache[name]
 
     def act(self, kind: str, layer: int) -> Tensor:
-        """Only the encoder's patterns are cached under TL's block names; read the rest with ``hook``."""
-        if kind != "pattern":
-            raise KeyError(f"the encoder-decoder context caches hook names, not act({kind!r}, {layer})")
-        return self.hook(f"blocks.{layer}.attn.hook_pattern")
+        """An encoder activation by TL's block name (``act("pattern", 0)``: ``blocks.0.attn.hook_pattern``); the
+        decoder's are read with ``hook``."""
+        return self.hook(get_act_name(kind, layer))
 
     @cached_property
     def n_encoder(self) -> int:
