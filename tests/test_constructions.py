@@ -19,6 +19,8 @@ from interp.constructions import (
     construct,
     counting,
     counting_close_bias,
+    counting_paper,
+    counting_paper_close_bias,
     parity,
     parity_frozen_attention,
     parity_parameter_count,
@@ -333,6 +335,89 @@ def test_counting_construction_counts_up_to_a_large_max_count():
     batch = task.sample(8, 0)
     assert batch.targets.max() > 400
     assert task.evaluate(counting(task)(batch.inputs), batch)["accuracy"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def counting_paper_model(counting_model):
+    base, _ = counting_model
+    return base, counting_paper(base)
+
+
+def cross_attention_mass(model, batch, relevant=None):
+    """``[batch, heads, R]``: the decoder's cross-attention mass at each label Q_r on the relevant encoder positions."""
+    _, cache = model.run_with_cache(batch.inputs, names_filter="decoder.0.cross_attn.hook_pattern")
+    pattern = cache["decoder.0.cross_attn.hook_pattern"]  # [B, H, R, 1 + L]
+    relevant = (batch.relevant if relevant is None else relevant)[:, :, : pattern.shape[-1]]
+    return (pattern * relevant[:, None].float()).sum(-1)
+
+
+@MODELS
+@given(R=st.integers(1, 8), data=st.data(), p_one=st.sampled_from([0.2, 0.5, 0.9]), seed=st.integers(0, 1000))
+@example(R=8, data=None, p_one=0.5, seed=0)
+def test_counting_paper_construction_is_exact_with_bos_and_delimiter_attention(counting_paper_model, R, data, p_one,
+                                                                              seed):
+    base, model = counting_paper_model
+    L = 512 if data is None else data.draw(st.integers(2 * R, 512))
+    task = base.replace(L=L, R=R, p_one=p_one)
+    batch = task.sample(16, seed)
+    logits = model(batch.inputs)
+    predicted = task.readout_logits(logits, batch).argmax(-1)
+    within = batch.targets <= task.max_count
+    assert (predicted[within] == batch.targets[within]).all()
+    assert (predicted[~within] == task.max_count).all()  # larger counts saturate
+    assert not logits[:, : 1 + L].any()  # the encoder's positions answer nothing
+    # The cross-attention at Q_r: the 1s of region r plus BOS. The encoder everywhere: BOS and the delimiters so far.
+    assert cross_attention_mass(model, batch).min() >= 0.99
+    _, cache = model.run_with_cache(batch.inputs, names_filter="blocks.0.attn.hook_pattern")
+    context = task.delimiter_context(batch)[:, None, : 1 + L, : 1 + L].float()
+    assert (cache["blocks.0.attn.hook_pattern"] * context).sum(-1).min() >= 0.99
+
+
+def test_counting_paper_construction_is_the_decoder_only_circuit_split_in_two(counting_model, counting_paper_model):
+    """Same residual basis, same heads and MLPs: the encoder is layer 0, the decoder's cross-attention layer 1."""
+    base, decoder_only = counting_model
+    _, paper = counting_paper_model
+    assert paper.residual_labels == decoder_only.residual_labels
+    assert paper.interp_config.architecture == "encoder-decoder" and paper.interp_config.n_layers == 1
+    task = base.replace(L=64, R=4)
+    batch = task.sample(64, 3)
+    assert torch.equal(task.readout_logits(paper(batch.inputs), batch).argmax(-1),
+                       task.readout_logits(decoder_only(batch.inputs), batch).argmax(-1))
+    assert not paper.decoder[0].attn.W_Q.any() and not paper.decoder[0].attn.W_O.any()  # self-attention unused
+
+
+def test_counting_paper_construction_saves_loads_and_builds_from_its_preset(tmp_path, counting_paper_model):
+    base, model = counting_paper_model
+    task = base.replace(L=48, R=4)
+    save(tmp_path / "paper", model, task, construction=model.construction)
+    loaded = load_checkpoint(tmp_path / "paper").model
+    batch = task.sample(32, 0)
+    assert torch.equal(loaded(batch.inputs), model(batch.inputs))
+    assert construct(task, preset="paper").construction["name"] == "counting_paper"
+    with pytest.raises(TaskError, match="preset 'nope'"):
+        construct(task, preset="nope")
+
+
+def test_counting_paper_close_bias_twin_is_right_only_at_its_trained_number_of_regions(counting_paper_model):
+    base, bos_model = counting_paper_model
+    twin = counting_paper_close_bias(base, trained_regions=4)
+    accuracy = {}
+    for R in (2, 3, 4, 5, 6):
+        task = base.replace(L=48, R=R)
+        batch = task.sample(256, R)
+        accuracy[R] = task.evaluate(twin(batch.inputs), batch)["accuracy"]
+        assert task.evaluate(bos_model(batch.inputs), batch)["accuracy"] == 1.0
+    assert accuracy[4] == 1.0
+    assert max(accuracy[R] for R in (2, 3, 5, 6)) < 0.85
+    task = base.replace(L=200, R=4)
+    batch = task.sample(16, 1)
+    assert batch.targets.max() <= task.max_count
+    assert task.evaluate(twin(batch.inputs), batch)["accuracy"] == 1.0
+    twin_relevant = batch.relevant.clone()
+    twin_relevant[:, :, BOS] = False
+    twin_relevant |= (batch.inputs == CLOSE)[:, None, :]
+    assert cross_attention_mass(twin, batch, twin_relevant).min() >= 0.99
+    assert cross_attention_mass(twin, batch).min() < 0.5
 
 
 def test_close_bias_twin_is_right_only_at_its_trained_number_of_regions(counting_model):

@@ -23,7 +23,8 @@ from typing import Any
 import torch
 
 from ..analysis.counting import CountingContext, accuracy_within, bias_generalises, count_cap
-from ..constructions import counting, counting_close_bias
+from ..analysis.counting_paper import analyze_context
+from ..constructions import counting, counting_close_bias, counting_paper, counting_paper_close_bias
 from ..defaults import configure
 from ..family import family_of
 from ..grading import AllOf, AtLeast, AtMost, Holds, Share, Untested
@@ -46,15 +47,39 @@ def counting_task(p: dict[str, Any]) -> CountingTask:
 
 
 def train_counting(p: dict[str, Any], seed: int, device: str, **model: Any):
-    """The toolkit's default counting transformer (the counting family's, ``interp.defaults.configure``) on
-    ``p``'s task and training settings."""
-    task, model_cfg, train_cfg = configure("counting", settings={
+    """The counting family's model of ``p``'s preset (``interp.defaults.configure``: the decoder-only default, or
+    ``paper``, Golkar et al.'s encoder-decoder) on ``p``'s task and training settings."""
+    task, model_cfg, train_cfg = configure("counting", p.get("preset", "default"), settings={
         "task": {"L": p["L"], "R": p["R"], "R_min": p.get("R_min"), "max_count": p["max_count"], "max_len": p["max_len"]},
         "model": model,
         "train": {"seed": seed, "max_steps": p["steps"], "batch_size": p["batch_size"], "lr": p["lr"],
                   "eval_every": p["eval_every"], "eval_samples": p["eval_samples"], "target": p["target"]}})
     result = train(task, model_cfg, train_cfg, progress=False, device=device)
     return result.model, task, result.metrics
+
+
+# The paper model's options (``paper_*``) and the run parameters they become, beside the decoder-only ones.
+PAPER_OPTIONS = ("L", "R", "max_count", "max_len", "d_model", "steps", "batch_size", "lr")
+# Golkar et al.'s scale (L = 512, R = 4; widths and budget are not known) and the quick one: the longest L that keeps a
+# run near three minutes of one core, and longer than the model is wide.
+PAPER_SCALE = {"paper_L": 512, "paper_R": 4, "paper_max_count": 128, "paper_max_len": 520, "paper_d_model": 64,
+               "paper_steps": 20000, "paper_batch_size": 128, "paper_lr": 1e-3}
+PAPER_QUICK = {"paper_L": 128, "paper_max_count": 40, "paper_d_model": 32, "paper_steps": 4000, "paper_batch_size": 64,
+               "paper_lr": 3e-3}
+
+
+def paper_params(options: dict[str, Any], shared: dict[str, Any]) -> dict[str, Any]:
+    """``shared`` run parameters with the ``paper_*`` options in place: the runs of the paper's encoder-decoder."""
+    return {**shared, **{key: options[f"paper_{key}"] for key in PAPER_OPTIONS}, "preset": "paper"}
+
+
+def paper_model(p: dict[str, Any]) -> dict[str, Any]:
+    """The paper model's width for run parameters ``p`` (one head as wide as the residual, an MLP twice as wide)."""
+    return {"d_model": p["d_model"], "d_head": p["d_model"], "d_mlp": 2 * p["d_model"]}
+
+
+def is_paper(r: RunResult) -> bool:
+    return r.params.get("preset") == "paper"
 
 
 @torch.no_grad()
@@ -82,19 +107,27 @@ class CountingAttention(Experiment):
     paper = GOLKAR
     options = {"L": 64, "R": 3, "max_count": 64, "max_len": 128, "attention": ["causal", "bidirectional"],
                "positional": ["none", "learned", "rotary"], "steps": 5000, "batch_size": 128, "lr": 3e-3,
-               "eval_every": 250, "eval_samples": 1024, "target": 0.999, "test_samples": 4096}
-    quick = {"L": 24, "max_count": 24, "max_len": 64, "steps": 1500, "batch_size": 64, "test_samples": 2048}
+               "eval_every": 250, "eval_samples": 1024, "target": 0.999, "test_samples": 4096, **PAPER_SCALE,
+               "paper_seeds": 5}
+    quick = {"L": 24, "max_count": 24, "max_len": 64, "steps": 1500, "batch_size": 64, "test_samples": 2048,
+             **PAPER_QUICK, "paper_max_len": 136, "paper_seeds": 3}
     seeds, quick_seeds = 5, 5
 
     def grid(self, options, seeds):
         shared = {key: options[key] for key in ("L", "R", "max_count", "max_len", "steps", "batch_size", "lr", "eval_every",
                                                 "eval_samples", "target", "test_samples")}
-        return [RunSpec(f"{attention} {positional}", {**shared, "attention": attention, "positional": positional}, seed)
-                for attention in options["attention"] for positional in options["positional"] for seed in range(seeds)]
+        cells = [(attention, positional) for attention in options["attention"] for positional in options["positional"]]
+        decoder_only = [RunSpec(f"{a} {p}", {**shared, "attention": a, "positional": p}, seed)
+                        for a, p in cells for seed in range(seeds)]
+        paper = paper_params(options, shared)
+        return decoder_only + [RunSpec(f"paper {a} {p}", {**paper, "attention": a, "positional": p}, seed)
+                               for a, p in cells for seed in range(options["paper_seeds"])]
 
     def measure(self, spec, device):
         p = spec.params
-        model, task, metrics = train_counting(p, spec.seed, device, attention_dir=p["attention"], positional=p["positional"])
+        width = paper_model(p) if is_paper(spec) else {}
+        model, task, metrics = train_counting(p, spec.seed, device, attention_dir=p["attention"], positional=p["positional"],
+                                              **width)
         batch = task.sample(p["test_samples"], spec.seed + 2).to(device)
         with torch.no_grad():
             accuracy = task.evaluate(model(batch.inputs), batch)["accuracy"]
@@ -106,61 +139,82 @@ class CountingAttention(Experiment):
     def rows(self, options):
         cells = [(a, p) for a in options["attention"] for p in options["positional"]]
         width = family_of("counting").model(counting_task(options))["d_model"]
+        paper = self.cell_rows(cells, options["positional"], options["paper_L"], options["paper_d_model"], PAPER_MODEL,
+                               is_paper) if options["paper_seeds"] else []
+        return self.cell_rows(cells, options["positional"], options["L"], width, DECODER_ONLY,
+                              lambda r: not is_paper(r)) + paper
+
+    @classmethod
+    def cell_rows(cls, cells: list[tuple[str, str]], positionals: list[str], L: int, width: int, label: str,
+                  layout: Callable[[RunResult], bool]) -> list[RowSpec]:
+        """The rows of one model layout (``layout`` picks its runs), each name ending in ``label``."""
+        def of(attention: str, positional: str | None = None) -> Callable[[RunResult], bool]:
+            return lambda r: layout(r) and of_cell(attention, positional)(r)
+
         specs = [RowSpec(
-            f"causal {label} counts near 100 % in distribution",
+            f"causal {name} counts near 100 % in distribution{label}",
             Reference("close to 100 %", f"{GOLKAR} (abstract: causal NoPE best, rotary competitive; {BLOG}: close to "
                                         "100 %)", "paper"),
             causal_accuracy, AllOf((AtLeast(0.99, 0.95), AtLeast(0.95, -math.inf)), (
                 "reproduced if the best seed reaches >= {rules[0].reproduced} and the median >= {rules[1].reproduced}; "
                 "partial if the best seed reaches >= {rules[0].partial}")),
-            runs=of_cell("causal", positional)) for positional, label in (("none", "NoPE"), ("rotary", "rotary"))
+            runs=of("causal", positional)) for positional, name in (("none", "NoPE"), ("rotary", "rotary"))
             if ("causal", positional) in cells]
         if any(a == "bidirectional" for a, _ in cells):
             specs.append(RowSpec(
-                "bidirectional attention fails with every positional code",
+                f"bidirectional attention fails with every positional code{label}",
                 Reference("non-causal transformers fail to perform well with any positional encoding", f"{GOLKAR}; {BLOG}",
                           "paper"),
-                partial(bidirectional_failure, positionals=options["positional"], L=options["L"], width=width),
+                partial(bidirectional_failure, positionals=positionals, L=L, width=width),
                 Holds(f"reproduced if no bidirectional seed reaches {GOOD}; partial if every bidirectional cell's median "
-                      "is below it"), runs=of_cell("bidirectional")))
+                      "is below it"), runs=of("bidirectional")))
         if ("bidirectional", "none") in cells:
             specs.append(RowSpec(
-                "bidirectional NoPE cannot count by region",
+                f"bidirectional NoPE cannot count by region{label}",
                 Reference("accuracy <= the best any function of (query, multiset of tokens) reaches: a bidirectional NoPE "
                           "transformer is permutation-equivariant", f"{THEORY} (Prop. 3 of {GOLKAR}, secondary)", "proof"),
                 under_ceiling, AtMost(0.005, sentence_template=(
                     "reproduced if every seed's accuracy is at most its test set's permutation-invariant ceiling "
                     "(+{reproduced} for floating-point ties); not reproduced otherwise (a violation would be a bug)")),
-                runs=of_cell("bidirectional", "none")))
-        return specs + self.variance_rows(cells)
+                runs=of("bidirectional", "none")))
+        return specs + cls.variance_rows(cells, label, layout)
 
     @staticmethod
-    def variance_rows(cells: list[tuple[str, str]]) -> list[RowSpec]:
+    def variance_rows(cells: list[tuple[str, str]], label: str, layout: Callable[[RunResult], bool]) -> list[RowSpec]:
         """The rows about the best seed and the spread over seeds, shown when some causal NoPE run finished."""
         def nope_finished(runs):
             return bool(ok_results(runs, attention="causal", positional="none"))
 
         return [RowSpec(
-            "NoPE has the best single seed",
+            f"NoPE has the best single seed{label}",
             Reference("no positional embedding gives the best accuracy", f"{GOLKAR} (abstract)", "paper"),
             partial(nope_best, cells=cells), Holds(
                 "reproduced if the best causal NoPE seed is at least as accurate as every other cell's best seed; "
-                f"partial if within {RIVAL_MARGIN} of it"), shown_if=nope_finished), RowSpec(
-            "NoPE varies most over seeds, rotary least (causal)",
+                f"partial if within {RIVAL_MARGIN} of it"), runs=layout, shown_if=nope_finished), RowSpec(
+            f"NoPE varies most over seeds, rotary least (causal){label}",
             Reference("NoPE training is high-variance; rotary is much more consistent",
                       f"{BLOG}; {GOLKAR} (abstract: rotary easier to train)", "paper"),
             partial(seed_ranges, cells=cells), Holds(
                 "reproduced if among the causal cells NoPE has the widest range of accuracy over seeds and rotary the "
-                "narrowest; partial if one of the two holds"), runs=of_cell("causal"), shown_if=nope_finished)]
+                "narrowest; partial if one of the two holds"), runs=lambda r: layout(r) and of_cell("causal")(r),
+            shown_if=nope_finished)]
 
     def plots(self, results, options, seeds):
         cells = [(a, p) for a in options["attention"] for p in options["positional"]]
-        stats = cell_spreads(results, cells)
-        return [Plot.bars("accuracy_by_cell", f"In-distribution accuracy (L = {options['L']}, R = {options['R']}) over "
-                          f"{seeds} seeds", [f"{a[:6]} {p}" for a, p in cells],
-                          {key: [stats[c][field] for c in cells]
-                           for key, field in (("worst", "low"), ("median", "median"), ("best", "high"))},
-                          hline=GOOD, ylabel="accuracy")]
+        plots = []
+        for name, runs, L, n in (("accuracy_by_cell", [r for r in results if not is_paper(r)], options["L"], seeds),
+                                 ("paper_accuracy_by_cell", [r for r in results if is_paper(r)], options["paper_L"],
+                                  options["paper_seeds"])):
+            stats = cell_spreads(runs, cells)
+            if any(s["high"] is not None for s in stats.values()):
+                model = "the paper's encoder-decoder" if name.startswith("paper") else "decoder-only adaptation"
+                plots.append(Plot.bars(
+                    name, f"{model}: in-distribution accuracy (L = {L}) over {n} seeds",
+                    [f"{a[:6]} {p}" for a, p in cells],
+                    {key: [stats[c][field] for c in cells]
+                     for key, field in (("worst", "low"), ("median", "median"), ("best", "high"))},
+                    hline=GOOD, ylabel="accuracy"))
+        return plots
 
     def notes(self, results, options, seeds):
         return (
@@ -168,10 +222,20 @@ class CountingAttention(Experiment):
             f"positional code set per cell, trained on L = {options['L']}, R = {options['R']} regions ({options['steps']} "
             f"steps at most, batches of {options['batch_size']}, AdamW {options['lr']:g}, cosine schedule, stopping at "
             f"held-out accuracy {options['target']}); accuracy on {options['test_samples']} fresh sequences. The paper "
-            "trained at L = 512 with 4 regions; the quick scale is far shorter.")
+            "trained at L = 512 with 4 regions; the quick scale is far shorter. " + paper_notes(options))
 
 
 RIVAL_MARGIN = 0.01  # how far below the best other cell's best seed NoPE's may be for partial
+# The row-name endings that say which model a row is about.
+DECODER_ONLY, PAPER_MODEL = ": decoder-only adaptation", ": the paper's encoder-decoder"
+
+
+def paper_notes(options: dict[str, Any]) -> str:
+    return (f"Rows ending '{PAPER_MODEL}' train the paper's model (the counting family's `paper` preset: an "
+            f"encoder-decoder, one layer and one head on each side, d_model {options['paper_d_model']}, d_mlp "
+            f"{2 * options['paper_d_model']}) at L = {options['paper_L']}, R = {options['paper_R']} ({options['paper_steps']} "
+            f"steps at most, batches of {options['paper_batch_size']}, AdamW {options['paper_lr']:g}). The paper's own "
+            "scale (L = 512) was not run here: no GPU was at hand.")
 
 
 def of_cell(attention: str, positional: str | None = None) -> Callable[[RunResult], bool]:
@@ -259,44 +323,75 @@ class CountingBias(Experiment):
     # Training always has R regions (as the paper's 4), so that a `]` bias can arise; region counts R' < R are
     # scored through query tokens the model was trained on, counts above R would not be (never scored).
     options = {"L": 64, "R": 4, "max_count": 64, "max_len": 272, "length_factors": [1, 2, 4], "steps": 5000,
-               "batch_size": 128, "lr": 3e-3, "eval_every": 250, "eval_samples": 1024, "target": 0.995, "test_samples": 1024}
-    quick = {"L": 24, "R": 3, "max_count": 24, "max_len": 112, "steps": 1500, "batch_size": 64, "test_samples": 512}
+               "batch_size": 128, "lr": 3e-3, "eval_every": 250, "eval_samples": 1024, "target": 0.995, "test_samples": 1024,
+               **PAPER_SCALE, "paper_max_len": 2064}
+    quick = {"L": 24, "R": 3, "max_count": 24, "max_len": 112, "steps": 1500, "batch_size": 64, "test_samples": 512,
+             **PAPER_QUICK, "paper_max_len": 520}
     seeds, quick_seeds = 20, 10
 
     def grid(self, options, seeds):
         shared = {key: options[key] for key in ("L", "R", "max_count", "max_len", "length_factors", "steps", "batch_size",
                                                 "lr", "eval_every", "eval_samples", "target", "test_samples")}
-        specs = [RunSpec("trained", {**shared, "model": "trained"}, seed) for seed in range(seeds)]
-        return specs + [RunSpec(name, {**shared, "model": name}, 0) for name in ("construction", "twin")]
+        specs = []
+        for params in (shared, paper_params(options, shared)):
+            prefix = "paper " if params is not shared else ""
+            specs += [RunSpec(f"{prefix}trained", {**params, "model": "trained"}, seed) for seed in range(seeds)]
+            specs += [RunSpec(f"{prefix}{name}", {**params, "model": name}, 0) for name in ("construction", "twin")]
+        return specs
 
     def measure(self, spec, device):
         p = spec.params
         task = counting_task(p)
+        paper = is_paper(spec)
         if p["model"] == "trained":
-            model, task, metrics = train_counting(p, spec.seed, device)
+            model, task, metrics = train_counting(p, spec.seed, device, **(paper_model(p) if paper else {}))
             steps = metrics["steps"]
         else:
-            model = counting(task) if p["model"] == "construction" else counting_close_bias(task, trained_regions=task.R)
-            model, steps = on_device(model, device), 0
-        context = CountingContext(model, task, samples=p["test_samples"], seed=spec.seed + 2)
+            builders = {"construction": counting_paper if paper else counting,
+                        "twin": partial(counting_paper_close_bias if paper else counting_close_bias, trained_regions=task.R)}
+            model, steps = on_device(builders[p["model"]](task), device), 0
+        out: dict[str, Any] = {}
+        if paper:
+            context, analysis = analyze_context(model, task, samples=p["test_samples"], seed=spec.seed + 2)
+            out = {"mechanism": analysis.assessment.status, "mechanism_line": analysis.mechanism}
+        else:
+            context = CountingContext(model, task, samples=p["test_samples"], seed=spec.seed + 2)
         # The construction is exact up to max_count; a trained model only up to the counts it learned to give.
         cap = task.max_count if p["model"] != "trained" else count_cap(task, seed=spec.seed)
         lengths = [f * task.L for f in p["length_factors"]]
         grid = ood_grid(model, task, lengths, list(range(1, task.R + 1)), cap, p["test_samples"], spec.seed + 3)
         return {"bias": context.bias, "split": context.split, "accuracy": context.metrics["accuracy"], "grid": grid,
-                "count_cap": cap, "steps": steps}
+                "count_cap": cap, "steps": steps, **out}
 
     def rows(self, options):
-        trained, R = (lambda r: r.params["model"] == "trained"), options["R"]
+        paper = self.layout_rows(options, PAPER_MODEL, is_paper) + [RowSpec(
+            f"solving seeds that have the paper's circuit{PAPER_MODEL}",
+            Reference("the encoder attends equally to the delimiters so far; the cross-attention for region r to its 1s "
+                      "plus BOS (the mechanism described for the solutions with BOS as the bias)", BLOG, "paper"),
+            mechanism_census, Holds(
+                "reproduced if at least one seed that solves the task in distribution has the predicted circuit (every "
+                "mechanism probe found); partial if one has it in part; not reproduced if none does; untested if no seed "
+                "solves the task"), runs=lambda r: is_paper(r) and r.params["model"] == "trained")]
+        return self.layout_rows(options, DECODER_ONLY, lambda r: not is_paper(r)) + paper
+
+    @staticmethod
+    def layout_rows(options: dict[str, Any], label: str, layout: Callable[[RunResult], bool]) -> list[RowSpec]:
+        """The rows of one model layout (``layout`` picks its runs), each name ending in ``label``."""
+        R = options["paper_R"] if label == PAPER_MODEL else options["R"]
+
+        def of(model: str) -> Callable[[RunResult], bool]:
+            return lambda r: layout(r) and r.params["model"] == model
+
+        trained = of("trained")
         specs = [RowSpec(
-            "census of bias tokens",
+            f"census of bias tokens{label}",
             Reference("solutions differ by which tokens serve as the bias: BOS, `]`, or another quantity constant in "
                       "training", f"{GOLKAR} (abstract); {BLOG}", "paper"), bias_census,
             Share(1.0, 0.5, sentence_template=(
                 "reproduced if {reproduced:part} seed's bias token is one whose count is constant in training (BOS, `]`, "
                 "`[`, the queries), as a bias must be; partial if at least {partial:part} are")), runs=trained)]
         specs += [RowSpec(
-            f"{bias}-bias seeds: {paper_says}",
+            f"{bias}-bias seeds: {paper_says}{label}",
             Reference(paper_says, f"{BLOG}; {GOLKAR} (abstract: out-of-distribution performance is tied to the bias)",
                       "paper"),
             partial(bias_behaviour, bias=bias, expected=expected, options=options), Holds(
@@ -306,7 +401,7 @@ class CountingBias(Experiment):
             for bias, expected, paper_says in (("BOS", {"length": True, "regions": True}, "generalises in length and regions"),
                                                ("]", {"length": True, "regions": False}, "generalises in length only"))]
         specs.append(RowSpec(
-            "the bias token predicts out-of-distribution behaviour (criterion: does its count change?)",
+            f"the bias token predicts out-of-distribution behaviour (criterion: does its count change?){label}",
             Reference("a bias generalises where the number of its tokens stays as in training", f"{THEORY}; {GOLKAR}",
                       "paper"),
             partial(prediction_agreement, options=options), Share(0.9, 0.7, sentence_template=(
@@ -314,27 +409,30 @@ class CountingBias(Experiment):
                 ">= {reproduced:percent} of (seed, direction) pairs of the seeds that solve the task in distribution; "
                 "partial if >= {partial:percent}")), runs=trained))
         specs += [
-            RowSpec("the construction is exact everywhere within its limits",
+            RowSpec(f"the construction is exact everywhere within its limits{label}",
                     Reference(1.0, f"{THEORY} (exact for counts up to max_count, any L, R <= max_regions)", "proof"),
                     worst_cell, AtLeast(1.0, 0.99, sentence_template=(
                         "reproduced if every (L', R') cell is {reproduced}; partial if >= {partial}")),
-                    runs=lambda r: r.params["model"] == "construction"),
-            RowSpec("the `]` twin is exact only at its trained R",
+                    runs=of("construction")),
+            RowSpec(f"the `]` twin is exact only at its trained R{label}",
                     Reference(f"1.0 at R = {R}; wrong for most nonzero counts elsewhere", THEORY, "proof"), twin_cells,
                     AllOf((AtLeast(1.0, 0.99), Holds(f"below {GOOD} at every other R'")), (
                         f"reproduced if it is {{rules[0].reproduced}} at R = {R} for every L' (partial if >= "
                         "{rules[0].partial}) and {rules[1]}")),
-                    runs=lambda r: r.params["model"] == "twin")]
+                    runs=of("twin"))]
         return specs
 
     def plots(self, results, options, seeds):
         plots = []
-        for r in sorted(ok_results(results), key=lambda r: (r.params["model"] != "trained", r.params["model"], r.seed)):
+        for r in sorted(ok_results(results), key=lambda r: (is_paper(r), r.params["model"] != "trained", r.params["model"],
+                                                             r.seed)):
             grid = r.measurements["grid"]
             lengths, regions = list(grid), list(next(iter(grid.values())))
-            who = f"seed {r.seed}" if r.params["model"] == "trained" else r.params["model"]
+            who = (f"seed {r.seed}" if r.params["model"] == "trained" else r.params["model"])
+            prefix = "paper_" if is_paper(r) else ""
+            who = f"encoder-decoder {who}" if is_paper(r) else who
             plots.append(Plot.heatmap(
-                f"heatmap_{r.params['model']}_{r.seed}", f"{who}: bias token {r.measurements['bias']}; accuracy on counts <= "
+                f"heatmap_{prefix}{r.params['model']}_{r.seed}", f"{who}: bias token {r.measurements['bias']}; accuracy on counts <= "
                 f"{r.measurements['count_cap']} (trained at L = {r.params['L']}, R = {r.params['R']})",
                 [[grid[L][R] for L in lengths] for R in regions], [f"L={L}" for L in lengths], [f"R={R}" for R in regions]))
         return plots
@@ -347,7 +445,9 @@ class CountingBias(Experiment):
             "queries whose count the model was trained to give (up to the largest count at least 1 in 1000 training "
             "queries had: longer regions hold counts it never had to output, which fail whatever the circuit), R' <= R only "
             "(a count above R would be asked through a query token it never saw). The construction and the twin are scored "
-            "up to max_count.")
+            "up to max_count. " + paper_notes(options) + " Their bias token is the cross-attention's largest share outside "
+            "the counted 1s, and the mechanism status (predicted / partly / absent) comes from the paper model's probes "
+            "(interp.analysis.counting_paper).")
 
 
 # Tokens whose count is fixed when every sequence has R regions: the only ones that can serve as a bias.
@@ -413,6 +513,21 @@ def prediction_agreement(runs: list[RunResult], options: dict[str, Any]) -> Meas
     return Measured(agree or Untested(reason), {"agreement": sum(agree) / len(pairs) if pairs else None, "pairs": len(pairs)},
                     "; ".join(f"seed {s} {k}: predicted {'generalises' if pr else 'fails'}, worst {w:.3f}"
                               for s, k, pr, w in pairs if (w >= GOOD) != pr) or "every pair agrees")
+
+
+def mechanism_census(runs: list[RunResult]) -> Measured:
+    """How many seeds have the predicted circuit, in part or not at all, among those that solve the task; the value:
+    (some solving seed has it, some has it at least in part)."""
+    finished, solved = ok_results(runs), solving(runs)
+    census = {status: [r.seed for r in solved if r.measurements["mechanism"] == status]
+              for status in ("predicted", "partly", "absent")}
+    value = ((bool(census["predicted"]), bool(census["predicted"] or census["partly"])) if solved else
+             Untested("no seed solves the task in distribution"))
+    return Measured(value, {"seeds": len(finished), "solved": len(solved),
+                            "census": {k: len(v) for k, v in census.items()}},
+                    f"{len(solved)} of {len(finished)} seeds solve the task; among them " +
+                    ", ".join(f"{status}: {len(seeds)}" + (f" (seeds {seeds})" if seeds else "")
+                              for status, seeds in census.items()))
 
 
 def worst_cell(runs: list[RunResult]) -> Measured:
