@@ -189,6 +189,53 @@ for name, values in by_length.items():
     print(f"{name:>24}: " + ", ".join(f"L={L} {a:.2f}" for L, a in zip(lengths, values)) + f" (counts <= {cap})")
 
 # %% [markdown]
+# ## The paper's own model: an encoder-decoder
+# Golkar et al. trained an encoder-decoder: the encoder reads `BOS x_1 .. x_L`, the decoder the region labels and
+# answers at each through its **cross-attention** to the encoder. The `paper` preset builds it (one layer and one head
+# on each side, causal NoPE encoder) on the same token layout, so the same task, batches and metrics serve it;
+# `counting_paper` is the same circuit as the construction above, split across the two halves. Its probes
+# (`interp/analysis/counting_paper.py`) read the encoder's `blocks.0.attn.hook_pattern` and the cross-attention's
+# `decoder.0.cross_attn.hook_pattern` (`[batch, head, label, encoder position]`). The shipped paper model is
+# `trained_models/counting/paper-seed0` (`make train-paper`); the README says what counting-bias's census of ten
+# seeds found at this budget. Beside it: the decoder-only model above and the construction.
+
+# %%
+from interp.analysis.counting_paper import analyze_context, buckets as paper_buckets
+from interp.constructions import counting_paper
+
+paper_model, paper_task = interp.load(checkpoint_dir("counting", "paper-seed0"))
+paper_networks = {"trained encoder-decoder": paper_model, "encoder-decoder construction": counting_paper(paper_task)}
+paper_results = {name: analyze_context(network, paper_task, samples=512, seed=2)
+                 for name, network in paper_networks.items()}
+print(paper_task)
+for name, (context, result) in paper_results.items():
+    print(f"{name:>30}: accuracy {context.metrics['accuracy']:.3f}, bias token {context.bias}; {result.mechanism}")
+
+# %%
+paper_example = paper_task.fixed().sample(1, seed=1)
+show_attention(side_by_side(paper_model, paper_networks["encoder-decoder construction"], paper_task.fixed(),
+                            paper_example, names=("trained encoder-decoder", "construction")))
+
+# %% [markdown]
+# **Where each model's counting head looks.** The decoder-only model's counting head at Q_r and the encoder-decoder's
+# cross-attention at label r, split into the same groups (the encoder-decoder's keys are the encoder's positions, so
+# it has no query group). The bias token is the largest group besides the counted 1s.
+
+# %%
+splits = {"decoder-only (trained)": contexts["trained"].split,
+          **{name: context.split for name, (context, _) in paper_results.items()}}
+labels = list(paper_buckets(paper_task.fixed(), paper_example))
+fig, ax = plt.subplots(figsize=(8, 3))
+width = 0.8 / len(splits)
+for i, (name, split) in enumerate(splits.items()):
+    ax.bar(np.arange(len(labels)) + i * width, [split.get(label, 0.0) for label in labels], width, label=name)
+ax.set_xticks(np.arange(len(labels)) + width, labels, rotation=20)
+ax.set_ylabel("attention mass from the query")
+ax.legend(fontsize=8)
+show_figure(fig)
+show_claims(paper_results["trained encoder-decoder"][1].claims)
+
+# %% [markdown]
 # ## What was found
 # Computed from the analysis's claims and the interventions above, so it stays true when the model is retrained.
 
@@ -222,5 +269,10 @@ findings = [
     f"its bias predicts it " + ("generalises" if bias_generalises(trained.bias, task, task.replace(L=4 * task.L))
                                 else "fails") + " in length.",
     findings_markdown(analysis.claims, analysis.mechanism),
+    "",
+    "**The paper's encoder-decoder.** " + "; ".join(
+        f"{name}: accuracy {context.metrics['accuracy']:.3f}, bias token **{context.bias}** "
+        f"({context.split.get(context.bias, 0.0):.2f} of the cross-attention), {result.assessment.status}"
+        for name, (context, result) in paper_results.items()) + ".",
 ]
 display(Markdown("\n".join(findings)))

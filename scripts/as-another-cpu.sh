@@ -26,11 +26,14 @@ echo "as another CPU: torch's kernels at ATEN_CPU_CAPABILITY=${other:-unchanged}
 echo "as another CPU: make train analyze into $scratch"
 make --no-print-directory train analyze
 
-differ=0
+# `make train` retrains the RUNS; a model shipped by its own target (the counting paper model) has no twin here.
+differ=0 retrained=0
 for weights in trained_models/*/*/model.safetensors; do
+    [ -f "$scratch/$weights" ] || continue
+    retrained=$((retrained + 1))
     cmp -s "$weights" "$scratch/$weights" || differ=$((differ + 1))
 done
-echo "as another CPU: $differ of $(ls trained_models/*/*/model.safetensors | wc -l) retrained models differ from the shipped bytes"
+echo "as another CPU: $differ of $retrained retrained models differ from the shipped bytes"
 if [ "$differ" = 0 ]; then
     echo "as another CPU: every retrain gave the shipped bytes, so the other kernels changed nothing here" >&2
     exit 1

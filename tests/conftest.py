@@ -1,3 +1,5 @@
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -41,3 +43,22 @@ def shipped_reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
         summary = report_checkpoint(TRAINED_MODELS / name / "default-seed0", out=directory)
         out[name] = (summary, directory)
     return out
+
+
+def run_interp(*argv) -> tuple[int, str, str]:
+    """``interp ARGV`` in this process: exit status, stdout, stderr (argparse's exits included)."""
+    from interp.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as e:
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli():
+    """``run_interp``: a test asks for ``cli`` and calls ``cli("train", ...)``."""
+    return run_interp

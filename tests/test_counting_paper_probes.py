@@ -5,9 +5,7 @@ split; the counting family routes an encoder-decoder to them; ``interp analyze``
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import io
 import json
 
 import pytest
@@ -21,18 +19,6 @@ from interp.tasks import CountingTask
 SAMPLES = 256
 TASK = CountingTask(L=40, R=4, max_count=40, max_len=128)
 
-
-def cli(*argv) -> tuple[int, str, str]:
-    """``interp ARGV`` in this process: exit status, stdout, stderr."""
-    from interp.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +108,7 @@ def test_attention_views_of_encoder_decoder(construction):
     assert cross.pattern[0, n:, n:].abs().sum() == 0 and cross.pattern[0, :n].abs().sum() == 0
 
 
-def test_interp_analyze_reports_paper_checkpoint_and_discover_refuses_it(tmp_path, monkeypatch):
+def test_interp_analyze_reports_paper_checkpoint_and_discover_refuses_it(tmp_path, monkeypatch, cli):
     from interp.cli import verbs
     from interp.viz.report import report_checkpoint
 

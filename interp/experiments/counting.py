@@ -46,14 +46,19 @@ def counting_task(p: dict[str, Any]) -> CountingTask:
     return CountingTask(L=p["L"], R=p["R"], R_min=p.get("R_min"), max_count=p["max_count"], max_len=p["max_len"])
 
 
-def train_counting(p: dict[str, Any], seed: int, device: str, **model: Any):
-    """The counting family's model of ``p``'s preset (``interp.defaults.configure``: the decoder-only default, or
-    ``paper``, Golkar et al.'s encoder-decoder) on ``p``'s task and training settings."""
-    task, model_cfg, train_cfg = configure("counting", p.get("preset", "default"), settings={
+def counting_config(p: dict[str, Any], seed: int, **model: Any):
+    """Task, model and training config of the counting family's model of ``p``'s preset (``interp.defaults.configure``:
+    the decoder-only default, or ``paper``, Golkar et al.'s encoder-decoder) on ``p``'s task and training settings."""
+    return configure("counting", p.get("preset", "default"), settings={
         "task": {"L": p["L"], "R": p["R"], "R_min": p.get("R_min"), "max_count": p["max_count"], "max_len": p["max_len"]},
         "model": model,
         "train": {"seed": seed, "max_steps": p["steps"], "batch_size": p["batch_size"], "lr": p["lr"],
                   "eval_every": p["eval_every"], "eval_samples": p["eval_samples"], "target": p["target"]}})
+
+
+def train_counting(p: dict[str, Any], seed: int, device: str, **model: Any):
+    """``counting_config``'s model, trained."""
+    task, model_cfg, train_cfg = counting_config(p, seed, **model)
     result = train(task, model_cfg, train_cfg, progress=False, device=device)
     return result.model, task, result.metrics
 
@@ -519,15 +524,22 @@ def mechanism_census(runs: list[RunResult]) -> Measured:
     """How many seeds have the predicted circuit, in part or not at all, among those that solve the task; the value:
     (some solving seed has it, some has it at least in part)."""
     finished, solved = ok_results(runs), solving(runs)
-    census = {status: [r.seed for r in solved if r.measurements["mechanism"] == status]
-              for status in ("predicted", "partly", "absent")}
-    value = ((bool(census["predicted"]), bool(census["predicted"] or census["partly"])) if solved else
-             Untested("no seed solves the task in distribution"))
+
+    def census(group: list[RunResult]) -> dict[str, list[int]]:
+        return {status: [r.seed for r in group if r.measurements["mechanism"] == status]
+                for status in ("predicted", "partly", "absent")}
+
+    among_solved, among_all = census(solved), census(finished)
+    value = ((bool(among_solved["predicted"]), bool(among_solved["predicted"] or among_solved["partly"])) if solved
+             else Untested("no seed solves the task in distribution"))
     return Measured(value, {"seeds": len(finished), "solved": len(solved),
-                            "census": {k: len(v) for k, v in census.items()}},
-                    f"{len(solved)} of {len(finished)} seeds solve the task; among them " +
-                    ", ".join(f"{status}: {len(seeds)}" + (f" (seeds {seeds})" if seeds else "")
-                              for status, seeds in census.items()))
+                            "solved_census": {k: len(v) for k, v in among_solved.items()},
+                            "all_census": {k: len(v) for k, v in among_all.items()}},
+                    f"{len(solved)} of {len(finished)} seeds solve the task (accuracy >= {GOOD}); mechanism of every "
+                    "seed: " + ", ".join(f"{status} {len(seeds)}" + (f" (seeds {seeds})" if seeds else "")
+                                         for status, seeds in among_all.items()) +
+                    "; in-distribution accuracy " + ", ".join(f"seed {r.seed} {r.measurements['accuracy']:.3f}"
+                                                               for r in finished))
 
 
 def worst_cell(runs: list[RunResult]) -> Measured:
