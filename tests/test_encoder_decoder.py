@@ -81,6 +81,8 @@ def test_an_input_that_is_not_encoder_tokens_then_the_prompt_is_one_error():
         paper_config(decoder_vocab_start=0)
     with pytest.raises(TaskError, match="positional"):
         paper_config(positional="attention")
+    with pytest.raises(TaskError, match="frozen-attention"):
+        paper_config(freeze_attention=True)
 
 
 def test_the_paper_preset_trains_resumes_and_evaluates_from_the_command_line(tmp_path, monkeypatch, cli):
@@ -128,3 +130,26 @@ def test_the_shipped_paper_model_trains_as_the_census_trains_its_seeds():
     run = next(spec for spec in experiment.grid(options, 1) if is_paper(spec) and spec.params["model"] == "trained")
     assert counting_config(run.params, 3, **paper_model(run.params)) == configure("counting", "paper",
                                                                                    {"train": {"seed": 3}})
+
+
+def test_the_readme_states_the_committed_paper_census_and_the_seed_it_ships():
+    """The README's paragraph on trained_models/counting/paper-seed0 quotes counting-bias's committed census."""
+    import json
+    from collections import Counter
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    runs = [json.loads(line) for line in (root / "analyses/experiments/counting-bias/results.jsonl").read_text().splitlines()]
+    census = [r for r in runs if r["params"].get("preset") == "paper" and r["params"]["model"] == "trained"]
+    readme = " ".join((root / "README.md").read_text().split())
+    accuracy = [r["measurements"]["accuracy"] for r in census]
+    biases = Counter(r["measurements"]["bias"] for r in census)
+    status = Counter(r["measurements"]["mechanism"] for r in census)
+    partly = [r["seed"] for r in census if r["measurements"]["mechanism"] == "partly"]
+    assert len(census) == 10 and status["predicted"] == 0 and max(accuracy) < 0.95
+    assert "none of the ten seeds of `counting-bias`'s census does" in readme
+    assert f"({min(accuracy):.2f}-{max(accuracy):.2f})" in readme
+    assert ", ".join(f"`{b}` ({n})" if b != "0s" else f"the 0s ({n})" for b, n in biases.most_common()) \
+        .replace(", the 0s", " and the 0s") in readme
+    assert f"absent in {status['absent']} and partly there in {status['partly']}, seed {partly[0]}" in readme
+    assert (root / f"trained_models/counting/paper-seed{partly[0]}/model.safetensors").exists()

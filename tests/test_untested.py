@@ -79,15 +79,20 @@ def test_a_slope_needs_two_sizes():
 def test_a_bias_no_seed_has_is_untested_and_a_seed_that_misbehaves_is_not():
     results = committed("counting-bias")[2]
     rows = summarize("counting-bias", results)
+    decoder_only = ": decoder-only adaptation"
     for bias in ("BOS", "]"):
-        name = next(n for n in rows if n.startswith(f"{bias}-bias seeds"))
+        name = next(n for n in rows if n.startswith(f"{bias}-bias seeds") and n.endswith(decoder_only))
         assert rows[name].verdict == "untested" and f"has {bias} as its bias token" in rows[name].detail
     # Seed 0 relabelled BOS: its accuracy at 2L and 4L is far below 0.95, where a BOS bias should generalise.
-    relabelled = [with_measurements(r, bias="BOS") if r.params["model"] == "trained" and r.seed == 0 else r
-                  for r in results]
+    relabelled = [with_measurements(r, bias="BOS") if r.params["model"] == "trained" and r.seed == 0
+                  and "preset" not in r.params else r for r in results]
     rows = summarize("counting-bias", relabelled)
-    assert rows["BOS-bias seeds: generalises in length and regions"].verdict == "not_reproduced"
-    assert rows["]-bias seeds: generalises in length only"].verdict == "untested"
+    assert rows[f"BOS-bias seeds: generalises in length and regions{decoder_only}"].verdict == "not_reproduced"
+    assert rows[f"]-bias seeds: generalises in length only{decoder_only}"].verdict == "untested"
+    # The paper model's census: no seed solved, so its conditional rows and its mechanism census are untested.
+    paper = ": the paper's encoder-decoder"
+    assert rows[f"solving seeds that have the paper's circuit{paper}"].verdict == "untested"
+    assert rows[f"]-bias seeds: generalises in length only{paper}"].verdict == "untested"
 
 
 def test_no_solving_seed_is_untested_and_a_solver_off_s_is_not():

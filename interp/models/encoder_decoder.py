@@ -50,6 +50,9 @@ def check_config(cfg: "ModelConfig") -> None:
     if cfg.positional == "attention" or cfg.layer != "additive":
         raise TaskError("an encoder-decoder has positional none, learned or rotary and additive layers, got "
                         f"positional={cfg.positional!r}, layer={cfg.layer!r}")
+    if cfg.input_kind != "tokens" or cfg.freeze_attention:
+        raise TaskError("an encoder-decoder reads token ids and has no frozen-attention control, got "
+                        f"input_kind={cfg.input_kind!r}, freeze_attention={cfg.freeze_attention}")
     if cfg.d_vocab and not 0 < cfg.decoder_vocab_start < cfg.d_vocab:
         raise TaskError(f"decoder_vocab_start must split the vocabulary (1 .. {cfg.d_vocab - 1}), "
                         f"got {cfg.decoder_vocab_start}")
