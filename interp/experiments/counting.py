@@ -433,11 +433,10 @@ class CountingBias(Experiment):
                                                              r.seed)):
             grid = r.measurements["grid"]
             lengths, regions = list(grid), list(next(iter(grid.values())))
-            who = (f"seed {r.seed}" if r.params["model"] == "trained" else r.params["model"])
-            prefix = "paper_" if is_paper(r) else ""
-            who = f"encoder-decoder {who}" if is_paper(r) else who
+            who = f"seed {r.seed}" if r.params["model"] == "trained" else r.params["model"]
+            prefix, model = ("paper_", "encoder-decoder ") if is_paper(r) else ("", "")
             plots.append(Plot.heatmap(
-                f"heatmap_{prefix}{r.params['model']}_{r.seed}", f"{who}: bias token {r.measurements['bias']}; accuracy on counts <= "
+                f"heatmap_{prefix}{r.params['model']}_{r.seed}", f"{model}{who}: bias token {r.measurements['bias']}; accuracy on counts <= "
                 f"{r.measurements['count_cap']} (trained at L = {r.params['L']}, R = {r.params['R']})",
                 [[grid[L][R] for L in lengths] for R in regions], [f"L={L}" for L in lengths], [f"R={R}" for R in regions]))
         return plots
