@@ -39,4 +39,12 @@ if [ "$differ" = 0 ]; then
     exit 1
 fi
 "$BIN/python" scripts/compare-retrained.py "$scratch"
+# A model shipped by its own target (the counting paper model, `make train-paper`) is not retrained here: the tests
+# about trained models see it as shipped.
+for config in trained_models/*/*/config.json; do
+    run=$(dirname "$config")
+    if [ ! -e "$scratch/$run" ]; then
+        mkdir -p "$scratch/$(dirname "$run")" && cp -r "$run" "$scratch/$run"
+    fi
+done
 "$BIN/python" -m pytest -m trained
