@@ -4,10 +4,8 @@ for bad input (hypothesis over settings and over corrupted checkpoints), and not
 Faults met while working (a training that diverges, a full disk, an output folder another run holds, a
 damaged file read back) end in one line too, with status 1, and lose nothing already written."""
 
-import contextlib
 import dataclasses
 import inspect
-import io
 import json
 import os
 import re
@@ -28,12 +26,13 @@ from hypothesis import strategies as st
 import interp
 from interp import checkpoint, limits
 from interp.checkpoint import CheckpointError, load_checkpoint
-from interp.cli import main
 from interp.defaults import configure
 from interp.family import family_of
 from interp.models import ModelConfig, build_model
 from interp.tasks import TASKS, evaluate, make_task
 from interp.training import TrainConfig, train
+
+from conftest import run_interp  # this folder's conftest: the in-process command line
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_TASK = {"n": 6, "k": 2}
@@ -46,15 +45,7 @@ TINY_SWEEP = ["experiment", "run", "parity-construction", "--set", "ns=[6]", "--
               "--set", "reference_cells=[[6, 2]]", "--seeds", "1", "--jobs", "1", "--device", "cpu", "--quiet"]
 
 
-def cli(*argv) -> tuple[int, str, str]:
-    """``interp ARGV`` in this process: exit status, stdout, stderr (argparse's exits included)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as e:
-            code = e.code
-    return code, out.getvalue(), err.getvalue()
+cli = run_interp  # ``interp ARGV`` in this process: exit status, stdout, stderr
 
 
 def run_cli(*args, cwd=None, **kwargs):

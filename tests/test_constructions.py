@@ -398,31 +398,20 @@ def test_counting_paper_construction_saves_loads_and_builds_from_its_preset(tmp_
         construct(task, preset="nope")
 
 
-def test_counting_paper_close_bias_twin_is_right_only_at_its_trained_number_of_regions(counting_paper_model):
-    base, bos_model = counting_paper_model
-    twin = counting_paper_close_bias(base, trained_regions=4)
-    accuracy = {}
-    for R in (2, 3, 4, 5, 6):
-        task = base.replace(L=48, R=R)
-        batch = task.sample(256, R)
-        accuracy[R] = task.evaluate(twin(batch.inputs), batch)["accuracy"]
-        assert task.evaluate(bos_model(batch.inputs), batch)["accuracy"] == 1.0
-    assert accuracy[4] == 1.0
-    assert max(accuracy[R] for R in (2, 3, 5, 6)) < 0.85
-    task = base.replace(L=200, R=4)
-    batch = task.sample(16, 1)
-    assert batch.targets.max() <= task.max_count
-    assert task.evaluate(twin(batch.inputs), batch)["accuracy"] == 1.0
-    twin_relevant = batch.relevant.clone()
-    twin_relevant[:, :, BOS] = False
-    twin_relevant |= (batch.inputs == CLOSE)[:, None, :]
-    assert cross_attention_mass(twin, batch, twin_relevant).min() >= 0.99
-    assert cross_attention_mass(twin, batch).min() < 0.5
+@pytest.mark.parametrize("layout", ["decoder-only", "encoder-decoder"])
+def test_close_bias_twin_is_right_only_at_its_trained_number_of_regions(request, layout):
+    """Both layouts: the twin is exact at its trained R only, at any length, and its counting head's mass sits on
+    region r's 1s plus the "]" tokens."""
+    if layout == "decoder-only":
+        base, bos_model = request.getfixturevalue("counting_model")
+        twin = counting_close_bias(base, trained_regions=4)
 
-
-def test_close_bias_twin_is_right_only_at_its_trained_number_of_regions(counting_model):
-    base, bos_model = counting_model
-    twin = counting_close_bias(base, trained_regions=4)
+        def counting_mass(model, batch, relevant=None):
+            return readout_mass(model, batch, 1, relevant)
+    else:
+        base, bos_model = request.getfixturevalue("counting_paper_model")
+        twin = counting_paper_close_bias(base, trained_regions=4)
+        counting_mass = cross_attention_mass
     accuracy = {}
     for R in (2, 3, 4, 5, 6):
         task = base.replace(L=48, R=R)
@@ -436,13 +425,12 @@ def test_close_bias_twin_is_right_only_at_its_trained_number_of_regions(counting
     batch = task.sample(16, 1)
     assert batch.targets.max() <= task.max_count
     assert task.evaluate(twin(batch.inputs), batch)["accuracy"] == 1.0
-    # Its bias is "]", not BOS: layer-1 mass sits on region r's 1s plus the "]" tokens.
-    closes = batch.inputs == CLOSE
+    # Its bias is "]", not BOS: the counting head's mass sits on region r's 1s plus the "]" tokens.
     twin_relevant = batch.relevant.clone()
     twin_relevant[:, :, BOS] = False
-    twin_relevant |= closes[:, None, :]
-    assert readout_mass(twin, batch, 1, twin_relevant).min() >= 0.99
-    assert readout_mass(twin, batch, 1).min() < 0.5  # BOS's ground truth does not describe it
+    twin_relevant |= (batch.inputs == CLOSE)[:, None, :]
+    assert counting_mass(twin, batch, twin_relevant).min() >= 0.99
+    assert counting_mass(twin, batch).min() < 0.5  # BOS's ground truth does not describe it
 
 
 # --- checkpoint round trip, dispatch, errors ----------------------------------------------------
