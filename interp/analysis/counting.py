@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor
@@ -149,6 +149,8 @@ class CountingContext(Context):
 
     task: CountingTask
     trained: CountingTask | None = None
+    # Where ``count_code`` is read, as the count-code claims name it.
+    count_code_site: ClassVar[str] = "the last attention output"
 
     @cached_property
     def training(self) -> CountingTask:
@@ -377,7 +379,7 @@ def claim_region_linear_after_layer0(ctx: CountingContext) -> Claim:
 
 
 def claim_count_coded_as_inverse(ctx: CountingContext) -> Claim:
-    """R^2 of an affine probe for 1/(n+1) from the last attention output at Q_r (n = the count).
+    """R^2 of an affine probe for 1/(n+1) from the counting head's output at Q_r (n = the count).
 
     Theory: the counting head writes v_BOS/(n+1) (BOS value) or, equally, v_one n/(n+1) (the ones'
     value); n/(n+1) = 1 - 1/(n+1), so to an affine probe they are the same code. Fails when the head
@@ -386,7 +388,7 @@ def claim_count_coded_as_inverse(ctx: CountingContext) -> Claim:
     features, counts = ctx.count_code
     return claim(
         "the count is coded as 1/(n+1)", "representation",
-        "R^2 of an affine probe for 1/(n+1) (equivalently n/(n+1)) from the last attention output at Q_r >= 0.95",
+        f"R^2 of an affine probe for 1/(n+1) (equivalently n/(n+1)) from {ctx.count_code_site} at Q_r >= 0.95",
         linear_probe_r2(features, 1 / (counts + 1)), 0.95, 0.7)
 
 
@@ -399,7 +401,7 @@ def claim_count_code_not_linear(ctx: CountingContext) -> Claim:
     or not at all. Untestable when the counts barely vary."""
     features, counts = ctx.count_code
     inverse = 1 / (counts + 1)
-    expected = ("(R^2(1/(n+1)) - R^2(n)) / (1 - R^2(n from 1/(n+1))) >= 0.8 at the last attention output at Q_r "
+    expected = (f"(R^2(1/(n+1)) - R^2(n)) / (1 - R^2(n from 1/(n+1))) >= 0.8 at {ctx.count_code_site} at Q_r "
                 "(a perfect 1/(n+1) code: 1)")
     if counts.std() < 1e-6:
         return untestable("the count code is 1/(n+1), not linear in n", "representation", expected,

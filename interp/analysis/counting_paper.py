@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor
@@ -34,12 +34,14 @@ from ..plot import Plot
 from ..tasks import CountingTask
 from ..tasks.counting import BOS, CLOSE, IGNORE, ONE, OPEN, ZERO
 from .claims import Claim, claim
-from .common import Head, closeness_to_uniform, linear_probe_accuracy, linear_probe_r2
+from .common import Head, closeness_to_uniform, linear_probe_accuracy
 from .counting import (
     TARGET,
     CountingContext,
     bias_token,
+    claim_agrees_with_construction,
     claim_count_code_not_linear,
+    claim_count_coded_as_inverse,
     claim_generalises_to_longer_sequences,
     claim_generalises_to_other_region_counts,
     claim_solves_task,
@@ -117,6 +119,8 @@ class PaperContext(CountingContext):
     As ``CountingContext``: ``trained`` is the task the model was trained on, ``task`` its version with all R
     regions present; the behaviour out of distribution (``region_counts``, ``lengths``, ``cap``) is
     inherited, as it only runs the model."""
+
+    count_code_site: ClassVar[str] = "the cross-attention output"
 
     @cached_property
     def _forward(self) -> tuple[Tensor, dict[str, Tensor]]:
@@ -269,17 +273,6 @@ def claim_region_linear_after_encoder(ctx: PaperContext) -> Claim:
         detail=f"majority class {majority:.3f}")
 
 
-def claim_count_coded_as_inverse(ctx: PaperContext) -> Claim:
-    """R^2 of an affine probe for 1/(n+1) from ``decoder.{l}.hook_cross_attn_out`` at Q_r (n = the count).
-
-    Theory: the cross-attention writes v_BOS/(n+1) (BOS value) or, equally, v_one n/(n+1); to an affine probe
-    they are the same code. Fails when the cross-attention's output does not carry the count."""
-    features, counts = ctx.count_code
-    return claim(
-        "the count is coded as 1/(n+1)", "representation",
-        "R^2 of an affine probe for 1/(n+1) from the cross-attention output at Q_r >= 0.95",
-        linear_probe_r2(features, 1 / (counts + 1)), 0.95, 0.7)
-
 
 # --- causal ---------------------------------------------------------------------------------------
 
@@ -310,15 +303,6 @@ def _reference_rows(ctx: PaperContext) -> Tensor:
     rows = cache[name]
     return rows[:, int(mass_on(rows, ctx.relevant).argmax())]
 
-
-def claim_agrees_with_construction(ctx: PaperContext) -> Claim:
-    """Fraction of queries where the model and the construction give the same count. Fails when either errs
-    (the ``]`` twin at another number of regions, a model that miscounts)."""
-    ours = ctx.task.readout_logits(ctx.logits, ctx.batch).argmax(-1)
-    theirs = ctx.task.readout_logits(ctx.reference_logits, ctx.batch).argmax(-1)
-    return claim("agrees with the construction", "comparison",
-                 "same count as the hand-built model on >= 0.98 of queries", (ours == theirs).float().mean().item(),
-                 0.98, 0.7)
 
 
 def claim_attention_matches_construction(ctx: PaperContext) -> Claim:
