@@ -44,8 +44,7 @@ def reference_for(task: Task, model_config: Any = None) -> "TransformerBridge | 
     """The construction for the same task instance with the shape of ``model_config``'s architecture
     (``preset_for``), or None where no construction fits it."""
     try:
-        preset = preset_for(task, model_config)
-        return construct(task) if preset == "default" else construct(task, preset=preset)
+        return construct(task, preset=preset_for(task, model_config))
     except TaskError:
         return None
 

@@ -15,6 +15,7 @@ from ..analysis.counting import analyze as analyze_decoder_only
 from ..constructions.counting import counting, counting_close_bias, counting_paper, counting_paper_close_bias
 from ..discovery.truth import Use
 from ..family import Construction, Family
+from ..models.encoder_decoder import EncoderDecoder
 from ..symmetry.energy import MAX_ORBIT
 from ..symmetry.score import Domain, Frames, rearranged_tokens
 from ..tasks.base import Batch
@@ -24,24 +25,18 @@ if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
 
 
-def encoder_decoder(model: Any) -> bool:
-    """Whether ``model`` (an ``EncoderDecoder``, a bridge, a construction) is the paper's encoder-decoder."""
-    cfg = getattr(model, "interp_config", None)
-    return cfg is not None and cfg.architecture == "encoder-decoder"
-
-
 def analyze(model: "TransformerBridge", task: CountingTask, reference: "TransformerBridge | None",
             samples: int = 2048, seed: int = 0):
     """The decoder-only probes (``interp.analysis.counting``), or the encoder-decoder's
     (``interp.analysis.counting_paper``) for the paper's layout."""
-    probes = paper_probes.analyze if encoder_decoder(model) else analyze_decoder_only
+    probes = paper_probes.analyze if isinstance(model, EncoderDecoder) else analyze_decoder_only
     return probes(model, task, reference, samples=samples, seed=seed)
 
 
 def circuit(model: "TransformerBridge", task: CountingTask, samples: int, seed: int) -> list[tuple[int, int]]:
     """The circuit heads as ``analyze`` names them; for the encoder-decoder ``[encoder head, cross-attention
     head]`` (``counting_paper.PaperContext.circuit``)."""
-    if encoder_decoder(model):
+    if isinstance(model, EncoderDecoder):
         return paper_probes.circuit(model, task, samples, seed)
     return CountingContext(model, task, None, samples, seed).circuit
 

@@ -27,16 +27,15 @@ decoder's logits at the prompt positions and zeros at the encoder's (which answe
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 from torch import Tensor
-from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
 from ..validation import TaskError, check_choice
-from .positional import MLP, Attention, Block, Embed, PosEmbed, Unembed, _norm, _project, init_weights, softmax
+from .positional import MLP, Attention, Block, HookedModel, Unembed, _norm, _project, init_weights, softmax
 
 if TYPE_CHECKING:
     from . import ModelConfig
@@ -120,21 +119,12 @@ class DecoderBlock(nn.Module):
         return self.hook_resid_post(x)
 
 
-class EncoderDecoder(HookedRootModule):
+class EncoderDecoder(HookedModel):
     """The model of the module docstring; ``EncoderDecoder(cfg, seed)``, or ``build_model(cfg, seed)``."""
 
     def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
-        super().__init__()
-        from transformer_lens.config import TransformerBridgeConfig
-
         check_config(cfg)
-        self.interp_config = cfg
-        self.cfg = TransformerBridgeConfig(**cfg.to_bridge_config(seed))
-        self.embed = Embed(cfg)
-        self.hook_embed = HookPoint()
-        if cfg.positional == "learned":
-            self.pos_embed = PosEmbed(cfg)
-            self.hook_pos_embed = HookPoint()
+        super().__init__(cfg, seed)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.encoder_ln_final = _norm(cfg.normalization_type, cfg.d_model)
         self.hook_encoder_out = HookPoint()
@@ -148,9 +138,7 @@ class EncoderDecoder(HookedRootModule):
 
     def encode(self, tokens: Tensor) -> Tensor:
         """``[batch, encoder pos]`` token ids -> the encoder's output ``[batch, encoder pos, d_model]``."""
-        x = self.hook_embed(self.embed(tokens))
-        if hasattr(self, "pos_embed"):
-            x = x + self.hook_pos_embed(self.pos_embed(tokens.shape[1]))
+        x = self.embedded(tokens)
         for block in self.blocks:
             x = block(x, None)
         return self.hook_encoder_out(self.encoder_ln_final(x))
@@ -165,19 +153,6 @@ class EncoderDecoder(HookedRootModule):
             y = block(y, encoded)
         logits = self.unembed(self.ln_final(y))
         return torch.cat([logits.new_zeros(inputs.shape[0], n, logits.shape[-1]), logits], dim=1)
-
-    def run_with_cache(self, *args: Any, return_cache_object: bool = True, **kwargs: Any):
-        """As TransformerLens: ``(output, ActivationCache)`` (``return_cache_object=False``: a plain dict)."""
-        out, cache = super().run_with_cache(*args, **kwargs)
-        return (out, ActivationCache(cache, self)) if return_cache_object else (out, cache)
-
-    @property
-    def W_E(self) -> Tensor:
-        return self.embed.W_E
-
-    @property
-    def W_U(self) -> Tensor:
-        return self.unembed.W_U
 
 
 def parameter_count(cfg: "ModelConfig") -> int:

@@ -281,14 +281,15 @@ class Unembed(nn.Module):
         return out if self.b_U is None else out + self.b_U
 
 
-class PositionalTransformer(HookedRootModule):
-    """The model of the module docstring; ``PositionalTransformer(cfg, seed)``, or ``build_model(cfg, seed)``."""
+class HookedModel(HookedRootModule):
+    """What the toolkit's ``HookedRootModule`` models share: ``interp_config`` and its TL config ``cfg``, the token
+    or feature embedding ``embed.W_E`` with ``hook_embed``, a learned ``pos_embed.W_pos`` (``positional="learned"``),
+    and TransformerLens's ``run_with_cache``. Subclasses add their blocks and ``unembed``."""
 
-    def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
+    def __init__(self, cfg: "ModelConfig", seed: int | None):
         super().__init__()
         from transformer_lens.config import TransformerBridgeConfig
 
-        check_config(cfg)
         self.interp_config = cfg
         self.cfg = TransformerBridgeConfig(**cfg.to_bridge_config(seed))
         self.embed = Embed(cfg)
@@ -296,6 +297,35 @@ class PositionalTransformer(HookedRootModule):
         if cfg.positional == "learned":
             self.pos_embed = PosEmbed(cfg)
             self.hook_pos_embed = HookPoint()
+
+    def embedded(self, inputs: Tensor) -> Tensor:
+        """``[batch, pos]`` token ids or ``[batch, pos, d_vocab]`` features -> ``[batch, pos, d_model]``, with the
+        learned positions where there are some."""
+        x = self.hook_embed(self.embed(inputs))
+        if hasattr(self, "pos_embed"):
+            x = x + self.hook_pos_embed(self.pos_embed(inputs.shape[1]))
+        return x
+
+    def run_with_cache(self, *args: Any, return_cache_object: bool = True, **kwargs: Any):
+        """As TransformerLens: ``(output, ActivationCache)`` (``return_cache_object=False``: a plain dict)."""
+        out, cache = super().run_with_cache(*args, **kwargs)
+        return (out, ActivationCache(cache, self)) if return_cache_object else (out, cache)
+
+    @property
+    def W_E(self) -> Tensor:
+        return self.embed.W_E
+
+    @property
+    def W_U(self) -> Tensor:
+        return self.unembed.W_U
+
+
+class PositionalTransformer(HookedModel):
+    """The model of the module docstring; ``PositionalTransformer(cfg, seed)``, or ``build_model(cfg, seed)``."""
+
+    def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
+        check_config(cfg)
+        super().__init__(cfg, seed)
         if cfg.positional == "attention":
             # The fixed one-hot positions every layer's Q/K read: set by the config, so not in the state dict.
             self.register_buffer("P", torch.eye(cfg.n_ctx), persistent=False)
@@ -312,19 +342,11 @@ class PositionalTransformer(HookedRootModule):
     # --- forward -------------------------------------------------------------------------------
     def forward(self, inputs: Tensor) -> Tensor:
         """``[batch, pos, d_vocab]`` features (or ``[batch, pos]`` token ids) -> ``[batch, pos, d_vocab_out]``."""
-        B, P = inputs.shape[:2]
-        x = self.hook_embed(self.embed(inputs))
-        if hasattr(self, "pos_embed"):
-            x = x + self.hook_pos_embed(self.pos_embed(P))
-        positions = self.P[None, :P] if hasattr(self, "P") else None
+        x = self.embedded(inputs)
+        positions = self.P[None, : inputs.shape[1]] if hasattr(self, "P") else None
         for block in self.blocks:
             x = block(x, positions)
         return self.unembed(self.ln_final(x))
-
-    def run_with_cache(self, *args: Any, return_cache_object: bool = True, **kwargs: Any):
-        """As TransformerLens: ``(output, ActivationCache)`` (``return_cache_object=False``: a plain dict)."""
-        out, cache = super().run_with_cache(*args, **kwargs)
-        return (out, ActivationCache(cache, self)) if return_cache_object else (out, cache)
 
     # --- initialisation ------------------------------------------------------------------------
     def init_weights(self, seed: int) -> None:
@@ -358,14 +380,6 @@ class PositionalTransformer(HookedRootModule):
     @property
     def W_O(self) -> Tensor:
         return self._stack("W_O")
-
-    @property
-    def W_E(self) -> Tensor:
-        return self.embed.W_E
-
-    @property
-    def W_U(self) -> Tensor:
-        return self.unembed.W_U
 
     @property
     def QK(self) -> FactoredMatrix:
@@ -435,4 +449,4 @@ def init_weights(model: nn.Module, cfg: "ModelConfig", seed: int) -> None:
                 param.fill_(1.0)
 
 
-__all__ = ["PositionalTransformer", "check_config", "init_weights", "parameter_count"]
+__all__ = ["HookedModel", "PositionalTransformer", "check_config", "init_weights", "parameter_count"]

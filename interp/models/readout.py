@@ -12,6 +12,7 @@ from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
 from ..tasks.base import Batch
+from .encoder_decoder import EncoderDecoder
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -49,10 +50,9 @@ def readout_patterns(model: "TransformerBridge", batch: Batch) -> list[Tensor]:
     (``architecture="encoder-decoder"``): each decoder layer's cross-attention rows, whose keys are the encoder's
     positions (the sequence's first ones); the prompt's own positions get 0.
     """
-    cfg = getattr(model, "interp_config", None)
-    if cfg is None or cfg.architecture != "encoder-decoder":
+    if not isinstance(model, EncoderDecoder):
         return [readout_rows(pattern, batch) for pattern in patterns(model, batch)]
-    names = [f"decoder.{layer}.cross_attn.hook_pattern" for layer in range(cfg.n_layers)]
+    names = [f"decoder.{layer}.cross_attn.hook_pattern" for layer in range(model.cfg.n_layers)]
     acts = cached(model, batch, names)
     prompt_start = batch.inputs.shape[1] - acts[names[0]].shape[2]
     padding = batch.inputs.shape[1] - acts[names[0]].shape[3]

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from transformer_lens.utilities import get_act_name
 
+from ..models.encoder_decoder import EncoderDecoder
 from ..naming import head_label
 
 if TYPE_CHECKING:
@@ -126,8 +127,7 @@ def attention_views(
     bad = [layer for layer in layers if not 0 <= layer < n_layers]
     if bad:
         raise ValueError(f"layers {bad} out of range for a {n_layers}-layer model")
-    cfg = getattr(model, "interp_config", None)
-    if cfg is not None and cfg.architecture == "encoder-decoder":
+    if isinstance(model, EncoderDecoder):
         return encoder_decoder_views(model, task, batch, index, layers, title_prefix, readout)
     hooks = [pattern_hook(layer) for layer in layers]
     with torch.no_grad():
