@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# task:preset runs shipped in trained_models/: the orthonormal-codes selection model shows length generalisation,
+# task:preset[:seed] runs shipped in trained_models/: the orthonormal-codes selection model shows length generalisation,
 # the standard cumsum model is the positional one's baseline. Longest first, so that the cores finish together.
 RUNS := counting:default selection:orthonormal selection:default parity:default cumsum:default cumsum:standard
 JOBS ?= $(shell nproc)
@@ -25,16 +25,16 @@ $(STAMP): pyproject.toml
 	bash scripts/install-chromium.sh
 	touch $(STAMP)
 
-# One run a core, each on one thread: the same bytes as one at a time (tests/test_training.py checks it). Each
-# prints its line when it finishes; xargs exits non-zero if any run failed.
+# One run a core, each on one thread in a worker forked from one that imported training once: the same bytes as one
+# at a time (tests/test_training.py checks it). Each prints its line when it finishes; a failed run fails the target.
 train: install
-	@printf '%s\n' $(RUNS) | xargs -P $(JOBS) -I RUN sh -c 'run=RUN; echo "training $$run ..."; exec $(BIN)/interp train $${run%%:*} --preset $${run##*:} --quiet'
+	$(BIN)/interp train $(RUNS) --jobs $(JOBS) --quiet
 
 train-paper: install
 	$(BIN)/interp train counting --preset paper --seed $(PAPER_SEED) --quiet
 
 analyze: install
-	$(BIN)/interp analyze --all
+	$(BIN)/interp analyze --all --jobs $(JOBS)
 
 # The layers first (pyproject.toml, [tool.importlinter]): a module importing from a layer above its own fails here.
 test: install

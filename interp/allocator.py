@@ -10,8 +10,9 @@ CPU time spent in the kernel.
 :func:`reuse_freed_memory` tells ``malloc`` to take every block from its heap and never to shrink it: the
 same sweep then takes 57 s instead of 131 s, with identical results, and a process keeps its peak memory
 until it exits. Its heap also fragments: a training run's peak grew from 0.95 GB to 1.26-1.56 GB, beyond
-what ``interp.limits`` estimates, so the command line (whose runs that estimate guards) does not call it.
-Each experiment run, the benchmark and the test session do; importing interp as a library does not.
+what ``interp.limits`` estimates, so ``interp train`` (whose runs that estimate guards) does not call it;
+``interp analyze`` does (its estimate covers the growth), as do each experiment run, the benchmark and the
+test session; importing interp as a library does not.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from interp import checkpoint, limits
 from interp.checkpoint import CheckpointError, load_checkpoint
 from interp.defaults import configure
 from interp.family import family_of
+from interp.files import exclusive
 from interp.models import ModelConfig, build_model
 from interp.tasks import TASKS, evaluate, make_task
 from interp.training import TrainConfig, train
@@ -304,6 +305,29 @@ def test_diverging_training_stops_and_keeps_the_last_finite_resume_state(tmp_pat
     code, _, err = cli(*TINY_TRAIN, "--set", "lr=1000", "--set", "grad_clip=0", "--out", tmp_path / "unclipped")
     assert_one_line_error(code, err, "training diverged", status=1)
     assert DIVERGED.search(err) and not (tmp_path / "unclipped").exists()
+
+
+def test_several_runs_train_over_workers_and_a_fault_in_one_spares_the_others(tmp_path, cli):
+    """`make train`'s form, `interp train task:preset ... --jobs N`: each run goes to its default folder; one whose
+    folder another process holds fails with one line naming it, and the others finish and are kept."""
+    root = tmp_path / "root"
+    held = root / "trained_models" / "cumsum" / "standard-seed0"
+    with exclusive("--out", held):
+        done = subprocess.run([sys.executable, "-m", "interp", "train", "cumsum", "cumsum:standard", "--jobs", "2",
+                               "--quiet", "--eval-samples", "64"], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": os.getcwd(), "INTERP_ROOT": str(root)})
+    assert_one_line_error(done.returncode, done.stderr, "1 of 2 runs failed", "cumsum:standard", "in use", status=1)
+    assert "cumsum/default-seed0" in done.stdout
+    assert (root / "trained_models" / "cumsum" / "default-seed0" / "model.safetensors").is_file()
+    assert not (held / "model.safetensors").exists()
+    # What several runs cannot share, and runs that say their preset or seed twice, are refused before any trains.
+    for argv, names in ((("parity", "cumsum", "--out", tmp_path / "x"), ("--out", "one run")),
+                        (("parity", "cumsum", "--set", "lr=1"), ("--set",)),
+                        (("parity:default", "--preset", "minimal"), ("parity:default", "not both")),
+                        (("parity:default:x",), ("whole number",))):
+        code, _, err = cli("train", *argv)
+        assert_one_line_error(code, err, *names)
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_diverging_run_in_an_experiment_is_a_failed_run(tmp_path):

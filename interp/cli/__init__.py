@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(verb="tasks")
 
     p = sub.add_parser("train", help="train a model on a task and write a checkpoint")
-    p.add_argument("task")
+    p.add_argument("task", nargs="+", metavar="TASK[:PRESET[:SEED]]",
+                   help="the task, or several runs as task:preset[:seed], each into its default directory")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a task, model or train field")
     p.add_argument("--seed", type=int_flag(0, MAX_SEED), default=None, help="training seed (init and data)")
     p.add_argument("--preset", default="default", help="preset name, part of the default output path")
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the last periodic checkpoint in --out")
     p.add_argument("--eval-samples", type=int_flag(1), default=8192, help="fresh samples scored after training")
     p.add_argument("--threads", type=int_flag(1, MAX_THREADS), default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--jobs", type=int_flag(1, MAX_THREADS), default=1,
+                   help="runs trained at once, each in its own process (several runs only; default 1)")
     p.add_argument("--device", default="cpu",
                    help="cpu (default: bit-reproducible), cuda, or auto (CUDA when available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -104,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every checkpoint under trained_models/")
     p.add_argument("--out", help="report directory (default analyses/reports/<task>/<run>)")
     p.add_argument("--json", action="store_true", help="print summary.json")
+    p.add_argument("--jobs", type=int_flag(1, MAX_THREADS), default=1,
+                   help="checkpoints analysed at once, each in its own process on one thread (default 1)")
     p.set_defaults(verb="analyze")
 
     add_experiment_parser(sub)

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from pathlib import Path
@@ -32,6 +32,7 @@ from ..files import check_writable_dir, exclusive, finite, json_text, write_json
 from ..models import resolve_device
 from ..paths import EXPERIMENTS
 from ..validation import TaskError, check_choice, check_int
+from ..workers import worker_pool
 from ..viz.experiments import write_summary
 from .base import RunResult, RunSpec
 from .registry import get_experiment
@@ -42,7 +43,6 @@ EXECUTORS = ("local", "ray")
 def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[str, Any]:
     """Run one spec of experiment ``name`` on one torch thread; never raises (errors are recorded)."""
     import torch
-
 
     reuse_freed_memory()  # in a Ray or pool worker too, which this process did not start
     threads = torch.get_num_threads()
@@ -62,27 +62,10 @@ def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[s
     return result.to_dict()
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-# What runs import, imported once by the server that every worker forks from (multiprocessing's forkserver):
-# a worker then starts in milliseconds and its first run is as fast as its second, instead of importing
-# torch and TransformerLens itself (3-5 s; build_model imports the bridge lazily, hence its module here).
-# The server has run no torch op, so no worker inherits a half-alive OpenMP thread pool, as a plain fork of
-# this process could (and deadlock in it).
+# What runs import, imported once by the server that every worker forks from (``interp.workers``); build_model
+# imports the bridge lazily, hence its module here.
 WORKER_PRELOAD = ["interp.experiments.runner", "interp.analysis.run", "interp.training", "interp.discovery.run",
                   "transformer_lens.model_bridge"]
-
-
-def worker_context() -> Any:
-    import multiprocessing
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_PRELOAD)
-    return context
 
 
 def failed(task: tuple, message: str) -> dict[str, Any]:
@@ -154,8 +137,7 @@ def local_executor(jobs: int) -> Callable[[list[tuple]], Iterator[dict[str, Any]
             return
         pending, breaks = dict(enumerate(tasks)), Counter()
         while pending:
-            with ProcessPoolExecutor(min(jobs, len(pending)), mp_context=worker_context(),
-                                     initializer=_init_worker) as pool:
+            with worker_pool(min(jobs, len(pending)), WORKER_PRELOAD) as pool:
                 try:
                     yield from run_beside_workers(pool, pending)
                 except GeneratorExit:  # the caller stopped reading (it could not store a result): run no more
