@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from .family import family_of
 from .models.encoder_decoder import parameter_count as encoder_decoder_parameter_count
+from .models.pointer import parameter_count as pointer_parameter_count
 from .models.positional import parameter_count as hooked_parameter_count
 from .models.readout import FORMATION_SAMPLES
 from .tasks.evaluation import chunk_size
@@ -54,6 +55,8 @@ def parameter_count(cfg: "ModelConfig") -> int:
         return hooked_parameter_count(cfg)
     if cfg.architecture == "encoder-decoder":
         return encoder_decoder_parameter_count(cfg)
+    if cfg.architecture == "pointer":
+        return pointer_parameter_count(cfg)
     d, width = cfg.d_model, cfg.n_heads * cfg.d_head
     norm = {"none": 0, "LN": 2 * d, "RMS": d}[cfg.normalization_type]
     attention = 4 * d * width + 3 * width + d  # W_Q, W_K, W_V, W_O and their biases

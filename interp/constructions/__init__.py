@@ -22,7 +22,7 @@ from ..family import Registry, constructions
 from ..tasks.base import Task
 from ..validation import TaskError
 from .counting import counting, counting_close_bias, counting_paper, counting_paper_close_bias
-from .parity import parity, parity_frozen_attention, parity_parameter_count
+from .parity import parity, parity_frozen_attention, parity_minimal, parity_parameter_count
 from .pieces import ResidualBasis
 from .positional import cummin, cumsum
 from .selection import selection
@@ -85,6 +85,7 @@ __all__ = [
     "cumsum",
     "parity",
     "parity_frozen_attention",
+    "parity_minimal",
     "parity_parameter_count",
     "selection",
 ]

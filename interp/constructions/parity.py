@@ -20,6 +20,8 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from ..models import ModelConfig
 from ..tasks.parity import CLS, ParityTask
 from ..validation import TaskError
@@ -34,6 +36,8 @@ from .pieces import (
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
+
+    from ..models.pointer import PointerTransformer
 
 # Multiplies the +-1 logit difference so that cross-entropy is small too; the argmax is unchanged.
 LOGIT_SCALE = 10.0
@@ -149,4 +153,31 @@ def parity_parameter_count(task: ParityTask) -> dict[str, int]:
     }
 
 
-__all__ = ["parity", "parity_frozen_attention", "parity_parameter_count", "pointer_sharpness", "LOGIT_SCALE"]
+__all__ = ["parity", "parity_minimal", "minimal_model", "parity_frozen_attention", "parity_parameter_count", "pointer_sharpness", "LOGIT_SCALE"]
+
+
+def parity_minimal(task: ParityTask, scale: float = 5.0) -> "PointerTransformer":
+    """Han & Ghoshdastidar's minimal model (``interp.models.pointer``, the ``minimal`` preset) with head h's query
+    pointing exactly at ``j_h``, the h-th bit of S: ``q_h = c tau (cos, sin)(2 pi j_h / n)``, ``c =
+    pointer_sharpness(n, scale)``, so the score gap to every other bit is at least ``scale ln n`` (as ``parity``)
+    and ``u`` at CLS is the count of ones on S up to ``k n^(1 - scale)``; the frozen zig-zag takes its parity.
+    Exact on every input for ``scale`` >= ~5 (tests/test_constructions.py checks it over n and k)."""
+    from ..models import build_model  # the pointer model is built like every other, from the preset's config
+
+    task = _check_task(task)
+    n = task.n
+    cfg = ModelConfig.for_task(task, **minimal_model(task))
+    model = build_model(cfg, seed=None)
+    c = pointer_sharpness(n, scale) * model.blocks[0].attn.temperature
+    angles = torch.tensor([2 * math.pi * j / n for j in task.subset])
+    with torch.no_grad():
+        model.blocks[0].attn.W_Q.copy_(c * torch.stack([angles.cos(), angles.sin()], dim=1))
+    model.construction = {"name": "parity_minimal", "params": {"n": n, "k": task.k, "subset": list(task.subset),
+                                                               "scale": float(scale), "query_norm": c}}
+    return model.eval()
+
+
+def minimal_model(task: ParityTask) -> dict[str, Any]:
+    """The ``minimal`` preset's model fields for ``task`` (n_heads and the zig-zag's width are its k)."""
+    return dict(architecture="pointer", n_layers=1, n_heads=task.k, d_model=2, d_head=1, d_mlp=task.k,
+                normalization_type="none", attention_dir="bidirectional", positional="none")

@@ -41,7 +41,8 @@ POSITIONAL = ("learned", "none", "rotary", "attention")  # "attention": position
 # "bridge": TransformerBridge.boot_native; "hooked": interp.models.positional.PositionalTransformer, a HookedRootModule
 # with what a bridge cannot have: positional attention, the paper's concat layer, no biases.
 # "encoder-decoder": interp.models.encoder_decoder.EncoderDecoder, the contextual-counting paper's model.
-ARCHITECTURES = ("bridge", "hooked", "encoder-decoder")
+# "pointer": interp.models.pointer.PointerTransformer, Han & Ghoshdastidar's minimal parity model (2 numbers a head).
+ARCHITECTURES = ("bridge", "hooked", "encoder-decoder", "pointer")
 LAYERS = ("additive", "concat")
 NORMALIZATION = ("none", "LN", "RMS")
 ATTENTION_DIRS = ("causal", "bidirectional")
@@ -103,6 +104,10 @@ class ModelConfig:
             from .positional import check_config  # models.positional builds on this module's ModelConfig
 
             check_config(self)
+        elif self.architecture == "pointer":
+            from .pointer import check_config as check_pointer  # (as models.positional)
+
+            check_pointer(self)
         else:
             from .encoder_decoder import check_config as check_encoder_decoder  # (as models.positional)
 
@@ -137,6 +142,10 @@ class ModelConfig:
             raise TaskError(f"the model's d_vocab_out={self.d_vocab_out} differs from the task's {task.d_vocab_out}")
         if task.seq_len > self.n_ctx:
             raise TaskError(f"the task's sequences (length {task.seq_len}) exceed the model's n_ctx={self.n_ctx}")
+        if self.architecture == "pointer":
+            from .pointer import check_task  # (as models.positional)
+
+            check_task(self, task)
 
     def to_bridge_config(self, seed: int | None) -> dict[str, Any]:
         return dict(
@@ -211,6 +220,10 @@ def build_model(cfg: ModelConfig, seed: int | None = 0, device: str = "cpu") -> 
         from .encoder_decoder import EncoderDecoder  # (as models.positional)
 
         return on_device(EncoderDecoder(cfg, seed), device)
+    if cfg.architecture == "pointer":
+        from .pointer import PointerTransformer  # (as models.positional)
+
+        return on_device(PointerTransformer(cfg, seed), device)
     bridge = TransformerBridge.boot_native(TransformerBridgeConfig(**cfg.to_bridge_config(seed)))
     if cfg.input_kind == "features":
         bridge.embed.set_original_component(FeatureEmbedding(bridge.embed.original_component.weight))

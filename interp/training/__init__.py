@@ -31,7 +31,7 @@ from ..models.fast import training_forward
 from ..models.readout import FORMATION_SAMPLES, attention_on_relevant
 from ..naming import head_label
 from ..tasks import Task, reached
-from ..validation import TaskError, check_choice, check_float, check_int, check_seed
+from ..validation import TaskError, check_bool, check_choice, check_float, check_int, check_seed
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -40,6 +40,9 @@ RESUME = "resume.safetensors"
 EVAL_SEED_OFFSET = 1_000_003  # held-out data never shares a stream with training batches
 TRAIN_SET_SEED_OFFSET = 2_000_003
 LR_SCHEDULES = ("constant", "cosine")
+# "task": the task's own loss (cross-entropy for classification); "squared-mean-hinge": Han & Ghoshdastidar's
+# (mean_b max(0, 1 - d_b (2 y_b - 1)))^2 on the logit difference d = logit[1] - logit[0] of a two-class task.
+LOSSES = ("task", "squared-mean-hinge")
 
 
 class TrainingDiverged(ArithmeticError):
@@ -59,6 +62,8 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine": decay to 0 at max_steps
     grad_clip: float = 1.0
     train_size: int = 0  # 0: a fresh batch every step (online); >0: a finite training set
+    full_batch: bool = False  # with train_size > 0: every step is the whole training set (batch_size unused)
+    loss: str = "task"  # or "squared-mean-hinge" (LOSSES)
     eval_every: int = 100
     eval_samples: int = 2048
     target: float | None = None  # stop once the task's metric reaches this on held-out data
@@ -72,6 +77,10 @@ class TrainConfig:
             check_int(name, getattr(self, name), 0)
         check_seed("seed", self.seed)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice("loss", self.loss, LOSSES)
+        check_bool("full_batch", self.full_batch)
+        if self.full_batch and not self.train_size:
+            raise TaskError("full_batch needs a finite training set: set train_size > 0")
         check_float("lr", self.lr, 0, low_open=True)
         check_float("weight_decay", self.weight_decay, 0)
         check_float("grad_clip", self.grad_clip, 0)
@@ -183,6 +192,21 @@ def _restore(path: Path, identity: dict[str, Any], model: "TransformerBridge", o
                                          "start afresh without --resume") from None
 
 
+def squared_mean_hinge(task: Task, logits: torch.Tensor, batch) -> torch.Tensor:
+    """Han & Ghoshdastidar's loss, ``(mean_b max(0, 1 - d_b (2 y_b - 1)))^2``, on the logit difference
+    ``d = logit[1] - logit[0]`` at the readout (for the pointer model ``d = 2 s - 1``, their margin)."""
+    out = task.readout_logits(logits, batch)[:, 0]
+    margin = (out[:, 1] - out[:, 0]) * (2 * batch.targets.to(out.dtype) - 1)
+    return torch.relu(1 - margin).mean().pow(2)
+
+
+def check_loss(task: Task, train_cfg: TrainConfig) -> None:
+    """TaskError when ``train_cfg.loss`` does not apply to ``task``."""
+    if train_cfg.loss == "squared-mean-hinge" and (getattr(task, "d_vocab_out", None) != 2
+                                                  or getattr(task, "metric", None) != "accuracy"):
+        raise TaskError(f"loss='squared-mean-hinge' needs a two-class classification task, got {task.name}")
+
+
 def _held_out(model: "TransformerBridge", task: Task, batch) -> dict[str, Any]:
     with torch.no_grad():
         metrics = task.evaluate(model(batch.inputs), batch)
@@ -211,6 +235,7 @@ def train(
     model_cfg = model_cfg or ModelConfig.for_task(task)
     train_cfg = train_cfg or TrainConfig.for_task(task)
     model_cfg.check_fits(task)
+    check_loss(task, train_cfg)
     model = build_model(model_cfg, seed=train_cfg.seed, device=device)
     params = trainable_parameters(model)
     optimizer = make_optimizer(params, train_cfg)
@@ -247,12 +272,15 @@ def train(
         while step < train_cfg.max_steps and not stopped_early:
             if train_set is None:
                 batch = task.sample(train_cfg.batch_size, data).to(device)
+            elif train_cfg.full_batch:
+                batch = train_set
             else:
                 idx = torch.randint(0, len(train_set), (train_cfg.batch_size,), generator=data)
                 batch = train_set[idx.to(device)]
             for group in optimizer.param_groups:
                 group["lr"] = train_cfg.lr_at(step)
-            loss = task.loss(training_forward(model, batch.inputs), batch)
+            logits = training_forward(model, batch.inputs)
+            loss = task.loss(logits, batch) if train_cfg.loss == "task" else squared_mean_hinge(task, logits, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # Clipping computes the total gradient norm anyway; without clipping it is computed to be checked.

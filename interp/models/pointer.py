@@ -1,0 +1,264 @@
+"""Han & Ghoshdastidar's minimal parity model on the toolkit's one-sequence interface, ``ModelConfig.architecture=
+"pointer"``: the ``minimal`` preset of the parity family.
+
+The same function as ``interp.models.pointer_parity.PointerParity`` (their released code's model), laid out as a
+one-layer attention-plus-MLP transformer with TransformerLens hook and weight names, so the toolkit's tasks,
+training loop, checkpoints and the parity probes take it like any other model. It reads the parity task's tokens
+``x_0 .. x_{n-1} CLS`` (``n = n_ctx - 1``; token 1 is a one, every other token carries 0):
+
+- ``blocks.0.attn.W_Q`` ``[head, 2]``: the only trainable weights, one 2-d query per head (the authors' ``q_h``),
+  the same at every query position. The keys are the fixed circular codes ``W_K[j] = (cos, sin)(2 pi j / n)`` of
+  the bit positions; CLS is never attended to. Scores ``q_h . W_K[j] / tau`` with temperature ``tau = n / 4``
+  (``TEMPERATURE_DIVISOR``, the authors' script), so every row of ``hook_pattern`` ``[batch, head, query, key]``
+  is head h's pointer on the circle, the CLS row included (the pattern depends on positions only).
+- Values ``hook_v`` ``[batch, pos, head, 1]``: the bit ``x_j``; ``hook_z`` ``[batch, pos, head, 1]`` is the
+  attended bit mass ``v_h = sum_j pattern_hj x_j``; the fixed ``W_O`` ``[head, 1, 2]`` writes it into the
+  residual's ``count`` direction (``hook_result`` ``[batch, pos, head, 2]``, ``blocks.0.hook_attn_out``).
+- The residual stream has two directions, ``residual_labels = ["count", "parity"]``, and starts at zero (no
+  embedding): ``hook_resid_mid`` at CLS is ``(u, 0)``, ``u = sum_h v_h``.
+- ``blocks.0.mlp``: the authors' frozen width-k zig-zag, ``g(u) = sum_i (-1)^i (4i + 2) relu(u - i - 1/2)``
+  (``W_in`` reads ``count``, ``b_in = -(i + 1/2)``, ``W_out`` writes ``parity``), so ``g(m) = m mod 2`` at every
+  integer count ``m = 0 .. k``; ``hook_resid_post`` at CLS is ``(u, g(u))``.
+- ``unembed.W_U`` ``[2, 2]``, ``b_U``: the authors' scalar output is ``s = g(u)``, predicting 1 iff ``s >= 1/2``;
+  here the logits are ``(1/2 - s, s - 1/2)``, so the logit difference ``2 s - 1`` is exactly the margin their
+  squared mean hinge loss reads (``TrainConfig.loss="squared-mean-hinge"``) and the argmax is their prediction
+  (up to the tie ``s = 1/2``, which the argmax gives class 0).
+
+Everything but ``W_Q`` is set by the config (non-persistent buffers, so a checkpoint holds ``W_Q`` alone): 2k
+trained numbers. ``n_heads`` must equal the task's k (the zig-zag decodes counts 0 .. k) and ``d_mlp`` too.
+Derivation and the authors' settings beside the toolkit's: docs/theory/parity.md.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+from transformer_lens import ActivationCache, HookedRootModule
+from transformer_lens.hook_points import HookPoint
+
+from ..validation import TaskError
+
+if TYPE_CHECKING:
+    from . import ModelConfig
+
+TEMPERATURE_DIVISOR = 4.0  # tau = n / 4, the authors' script
+RESIDUAL_LABELS = ["count", "parity"]
+ONE = 1  # the token id of a one bit (interp.tasks.parity)
+
+# The fields the pointer model fixes: its shape is the authors' model, not a choice.
+FIXED = {"n_layers": 1, "d_model": 2, "d_head": 1, "normalization_type": "none", "attention_dir": "bidirectional",
+         "positional": "none", "input_kind": "tokens", "act_fn": "relu", "layer": "additive", "bias": True,
+         "freeze_attention": False}
+
+
+def check_config(cfg: "ModelConfig") -> None:
+    """TaskError naming the first field that is not the minimal model's."""
+    for name, value in FIXED.items():
+        if getattr(cfg, name) != value:
+            raise TaskError(f"architecture='pointer' (the minimal parity model) needs {name}={value!r}, "
+                            f"got {getattr(cfg, name)!r}")
+    if cfg.d_mlp != cfg.n_heads:
+        raise TaskError(f"architecture='pointer': the zig-zag's width d_mlp must equal n_heads={cfg.n_heads} "
+                        f"(both are the task's k), got d_mlp={cfg.d_mlp}")
+    if cfg.d_vocab_out and cfg.d_vocab_out != 2:
+        raise TaskError(f"architecture='pointer' answers a parity (two classes), got d_vocab_out={cfg.d_vocab_out}")
+    if cfg.n_ctx and cfg.n_ctx < 2:
+        raise TaskError(f"architecture='pointer' reads at least one bit and CLS: n_ctx >= 2, got {cfg.n_ctx}")
+
+
+def check_task(cfg: "ModelConfig", task: Any) -> None:
+    """TaskError unless ``task`` is a parity task whose k is the model's ``n_heads``."""
+    k = getattr(task, "k", None)
+    if getattr(task, "name", None) != "parity" or k != cfg.n_heads:
+        raise TaskError(f"architecture='pointer' reads k = n_heads = {cfg.n_heads} bits of a parity task, got task "
+                        f"{getattr(task, 'name', '?')!r}" + (f" with k = {k}" if k is not None else ""))
+
+
+def parameter_count(cfg: "ModelConfig") -> int:
+    """Entries of the state dict: the queries alone."""
+    return 2 * cfg.n_heads
+
+
+def zigzag(k: int) -> tuple[Tensor, Tensor]:
+    """``(b_in, out)`` of the width-k zig-zag ``g(u) = sum_i out_i relu(u + b_in_i)``, ``g(m) = m mod 2``."""
+    i = torch.arange(k, dtype=torch.float32)
+    return -(i + 0.5), (-1.0) ** i * (4 * i + 2)
+
+
+class PointerAttention(nn.Module):
+    """One query per head over fixed circular keys (see the module docstring); TL hook names."""
+
+    def __init__(self, cfg: "ModelConfig"):
+        super().__init__()
+        H, n = cfg.n_heads, cfg.n_ctx - 1
+        self.n = n
+        self.temperature = n / TEMPERATURE_DIVISOR
+        self.W_Q = nn.Parameter(torch.zeros(H, 2))
+        angles = torch.arange(n, dtype=torch.float32) * 2 * math.pi / n
+        codes = torch.cat([torch.stack([angles.cos(), angles.sin()], dim=1), torch.zeros(1, 2)])  # CLS: no code
+        self.register_buffer("W_K", codes, persistent=False)  # [n_ctx, 2]
+        W_O = torch.zeros(H, 1, cfg.d_model)
+        W_O[:, 0, 0] = 1.0  # every head writes its bit mass into "count"
+        self.register_buffer("W_O", W_O, persistent=False)
+        for name in ("hook_q", "hook_k", "hook_v", "hook_attn_scores", "hook_pattern", "hook_z", "hook_result"):
+            setattr(self, name, HookPoint())
+
+    def pointer(self) -> Tensor:
+        """``[head, n]``: each head's attention over the bit positions (the same in every row and input)."""
+        return (self.W_Q @ self.W_K[: self.n].T / self.temperature).softmax(-1)
+
+    def angles(self) -> Tensor:
+        """``[head]`` pointer angle of each query, in positions: ``atan2(q) n / 2 pi`` mod n."""
+        return (torch.atan2(self.W_Q[:, 1], self.W_Q[:, 0]) * self.n / (2 * math.pi)) % self.n
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``[batch, pos]`` token ids -> ``hook_result`` summed over heads, ``[batch, pos, d_model]``.
+
+        q, k, the scores and the pattern are the same for every input: they are computed once and passed to the
+        hooks as batch-broadcast views (``expand``), and used as one row while no hook has replaced them by a
+        tensor of its own (``_hooked``). A hook that writes per-input values is taken as it is."""
+        batch, pos = tokens.shape
+        H = self.W_Q.shape[0]
+        q = _hooked(self.hook_q, self.W_Q[None, None], (batch, pos, H, 2))
+        k = _hooked(self.hook_k, self.W_K[None, :pos, None], (batch, pos, H, 2))
+        scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / self.temperature
+        not_a_bit = torch.arange(pos, device=tokens.device) >= self.n
+        scores = _hooked(self.hook_attn_scores, scores.masked_fill(not_a_bit, float("-inf")), (batch, H, pos, pos))
+        pattern = _hooked(self.hook_pattern, scores.softmax(-1), (batch, H, pos, pos))
+        v = self.hook_v((tokens == ONE).to(pattern.dtype)[:, :, None, None].expand(batch, pos, H, 1))
+        if pattern.shape[0] == 1:  # one pattern for the batch: a batched matmul over heads, not one per input
+            z = torch.einsum("bkh,hqk->bqh", v[..., 0], pattern[0])[..., None]
+        else:
+            z = torch.einsum("bhqk,bkhd->bqhd", pattern, v)
+        z = self.hook_z(z)
+        result = self.hook_result(torch.einsum("bqhd,hdm->bqhm", z, self.W_O))
+        return result.sum(2)
+
+
+def _hooked(hook: HookPoint, x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``hook`` run on ``x`` broadcast to ``shape``; ``x`` with batch 1 (one row for the whole batch) when the hook
+    handed the same tensor back (no hook, or one that only reads), else what the hook returned."""
+    full = x.expand(shape)
+    out = hook(full)
+    return x.expand(1, *shape[1:]) if out is full else out
+
+
+class ZigZag(nn.Module):
+    """The frozen width-k zig-zag MLP from ``count`` to ``parity``: ``W_in``, ``b_in``, ``W_out``, ``b_out``."""
+
+    def __init__(self, cfg: "ModelConfig"):
+        super().__init__()
+        b_in, out = zigzag(cfg.d_mlp)
+        W_in = torch.zeros(cfg.d_model, cfg.d_mlp)
+        W_in[0] = 1.0
+        W_out = torch.zeros(cfg.d_mlp, cfg.d_model)
+        W_out[:, 1] = out
+        for name, value in (("W_in", W_in), ("b_in", b_in), ("W_out", W_out), ("b_out", torch.zeros(cfg.d_model))):
+            self.register_buffer(name, value, persistent=False)
+        self.hook_pre, self.hook_post = HookPoint(), HookPoint()
+
+    def forward(self, x: Tensor) -> Tensor:
+        post = self.hook_post(F.relu(self.hook_pre(x @ self.W_in + self.b_in)))
+        return post @ self.W_out + self.b_out
+
+
+class PointerBlock(nn.Module):
+    def __init__(self, cfg: "ModelConfig"):
+        super().__init__()
+        self.attn = PointerAttention(cfg)
+        self.mlp = ZigZag(cfg)
+        for name in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"):
+            setattr(self, name, HookPoint())
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        x = self.hook_resid_pre(self.mlp.b_out.expand(*tokens.shape, -1) * 0)  # no embedding: the stream starts at 0
+        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(tokens)))
+        return self.hook_resid_post(x + self.hook_mlp_out(self.mlp(x)))
+
+
+class Unembed(nn.Module):
+    """``logits = resid @ W_U + b_U = (1/2 - parity, parity - 1/2)``, fixed."""
+
+    def __init__(self, cfg: "ModelConfig"):
+        super().__init__()
+        W_U = torch.zeros(cfg.d_model, 2)
+        W_U[1] = torch.tensor([-1.0, 1.0])
+        self.register_buffer("W_U", W_U, persistent=False)
+        self.register_buffer("b_U", torch.tensor([0.5, -0.5]), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x @ self.W_U + self.b_U
+
+
+class PointerTransformer(HookedRootModule):
+    """The model of the module docstring; ``PointerTransformer(cfg, seed)``, or ``build_model(cfg, seed)``.
+
+    ``seed`` draws each query as a unit vector at a uniform angle (the authors' init); None leaves them zero
+    (for loading weights)."""
+
+    def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
+        super().__init__()
+        from transformer_lens.config import TransformerBridgeConfig
+
+        check_config(cfg)
+        self.interp_config = cfg
+        self.cfg = TransformerBridgeConfig(**cfg.to_bridge_config(seed))
+        self.blocks = nn.ModuleList([PointerBlock(cfg)])
+        self.unembed = Unembed(cfg)
+        self.residual_labels = list(RESIDUAL_LABELS)
+        if seed is not None:
+            g = torch.Generator().manual_seed(seed)
+            angles = torch.rand(cfg.n_heads, generator=g) * 2 * math.pi
+            with torch.no_grad():
+                self.blocks[0].attn.W_Q.copy_(torch.stack([angles.cos(), angles.sin()], dim=1))
+        self.setup()
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """``[batch, pos]`` token ids (``x_0 .. x_{n-1} CLS``) -> logits ``[batch, pos, 2]`` (read at CLS)."""
+        if inputs.is_floating_point() or inputs.dim() != 2:
+            raise TaskError("architecture='pointer' reads token ids [batch, pos]")
+        if any(hook.fwd_hooks or hook.bwd_hooks for hook in self.hook_dict.values()):
+            return self.unembed(self.blocks[0](inputs))
+        return self.unhooked(inputs)
+
+    def unhooked(self, inputs: Tensor) -> Tensor:
+        """The same logits as the hooked forward, from one row: every position's query is its head's ``q_h``, so
+        every position computes what CLS does. What a forward with no hook attached runs (training: the hooked
+        forward materialises ``[batch, pos, ...]`` at every hook, 17x the work at n = 16)."""
+        block = self.blocks[0]
+        attn, mlp = block.attn, block.mlp
+        n = min(attn.n, inputs.shape[1])
+        bits = (inputs[:, :n] == ONE).to(attn.W_Q.dtype)  # [batch, n]
+        z = bits @ attn.pointer()[:, :n].T  # [batch, head]
+        resid_mid = z @ attn.W_O[:, 0, :]  # [batch, d_model]
+        resid_post = resid_mid + F.relu(resid_mid @ mlp.W_in + mlp.b_in) @ mlp.W_out + mlp.b_out
+        return self.unembed(resid_post)[:, None].expand(-1, inputs.shape[1], -1)
+
+    def run_with_cache(self, *args: Any, return_cache_object: bool = True, **kwargs: Any):
+        """As TransformerLens: ``(output, ActivationCache)`` (``return_cache_object=False``: a plain dict)."""
+        out, cache = super().run_with_cache(*args, **kwargs)
+        return (out, ActivationCache(cache, self)) if return_cache_object else (out, cache)
+
+    def pointer(self) -> Tensor:
+        """``[head, n]``: each head's attention over the bit positions."""
+        return self.blocks[0].attn.pointer()
+
+    def angles(self) -> Tensor:
+        """``[head]`` each head's pointer angle, in positions."""
+        return self.blocks[0].attn.angles()
+
+    @property
+    def W_Q(self) -> Tensor:
+        return self.blocks[0].attn.W_Q
+
+    @property
+    def W_U(self) -> Tensor:
+        return self.unembed.W_U
+
+
+__all__ = ["PointerTransformer", "TEMPERATURE_DIVISOR", "check_config", "check_task", "parameter_count", "zigzag"]
