@@ -32,7 +32,7 @@ TINY_CONSTRUCTION = {"ns": [6, 9], "ks": [2], "scales": [1.0, 5.0], "samples": 6
 # Tiny settings under which every parity experiment runs in a few seconds.
 TINY = {
     "parity-construction": TINY_CONSTRUCTION,
-    "parity-minimal": {"configs": [[6, 2]], "epochs": 30, "eval_every": 5, "record_every": 10},
+    "parity-minimal": {"configs": [[6, 2]], "lrs": [0.1], "batch_size": 20, "epochs": 30, "eval_every": 5, "record_every": 10},
     "parity-frozen-attention": {"ns": [6, 8], "k": 2, "head_factors": [1, 2], "epochs": 20, "eval_every": 10,
                                 "data_cap": 200},
     "parity-ffnn": {"ns": [6, 8], "k": 2, "widths": [4, 8], "train_size": 300, "steps": 40, "eval_every": 20,
