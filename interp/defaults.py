@@ -17,14 +17,19 @@ from .training import TrainConfig
 
 def configure(task_name: str, preset: str = "default",
               settings: Settings | None = None) -> tuple[Task, ModelConfig, TrainConfig]:
-    """Task, model and training config of ``preset`` with ``settings`` on top."""
+    """Task, model and training config of ``preset`` with ``settings`` on top.
+
+    A preset's model or training value may be a function of the task (the positional family's ``paper`` preset:
+    queries and keys ``n + 1`` wide); it is called once the task is made."""
     presets = family_of(task_name).presets
     if preset not in presets:
         raise TaskError(f"unknown preset {preset!r} for {task_name}; choose one of: {', '.join(presets)}")
     settings = settings or {}
     merged = {scope: {**presets[preset].get(scope, {}), **settings.get(scope, {})} for scope in SCOPES}
     task = make_task(task_name, **merged["task"])
-    return task, ModelConfig.for_task(task, **merged["model"]), TrainConfig.for_task(task, **merged["train"])
+    model, train = ({name: value(task) if callable(value) else value for name, value in merged[scope].items()}
+                    for scope in ("model", "train"))
+    return task, ModelConfig.for_task(task, **model), TrainConfig.for_task(task, **train)
 
 
 def run_directory(task_name: str, preset: str, seed: int, root: Path = TRAINED_MODELS) -> Path:

@@ -7,7 +7,8 @@ A family module (``interp/families/<name>.py``, or any module outside the packag
         tasks=(ParityTask,),                         # spec and sampler: interp.tasks.Task subclasses
         model=lambda task: dict(n_layers=1, ...),    # the ModelConfig fields a task trains with
         train=dict(lr=1e-3, ...), target=None,       # TrainConfig fields; held-out target that stops early
-        presets={"default": {}, ...},                # named {"task"|"model"|"train": {...}} overrides
+        presets={"default": {}, ...},                # named {"task"|"model"|"train": {...}} overrides (a model or
+                                                     # train value may be a function of the task)
         constructions={"parity": Construction("parity", build, truth)},  # hand-built weights and their circuit
         analyze=analyze,                             # the probes: (model, task, reference, samples, seed) -> Analysis
         circuit=None,                                # the analysis's circuit heads alone, where cheaper than analyze

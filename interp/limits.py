@@ -99,7 +99,7 @@ def _floats_per_example(task: "Task", cfg: "ModelConfig") -> tuple[int, int, int
     """
     S = task.seq_len
     norms = 0 if cfg.normalization_type == "none" else 2
-    layer = S * (4 * cfg.n_heads * cfg.d_head + (4 + norms) * cfg.d_model + 2 * cfg.d_mlp)
+    layer = S * (cfg.n_heads * (2 * cfg.d_head + 2 * cfg.value_width) + (4 + norms) * cfg.d_model + 2 * cfg.d_mlp)
     return cfg.n_heads * S * S, layer, S * (3 * cfg.d_model + 2 * cfg.d_vocab_out)
 
 

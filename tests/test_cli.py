@@ -332,7 +332,8 @@ def test_several_runs_train_over_workers_and_a_fault_in_one_spares_the_others(tm
 
 def test_a_diverging_run_in_an_experiment_is_a_failed_run(tmp_path):
     out = tmp_path / "sweep"
-    code, _, err = cli("experiment", "run", "positional-size", "--set", "ns=[4]", "--set", "steps=20", "--set", "lr=1000",
+    code, _, err = cli("experiment", "run", "positional-size", "--set", "ns=[4]", "--set", "epochs=20", "--set", "train_size=64",
+                       "--set", "batch_size=32", "--set", "lr=1000",
                        "--set", "test_samples=64", "--seeds", "1", "--jobs", "1", "--device", "cpu", "--quiet",
                        "--out", out)
     assert code == 0, err  # the sweep goes on; the run is recorded as failed, with the reason

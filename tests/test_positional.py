@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -43,6 +45,7 @@ from interp.models import ModelConfig, build_model
 from interp.models.positional import PositionalTransformer, parameter_count
 from interp.tasks import TASKS, TaskError, make_task
 from interp.tasks.positional import VALUE_TASKS, sample_values
+from interp.training import TrainConfig, make_plateau, train
 from test_cli import cli
 
 FAST = settings(max_examples=20, deadline=None)
@@ -123,13 +126,14 @@ def test_registries_know_the_tasks():
 @FAST
 @given(positional=st.sampled_from(["attention", "learned", "rotary", "none"]), layer=st.sampled_from(["additive", "concat"]),
        bias=st.booleans(), n_layers=st.integers(1, 3), n_heads=st.integers(1, 3), d_mlp=st.integers(1, 6),
-       norm=st.sampled_from(["none", "LN", "RMS"]))
-def test_parameter_count_is_the_state_dict_size(positional, layer, bias, n_layers, n_heads, d_mlp, norm):
+       norm=st.sampled_from(["none", "LN", "RMS"]), d_value=st.sampled_from([0, 3, 4, 6]))
+def test_parameter_count_is_the_state_dict_size(positional, layer, bias, n_layers, n_heads, d_mlp, norm, d_value):
     norm = "none" if layer == "concat" else norm
     cfg = hooked(make_task("cumsum", n=5), positional=positional, layer=layer, bias=bias, n_layers=n_layers,
-                 n_heads=n_heads, d_mlp=d_mlp, normalization_type=norm)
+                 n_heads=n_heads, d_mlp=d_mlp, normalization_type=norm, d_value=d_value)
     model = build_model(cfg, seed=0)
     assert parameter_count(cfg) == sum(t.numel() for t in model.state_dict().values())
+    assert model.W_V.shape[-1] == model.W_O.shape[-2] == (d_value or cfg.d_head)
     assert ("blocks.0.attn.b_Q" in model.state_dict()) == bias
     assert model.W_Q.shape[-2] == (cfg.n_ctx if positional == "attention" else cfg.d_model)
 
@@ -318,9 +322,11 @@ def test_train_eval_and_analyze_through_the_cli(tmp_path):
 
 
 TINY = {
-    "positional-scale": {"tasks": ["cumsum"], "n": 4, "steps": 3, "scales": [1.0, 10.0], "test_samples": 32},
-    "positional-bias-free": {"tasks": ["cummin"], "n": 4, "steps": 3, "scales": [1.0, 10.0], "test_samples": 32},
-    "positional-size": {"ns": [2, 4], "steps": 3, "test_samples": 32},
+    "positional-scale": {"tasks": ["cumsum"], "n": 4, "epochs": 1, "train_size": 96, "batch_size": 32,
+                         "scales": [1.0, 10.0], "test_samples": 32},
+    "positional-bias-free": {"tasks": ["cummin"], "n": 4, "epochs": 1, "train_size": 96, "batch_size": 32,
+                             "scales": [1.0, 10.0], "test_samples": 32},
+    "positional-size": {"ns": [2, 4], "epochs": 1, "train_size": 96, "batch_size": 32, "test_samples": 32},
 }
 
 
@@ -333,3 +339,119 @@ def test_experiments_run_at_a_tiny_scale(name, tmp_path):
         assert row["verdict"] in VERDICTS and row["rule"] and row["reference"]["source"]
     assert (tmp_path / name / "report.html").exists() and summary["figures"]
     assert get_experiment(name).quick_seeds >= 3
+
+
+# --- the authors' model and protocol (the paper presets) ------------------------------------------
+
+
+def test_paper_preset_is_the_authors_model_and_protocol():
+    task, model_cfg, train_cfg = configure("cumsum", "paper", {"task": {"n": 8}})
+    assert (model_cfg.layer, model_cfg.d_model, model_cfg.n_heads, model_cfg.d_mlp, model_cfg.bias) == ("concat", 64, 2, 64, True)
+    assert (model_cfg.d_head, model_cfg.value_width, model_cfg.n_layers) == (task.n + 1, 32, 4)  # Q/K: pos_dim = n + 1
+    assert model_cfg.init_mode == "xavier_attention" and model_cfg.positional == "attention"
+    assert (train_cfg.lr, train_cfg.lr_schedule, train_cfg.plateau_patience, train_cfg.plateau_factor) == (5e-4, "plateau", 50, 0.9)
+    assert (train_cfg.weight_decay, train_cfg.grad_clip, train_cfg.train_size, train_cfg.batch_size) == (0, 0, 30_000, 1000)
+    assert train_cfg.train_order == "epochs" and train_cfg.max_steps == 2001 * train_cfg.steps_per_epoch
+    for preset, positional in (("paper-standard", "learned"), ("paper-rotary", "rotary")):
+        _, cfg, _ = configure("sort", preset, {"task": {"n": 4}})
+        assert (cfg.positional, cfg.d_head, cfg.value_width, cfg.layer) == (positional, 64, 32, "concat")
+    # The authors' positional model at n = 8 has 84,577 parameters (4 layers of qk_proj 9 -> 36, v_proj and o_proj
+    # 64 -> 64, MLP 128 -> 64 -> 64, all with biases; encoding 1 -> 64, decoding 64 -> 1); ours lacks only the
+    # encoder's 64 biases, which the next layers' biases absorb (attention rows sum to 1; the MLP reads x linearly).
+    assert parameter_count(model_cfg) == 84_577 - 64
+
+
+def test_xavier_attention_init_draws_the_authors_distributions():
+    task = make_task("cumsum", n=8)
+    cfg = ModelConfig.for_task(task, layer="concat", d_model=64, n_heads=2, d_head=9, d_value=32, d_mlp=64,
+                               init_mode="xavier_attention")
+    model = build_model(cfg, seed=3)
+    attn, mlp = model.blocks[0].attn, model.blocks[0].mlp
+    bounds = {attn.W_Q: math.sqrt(6 / (9 + 2 * 2 * 9)), attn.W_K: math.sqrt(6 / (9 + 2 * 2 * 9)),
+              attn.W_V: math.sqrt(6 / 128), attn.W_O: math.sqrt(6 / 128), mlp.W_in: 1 / math.sqrt(128),
+              mlp.b_in: 1 / math.sqrt(128), mlp.W_out: 1 / math.sqrt(64), mlp.b_out: 1 / math.sqrt(64),
+              model.W_E: 1.0, model.W_U: 1 / math.sqrt(64), model.unembed.b_U: 1 / math.sqrt(64)}
+    for param, bound in bounds.items():  # uniform on [-bound, bound]: inside it, and filling it
+        assert param.abs().max() <= bound and (param.numel() < 32 or param.abs().max() > 0.8 * bound)
+    assert not any(bool(b.any()) for b in (attn.b_Q, attn.b_K, attn.b_V, attn.b_O))
+    assert bool(mlp.b_in.any())  # PyTorch's nn.Linear bias, not TransformerLens's zero
+    again = build_model(cfg, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    standard = build_model(ModelConfig.for_task(task, positional="learned", d_model=64, init_mode="xavier_attention"), 0)
+    assert standard.pos_embed.W_pos.abs().max() <= 1 / math.sqrt(1 + task.n_ctx)  # the encoder of concat[x, P]
+
+
+def test_new_options_refuse_bad_values_in_one_line():
+    task = make_task("cumsum", n=4)
+    for fields, match in (({"d_value": -1}, "d_value"), ({"architecture": "bridge", "positional": "learned", "d_value": 8},
+                                                          "d_value"),
+                          ({"architecture": "bridge", "positional": "learned", "init_mode": "xavier_attention"}, "init_mode"),
+                          ({"init_mode": "lecun"}, "init_mode")):
+        with pytest.raises(TaskError, match=match):
+            ModelConfig.for_task(task, **fields)
+    assert ModelConfig.for_task(task, architecture="bridge", positional="learned", d_value=16, d_head=16).value_width == 16
+    for fields, match in (({"lr_schedule": "plateau"}, "train_size"), ({"train_order": "epochs"}, "train_size"),
+                          ({"lr_schedule": "plateau", "train_size": 8, "warmup_steps": 2}, "warm-up"),
+                          ({"plateau_factor": 1.0}, "plateau_factor"), ({"plateau_factor": 0}, "plateau_factor"),
+                          ({"plateau_patience": -1}, "plateau_patience"), ({"plateau_min_lr": -1.0}, "plateau_min_lr"),
+                          ({"train_order": "shuffled"}, "train_order"), ({"lr_schedule": "step"}, "lr_schedule")):
+        with pytest.raises(TaskError, match=match):
+            TrainConfig(**fields)
+
+
+def test_plateau_schedule_is_pytorchs_on_a_toy_loss():
+    """Patience 2, factor 0.5: the rate halves at the third epoch in a row without a relative improvement of 1e-4
+    (3.99999 after 4 is none), the count starts again after a drop, and the rate never goes below the floor."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=1.0)
+    scheduler = make_plateau(optimizer, TrainConfig(lr=1.0, lr_schedule="plateau", train_size=10, plateau_patience=2,
+                                                   plateau_factor=0.5, plateau_min_lr=0.2))
+    rates = []
+    for loss in [5.0, 4.0, 4.0, 4.0, 4.0, 3.99999, 4.1, 4.1, 4.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]:
+        scheduler.step(loss)
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates == [1.0] * 4 + [0.5] * 3 + [0.25] * 5 + [0.2] * 4
+
+
+def test_a_tiny_paper_run_trains_by_epochs_and_its_plateau_halves_a_frozen_rate():
+    """At a rate too small to move the weights each epoch's summed loss is the same (every epoch reads the whole
+    set once), so with patience 0 the rate halves at every epoch after the first."""
+    settings_ = {"task": {"n": 4}, "train": {"train_size": 64, "batch_size": 32, "max_steps": 8, "eval_every": 2,
+                                             "eval_samples": 64, "lr": 1e-12, "plateau_patience": 0,
+                                             "plateau_factor": 0.5, "plateau_min_lr": 0.0}}
+    task, model_cfg, train_cfg = configure("cumsum", "paper", settings_)
+    result = train(task, model_cfg, train_cfg, progress=False)
+    assert [h["lr"] for h in result.metrics["history"]] == pytest.approx([1e-12, 5e-13, 2.5e-13, 1.25e-13], rel=1e-9)
+    learning = configure("cumsum", "paper", {"task": {"n": 4}, "train": {**settings_["train"], "lr": 5e-3,
+                                                                          "plateau_patience": 50}})
+    history = train(*learning, progress=False).metrics["history"]
+    assert all(math.isfinite(h["mse"]) for h in history) and history[-1]["lr"] == 5e-3
+
+
+def test_a_killed_paper_run_resumes_mid_epoch_to_the_same_weights(tmp_path):
+    """The epoch's permutation, its summed loss and the plateau state travel in the resume state."""
+    settings_ = {"task": {"n": 4}, "train": {"train_size": 96, "batch_size": 32, "max_steps": 12, "eval_every": 12,
+                                             "eval_samples": 64, "checkpoint_every": 4, "lr": 1e-3,
+                                             "plateau_patience": 0, "plateau_factor": 0.5}}
+    torch.set_num_threads(1)
+    task, model_cfg, train_cfg = configure("cumsum", "paper", settings_)
+    straight = train(task, model_cfg, train_cfg, progress=False).model
+    out = tmp_path / "run"
+    code = f"""
+import os, torch, interp.checkpoint as c
+torch.set_num_threads(1)
+from interp.defaults import configure
+from interp.training import train
+original = c.write_tensors
+def write_then_die(path, tensors, metadata=None):
+    digest = original(path, tensors, metadata)
+    if metadata and '"step": 4' in metadata["state"]:
+        os._exit(9)
+    return digest
+c.write_tensors = write_then_die
+train(*configure("cumsum", "paper", {settings_!r}), {str(out)!r}, progress=False)
+"""
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert killed.returncode == 9, killed.stderr
+    resumed = train(task, model_cfg, train_cfg, out, resume=True, progress=False).model
+    assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))

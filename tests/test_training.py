@@ -19,7 +19,7 @@ from interp import models
 from interp.models import ModelConfig, build_model, count_parameters
 from interp.tasks import TaskError, make_task
 from interp.tasks import evaluate
-from interp.training import TRAIN_SET_SEED_OFFSET, TrainConfig, train
+from interp.training import ADDED_TRAIN_FIELDS, TRAIN_SET_SEED_OFFSET, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -326,7 +326,8 @@ CHOICES = {"act_fn": models.ACT_FNS, "normalization_type": models.NORMALIZATION,
 def test_every_accepted_choice_builds_and_trains(name, field, value):
     """Validation accepts nothing TransformerLens then rejects: each choice boots, runs forward and backward."""
     task, model_params = make_task(name, **TINY[name][0]), TINY[name][1]
-    hooked = {"architecture": "hooked"} if (field, value) == ("positional", "attention") else {}
+    hooked = {"architecture": "hooked"} if (field, value) in (("positional", "attention"),
+                                                               ("init_mode", "xavier_attention")) else {}
     cfg = ModelConfig.for_task(task, **{**model_params, "d_head": 4, field: value, **hooked})
     model = build_model(cfg, seed=0)
     batch = task.sample(4, 0)
@@ -356,10 +357,9 @@ def test_training_on_one_machine_gives_the_same_bytes_alone_or_side_by_side(tmp_
 
     shipped = ROOT / "trained_models" / "selection" / "default-seed0"
     ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (alone, shipped))
-    # A training field added after the shipped run was trained (full_batch, loss) reads as its default there.
-    shipped_train = json.loads((shipped / "config.json").read_text())["train"]
-    added = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in shipped_train}
-    assert json.loads((alone / "config.json").read_text())["train"] == {**shipped_train, **added}
+    ours_train, theirs_train = (json.loads((d / "config.json").read_text())["train"] for d in (alone, shipped))
+    added = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name not in theirs_train}
+    assert set(added) <= set(ADDED_TRAIN_FIELDS) and ours_train == {**theirs_train, **added}
     assert ours["stopped_early"] and theirs["stopped_early"]  # both reached the run's target nMSE
     ratio = ours["final"]["nmse"] / theirs["final"]["nmse"]
     assert 1 / SHIPPED_METRIC_FACTOR <= ratio <= SHIPPED_METRIC_FACTOR, ratio

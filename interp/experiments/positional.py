@@ -7,11 +7,13 @@
 - ``positional-bias-free``: the same models with every bias removed. A bias-free positional model is
   positively homogeneous, so its relative error should not change with c at all: a prediction beyond
   the paper, checked beside the biased model and the bias-free standard model.
-- ``positional-size``: n in {4, 8, 16} (log2 n + 1 layers) tested on [-6, 6].
+- ``positional-size``: n in {4, 8, 16, 32} (log2 n + 1 layers) tested on [-6, 6], beside the authors' per-n medians.
 
-Every run trains with ``interp.training.train`` from the presets its family declares
-(``interp/families/positional.py``; what ``interp train cumsum --preset standard`` does), and draws its test sets
-per c from its seed. Setups, reference numbers and what is not known about the paper: docs/theory/positional.md.
+Every run trains the authors' model with the authors' protocol: the ``paper``, ``paper-standard`` and
+``paper-rotary`` presets of the positional family (``interp/families/positional.py``; what ``interp train cumsum
+--preset paper`` does), for ``epochs`` passes over ``train_size`` examples in batches of ``batch_size`` (the
+authors': 2001 over 30,000 in batches of 1000; the quick scale runs fewer epochs of the same set and batches),
+and draws its test sets per c from its seed. Setups, reference numbers and what is not known about the paper: docs/theory/positional.md.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 
 from ..analysis.positional import homogeneity_error, patched, pattern_drift, patterns_of
 from ..defaults import configure
-from ..grading import AtLeast, AtMost, Every, Holds, Untested
+from ..grading import AtLeast, AtMost, Every, Holds, Untested, WithinFactor
 from ..plot import Plot
 from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
@@ -44,12 +46,17 @@ AUTHORS_MSE = {
 }
 AUTHORS_SCALES = [1, 2, 4, 10]
 AUTHORS_ROTARY_CUMSUM_C10 = 90.0
-# The authors' size sweep (cumsum, test [-6, 6]): positional 5e-4-4e-2 over n = 2..32; standard 0.39 at n = 2 up
-# to 110 at n = 32, and 0.2-15 over n = 4..16.
-AUTHORS_SIZE_SOURCE = "the authors' size-sweep result files (cumsum, test [-6, 6]), as ranges over n"
-AUTHORS_SIZE = {"positional": [5e-4, 4e-2], "standard": [0.2, 15.0], "standard_n2": 0.39, "standard_n32": 110.0}
+# The authors' size sweep (cumsum, test [-6, 6]): medians of 10 runs per n (results/fixed_length/sum/size).
+AUTHORS_SIZE_SOURCE = "the authors' size-sweep result files (results/fixed_length/<task>/size), median of 10 runs"
+AUTHORS_SIZE = {"positional": {2: 0.015, 4: 4.6e-4, 8: 2.7e-3, 16: 6.6e-3, 32: 0.036},
+                "standard": {2: 0.39, 4: 0.49, 8: 2.5, 16: 15.0, 32: 114.0}}
 TEST_SEED = 7_000_003
-PRESETS = {"positional": "default", "standard": "standard", "rotary": "rotary"}
+# The authors' models (interp/families/positional.py): positional attention, their standard model, and real RoPE
+# on the standard model's shape.
+PRESETS = {"positional": "paper", "standard": "paper-standard", "rotary": "paper-rotary"}
+# The authors' protocol, as options an experiment can shrink: epochs over a fixed training set in batches.
+PROTOCOL = {"epochs": 2001, "train_size": 30_000, "batch_size": 1000, "lr": 5e-4}
+PROTOCOL_KEYS = tuple(PROTOCOL)
 
 
 def test_seed(seed: int, c: float) -> int:
@@ -59,11 +66,13 @@ def test_seed(seed: int, c: float) -> int:
 
 def train_value_model(task_name: str, preset: str, p: dict[str, Any], seed: int, device: str,
                       model: dict[str, Any] | None = None):
-    """Train the task's ``preset`` model (its family's, ``interp.defaults.configure``) at size ``p["n"]`` with the
-    run's training knobs."""
-    settings = {"task": {"n": p["n"]}, "model": {"layer": p.get("layer", "additive"), **(model or {})},
-                "train": {"seed": seed, "max_steps": p["steps"], "lr": p["lr"], "batch_size": p["batch_size"],
-                          "eval_every": p["steps"], "eval_samples": 512}}
+    """Train the task's ``preset`` model (its family's, ``interp.defaults.configure``) at size ``p["n"]``: the
+    preset's protocol for ``p["epochs"]`` epochs over ``p["train_size"]`` examples in batches of ``p["batch_size"]``
+    at learning rate ``p["lr"]``."""
+    steps = p["epochs"] * -(-p["train_size"] // p["batch_size"])
+    settings = {"task": {"n": p["n"]}, "model": dict(model or {}),
+                "train": {"seed": seed, "max_steps": steps, "lr": p["lr"], "batch_size": p["batch_size"],
+                          "train_size": p["train_size"], "eval_every": steps, "eval_samples": 512}}
     task, model_cfg, train_cfg = configure(task_name, preset, settings)
     return train(task, model_cfg, train_cfg, progress=False, device=device).model, task
 
@@ -97,6 +106,21 @@ def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2g}"
 
 
+def fit_note(results: list[RunResult], models: list[str]) -> str:
+    """How well the runs' models fit the training range: their median relative error at c = 1 (the authors'
+    trained models' in-distribution MSE is 1.5e-6 to 9.1e-4, a relative error of order 1e-2 or less)."""
+    errors = {model: median(measured(ok_results(results), model, "relative_error", 1.0)) for model in models}
+    return ("Median relative error ||f - y|| / ||y|| at c = 1 over all runs: "
+            + ", ".join(f"{model} {fmt(v)}" for model, v in errors.items())
+            + " (1 is predicting 0; a model that fits the training range is near 0). ")
+
+
+def protocol(options: dict[str, Any]) -> str:
+    """The training the runs had, beside the authors'."""
+    return (f"{options['epochs']} epochs over {options['train_size']:,} examples in batches of {options['batch_size']} "
+            f"at lr {options['lr']:g} (the authors': 2001 epochs over 30,000 in batches of 1000 at 5e-4)")
+
+
 def of_task(task: str) -> Callable[[RunResult], bool]:
     return lambda result: result.params["task"] == task
 
@@ -117,9 +141,7 @@ def against_authors(runs: list[RunResult], model: str, tasks: list[str], options
     factors = {task: (v / AUTHORS_MSE[task][model][-1] if v is not None else None) for task, v in cells.items()}
     worst = max((max(f, 1 / f) for f in factors.values() if f), default=None)
     detail = "ours / authors': " + ", ".join(f"{task} {fmt(f)}" for task, f in factors.items())
-    if model == "positional":
-        detail += (f"; trained {options['steps']} steps of batch {options['batch_size']} against the authors' 2001 "
-                   "epochs of 30,000 examples")
+    detail += f"; trained {protocol(options)}"
     return Measured({task: max(f, 1 / f) if f else Untested(no_run([task])) for task, f in factors.items()},
                     {"ours": cells, "worst_factor": worst}, detail)
 
@@ -134,29 +156,37 @@ def in_distribution(runs: list[RunResult], tasks: list[str]) -> Measured:
 
 def rotary_failure(runs: list[RunResult], tasks: list[str]) -> Measured:
     """Per cumsum seed, rotary MSE over positional MSE at c = 10; the detail quotes every task's rotary MSE."""
-    ratios = spread(ratio_per_seed(ok_results(runs, task="cumsum"), "rotary", "positional", "mse", 10.0, 10.0))
+    cumsum = [r for r in ok_results(runs, task="cumsum") if "rotary" in r.measurements]
+    ratios = spread(ratio_per_seed(cumsum, "rotary", "positional", "mse", 10.0, 10.0))
     others = {task: median(measured(ok_results(runs, task=task), "rotary", "mse", 10.0)) for task in tasks}
     return Measured(measured_or(ratios["median"], NO_FINISHED_RUN), {**ratios, "rotary_mse": others.get("cumsum")},
-                    "rotary MSE at c = 10: " + ", ".join(f"{task} {fmt(v)}" for task, v in others.items()))
+                    "ours is real RoPE (rotation by position, no one-hot positions) on the paper-standard shape; "
+                    "the authors' 90 is their standard model's; our rotary MSE at c = 10: "
+                    + ", ".join(f"{task} {fmt(v)}" for task, v in others.items() if v is not None))
 
 
 class PositionalScale(Experiment):
     name = "positional-scale"
     title = "Positional attention generalises to 10x larger values; standard and rotary attention do not"
     paper = PAPER
-    options = {"tasks": TASK_NAMES, "n": 8, "steps": 4000, "lr": 1e-2, "batch_size": 256, "layer": "additive",
-               "scales": [float(c) for c in range(1, 11)], "test_samples": 1000}
-    quick = {"steps": 1000}
+    options = {"tasks": TASK_NAMES, "n": 8, **PROTOCOL, "scales": [float(c) for c in range(1, 11)],
+               "test_samples": 1000, "rotary_tasks": TASK_NAMES}
+    # 5 of the 2001 epochs (150 steps of 1000), three tasks, rotary on cumsum only (its row's task): the authors'
+    # model and protocol at about 100 s of one CPU core per epoch for the grid.
+    quick = {"epochs": 5, "tasks": ["cumsum", "cummin", "sort"], "rotary_tasks": ["cumsum"]}
     seeds, quick_seeds = 10, 3
 
     def grid(self, options, seeds):
-        shared = {key: options[key] for key in ("n", "steps", "lr", "batch_size", "layer", "scales", "test_samples")}
-        return [RunSpec(task, {"task": task, **shared}, seed) for task in options["tasks"] for seed in range(seeds)]
+        shared = {key: options[key] for key in ("n", *PROTOCOL_KEYS, "scales", "test_samples")}
+        return [RunSpec(task, {"task": task, **shared, "rotary": task in options["rotary_tasks"]}, seed)
+                for task in options["tasks"] for seed in range(seeds)]
 
     def measure(self, spec, device):
         p, out = spec.params, {}
         models = {}
         for name, preset in PRESETS.items():
+            if name == "rotary" and not p["rotary"]:
+                continue
             models[name], task = train_value_model(p["task"], preset, p, spec.seed, device)
             out[name] = score(models[name], task, p["scales"], p["test_samples"], spec.seed, device)
         # The patch tests: the standard model routed by the positional model's patterns, or by its own patterns
@@ -198,9 +228,10 @@ class PositionalScale(Experiment):
         if "cumsum" in options["tasks"]:
             specs.append(RowSpec(
                 "rotary attention fails like standard: rotary MSE >= 100x positional at c = 10 on cumsum",
-                Reference(f"their 'RoPE' cumsum at c = 10: {AUTHORS_ROTARY_CUMSUM_C10:g} (positional 5.9e-2); their "
-                          "rotation turns with the head index, not the position, and cancels in q.k, so this is their "
-                          "standard model's number (docs/theory/positional.md)", AUTHORS, "authors_code"),
+                Reference(f"their 'RoPE' cumsum at c = 10: {AUTHORS_ROTARY_CUMSUM_C10:g} (positional 5.9e-2). Their 'RoPE' "
+                          "model is their standard model: the rotation turns with the head index, not the position, "
+                          "and cancels in q.k (largest change of the attention output 6e-7), and the model still "
+                          "receives one-hot positions (docs/theory/positional.md)", AUTHORS, "authors_code"),
                 partial(rotary_failure, tasks=options["tasks"]),
                 AtLeast(100, 10, "the median over seeds of (rotary MSE / positional MSE) at c = 10 on cumsum"),
                 runs=of_task("cumsum"), reads=every_run))
@@ -212,11 +243,15 @@ class PositionalScale(Experiment):
 
     def notes(self, results, options, seeds):
         return (
-            f"One run = one task and seed: the positional, standard and rotary presets of the positional family "
-            f"(`interp/families/positional.py`; {options['steps']} "
-            f"steps of Adam at lr {options['lr']:g} with cosine decay, batches of {options['batch_size']} fresh examples from "
-            "[-2, 2]), then MSE on 1000 examples per c drawn from the run's seed (the authors' sampling: a sub-interval "
-            "of [-2c, 2c] drawn until it leaves [-2, 2]). The authors trained 2001 epochs over 30,000 examples, 10 runs. "
+            fit_note(results, list(PRESETS)) +
+            f"One run = one task and seed: the authors' models, the paper, paper-standard and paper-rotary presets "
+            f"of the positional family (`interp/families/positional.py`: MLP(concat[x, attn(x)]), d_model 64, Q/K "
+            f"n + 1 wide (positional) or 64 (standard, rotary), values 32, Xavier attention init; Adam, "
+            f"ReduceLROnPlateau(50, 0.9) on each epoch's training loss, no clipping), trained {protocol(options)}; "
+            f"rotary on {', '.join(options['rotary_tasks'])}. Then MSE on {options['test_samples']} examples per c "
+            "drawn from the run's seed (the authors' sampling: a sub-interval "
+            "of [-2c, 2c] drawn until it leaves [-2, 2]). The authors: 10 runs. Our rotary model is real RoPE; the "
+            "authors' 'RoPE' model is their standard model (docs/theory/positional.md). "
             "Patch tests (plot `patched_standard`): the standard model with the positional model's patterns in "
             "hook_pattern, and with its own patterns averaged over c = 1 inputs; if routing drift were all that breaks "
             "the standard model out of distribution, the second would fix it.")
@@ -264,16 +299,15 @@ class PositionalBiasFree(Experiment):
     name = "positional-bias-free"
     title = "Without biases a positional model is positively homogeneous: its relative error is flat in c"
     paper = f"beyond {PAPER}: docs/theory/positional.md's homogeneity argument"
-    options = {"tasks": TASK_NAMES, "n": 8, "steps": 4000, "lr": 1e-2, "batch_size": 256, "layer": "additive",
-               "scales": [1.0, 2.0, 4.0, 10.0], "test_samples": 1000}
-    # A sum, a minimum and a task that needs data-dependent routing, within the quick time budget.
-    quick = {"steps": 1000, "tasks": ["cumsum", "cummin", "sort"]}
+    options = {"tasks": TASK_NAMES, "n": 8, **PROTOCOL, "scales": [1.0, 2.0, 4.0, 10.0], "test_samples": 1000}
+    # 5 of the 2001 epochs on cumsum alone: the authors' model and protocol within the quick time budget.
+    quick = {"epochs": 5, "tasks": ["cumsum"]}
     seeds, quick_seeds = 10, 3
-    MODELS = {"positional": ("default", {}), "positional_bias_free": ("default", {"bias": False}),
-              "standard_bias_free": ("standard", {"bias": False})}
+    MODELS = {"positional": ("paper", {}), "positional_bias_free": ("paper", {"bias": False}),
+              "standard_bias_free": ("paper-standard", {"bias": False})}
 
     def grid(self, options, seeds):
-        shared = {key: options[key] for key in ("n", "steps", "lr", "batch_size", "layer", "scales", "test_samples")}
+        shared = {key: options[key] for key in ("n", *PROTOCOL_KEYS, "scales", "test_samples")}
         return [RunSpec(task, {"task": task, **shared}, seed) for task in options["tasks"] for seed in range(seeds)]
 
     def measure(self, spec, device):
@@ -325,7 +359,9 @@ class PositionalBiasFree(Experiment):
 
     def notes(self, results, options, seeds):
         return (
-            "The same training as positional-scale; 'no biases' removes every bias (b_Q, b_K, b_V, b_O, b_in, b_out, b_U). "
+            fit_note(results, list(self.MODELS)) +
+            f"The same models and training as positional-scale (the paper presets, trained {protocol(options)}); "
+            "'no biases' removes every bias (b_Q, b_K, b_V, b_O, b_in, b_out, b_U). "
             "With positional attention the pattern is a constant, so such a network is a composition of linear maps "
             "and ReLUs: f(cX) = c f(X) for every c > 0, and the error at scale c is c times the error on X / c, which lies "
             "in the training range. Standard attention keeps the values in its logits, so removing its biases does "
@@ -373,15 +409,16 @@ def growth_with_biases(runs: list[RunResult], tasks: list[str], top: float) -> M
 
 class PositionalSize(Experiment):
     name = "positional-size"
-    title = "Across input sizes n = 4, 8, 16 positional attention stays accurate on [-6, 6]; standard degrades with n"
+    title = "Across input sizes n positional attention stays accurate on [-6, 6]; standard degrades with n"
     paper = PAPER
-    options = {"tasks": ["cumsum"], "ns": [4, 8, 16, 32], "steps": 4000, "lr": 1e-2, "batch_size": 256, "c": 3.0,
-               "test_samples": 1000}
-    quick = {"ns": [4, 8, 16], "steps": 1000}
-    seeds, quick_seeds = 5, 3
+    options = {"tasks": ["cumsum"], "ns": [2, 4, 8, 16, 32], **PROTOCOL, "c": 3.0, "test_samples": 1000}
+    # 5 of the 2001 epochs at n = 4, 8, 16: the authors' model and protocol within the quick time budget (n = 32's
+    # five layers over 33 positions cost about 4x n = 16's; n = 2 and 32 are listed as not run).
+    quick = {"ns": [4, 8, 16], "epochs": 5}
+    seeds, quick_seeds = 10, 3
 
     def grid(self, options, seeds):
-        shared = {key: options[key] for key in ("steps", "lr", "batch_size", "c", "test_samples")}
+        shared = {key: options[key] for key in (*PROTOCOL_KEYS, "c", "test_samples")}
         return [RunSpec(f"{task} n={n}", {"task": task, "n": n, **shared}, seed)
                 for task in options["tasks"] for n in options["ns"] for seed in range(seeds)]
 
@@ -394,36 +431,30 @@ class PositionalSize(Experiment):
 
     def rows(self, options):
         specs = []
-        pos_low, pos_high = AUTHORS_SIZE["positional"]
-        std_low, std_high = AUTHORS_SIZE["standard"]
         for task in options["tasks"]:
             suffix = f" ({task})" if len(options["tasks"]) > 1 else ""
-            def sizes(which: str) -> Callable[[list[RunResult]], Measured]:
-                return partial(size_statistic, which=which, ns=options["ns"], c=options["c"])
+            references = AUTHORS_SIZE if task == "cumsum" else {}
 
+            def sizes(which: str, **extra: Any) -> Callable[[list[RunResult]], Measured]:
+                return partial(size_statistic, which=which, ns=options["ns"], c=options["c"], options=options, **extra)
+
+            for model, cells in references.items():
+                for n, theirs in cells.items():
+                    specs.append(RowSpec(
+                        f"n = {n}: {model} MSE on [-6, 6] within 10x of the authors' {theirs:g}{suffix}",
+                        Reference(f"{theirs:g} ({model}, n = {n}, cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
+                        sizes("cell", model=model, n=n),
+                        WithinFactor(theirs, 10, 100, f"our median MSE at c = {options['c']:g}"),
+                        runs=lambda r, task=task, n=n: r.params["task"] == task and r.params["n"] == n))
             specs += [RowSpec(
-                f"positional MSE on [-6, 6] at most the authors' {pos_high:g} at every n{suffix}",
-                Reference(f"{pos_low:g} to {pos_high:g} over n = 2..32 (cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
-                sizes("positional"),
-                Every(AtMost(pos_high, 10 * pos_high), "reproduced if every n's median is <= {rule.reproduced:g} (lower is "
-                                                       f"better, so below {pos_low:g} counts); partial if <= "
-                                                       "{rule.partial:g}"), runs=of_task(task)), RowSpec(
-                f"standard MSE on [-6, 6] in the authors' range {std_low:g}-{std_high:g} at n = 4..16{suffix}",
-                Reference(f"{std_low:g} to {std_high:g} over n = 4..16; {AUTHORS_SIZE['standard_n2']:g} at n = 2, "
-                          f"{AUTHORS_SIZE['standard_n32']:g} at n = 32 (cumsum)", AUTHORS_SIZE_SOURCE, "authors_code"),
-                sizes("standard_range"),
-                AtMost(3.0, 10.0, sentence_template="reproduced if every n's median lies in the range widened "
-                                                    "{reproduced:g}x each way; partial if within {partial:g}x"),
-                runs=of_task(task)), RowSpec(
                 f"positional beats standard by >= 10x at every n{suffix}",
-                Reference("standard 0.2-15 vs positional 3e-4-8e-3 at n = 4..16 (at least 25x)", AUTHORS_SIZE_SOURCE,
-                          "authors_code"),
+                Reference("standard / positional in the authors' medians: 26x, 1100x, 930x, 2300x, 3200x at n = 2, 4, 8, 16, 32",
+                          AUTHORS_SIZE_SOURCE, "authors_code"),
                 sizes("advantage"),
                 Holds("reproduced if the ratio of medians is >= 10 at every n; partial if at some n"), runs=of_task(task)),
                 RowSpec(
                 f"standard attention's error grows with n{suffix}",
-                Reference(f"{AUTHORS_SIZE['standard_n2']:g} at n = 2 to {AUTHORS_SIZE['standard_n32']:g} at n = 32",
-                          AUTHORS_SIZE_SOURCE, "authors_code"),
+                Reference("0.39, 0.49, 2.5, 15, 114 at n = 2, 4, 8, 16, 32", AUTHORS_SIZE_SOURCE, "authors_code"),
                 sizes("standard_growth"),
                 Holds("reproduced if the medians increase strictly with n; partial if the largest n has the largest"),
                 runs=of_task(task))]
@@ -436,28 +467,32 @@ class PositionalSize(Experiment):
             by_n = {n: ok_results(results, task=task, n=n) for n in ns}
             pos, std = ({n: median(measured(group, model, "mse", c)) for n, group in by_n.items()}
                         for model in ("positional", "standard"))
+            series = {"positional": [pos[n] for n in ns], "standard": [std[n] for n in ns]}
+            if task == "cumsum":
+                series.update({f"{model} (authors)": [AUTHORS_SIZE[model].get(n) for n in ns]
+                               for model in ("positional", "standard")})
             plots.append(Plot.lines(
                 f"mse_by_n_{task}", f"{task}: MSE on [-{2 * c:g}, {2 * c:g}] against n (median over seeds)", ns,
-                {"positional": [pos[n] for n in ns], "standard": [std[n] for n in ns],
-                 "positional, authors' worst": [AUTHORS_SIZE["positional"][1]] * len(ns),
-                 "standard, authors' range": [AUTHORS_SIZE["standard"][0] if n == ns[0] else AUTHORS_SIZE["standard"][1]
-                                              if n == ns[-1] else None for n in ns]},
-                xlabel="n", ylabel="MSE", logx=True, logy=True,
-                styles={"positional, authors' worst": "--", "standard, authors' range": "x"}))
+                series, xlabel="n", ylabel="MSE", logx=True, logy=True,
+                styles={"positional (authors)": "x", "standard (authors)": "x"}))
         return plots
 
     def notes(self, results, options, seeds):
         c = options["c"]
+        not_run = sorted(set(AUTHORS_SIZE["positional"]) - set(options["ns"]))
         return (
-            f"log2(n) + 1 layers at every n, as the authors; trained on [-2, 2], tested on sub-intervals of "
-            f"[-{2 * c:g}, {2 * c:g}] that leave [-2, 2] (c = {c:g}). The authors' per-n values are not in these notes, only "
-            "the ranges, so the rows check ranges.")
+            fit_note(results, ["positional", "standard"]) +
+            f"The authors' models (the paper and paper-standard presets) at log2(n) + 1 layers, trained {protocol(options)} "
+            f"on [-2, 2], tested on sub-intervals of [-{2 * c:g}, {2 * c:g}] that leave [-2, 2] (c = {c:g}). One row per "
+            "cell of the authors' size sweep (medians of their 10 runs)"
+            + (f"; n = {', '.join(map(str, not_run))} not run at this scale (untested rows)." if not_run else "."))
 
 
 class SizeMedians:
     """One task's median MSE at scale c per n, for each model, and the rows' statistics on them."""
 
-    def __init__(self, runs: list[RunResult], ns: list[int], c: float):
+    def __init__(self, runs: list[RunResult], ns: list[int], c: float, options: dict[str, Any]):
+        self.ns, self.options = ns, options
         by_n = {n: ok_results(runs, n=n) for n in ns}
         self.pos, self.std = ({n: median(measured(group, model, "mse", c)) for n, group in by_n.items()}
                               for model in ("positional", "standard"))
@@ -465,18 +500,15 @@ class SizeMedians:
         self.incomplete = None if self.complete else Untested(no_run(
             f"n = {n}" for n in ns if self.pos[n] is None or self.std[n] is None))
 
-    @property
-    def positional(self) -> Measured:
-        return Measured({n: measured_or(v, no_run([f"n = {n}"])) for n, v in self.pos.items()},
-                        {f"n={n}": v for n, v in self.pos.items()})
-
-    @property
-    def standard_range(self) -> Measured:
-        """The value: how far the worst n's median lies outside the authors' range, as a factor (1: inside)."""
-        low, high = AUTHORS_SIZE["standard"]
-        factor = max((max(v / high, low / v) for v in self.std.values() if v), default=None) if self.complete else None
-        value = self.incomplete or (None if factor is None else max(factor, 1.0))
-        return Measured(value, {f"n={n}": v for n, v in self.std.items()})
+    def cell(self, model: str, n: int) -> Measured:
+        """Our median at n beside the authors'; untested where n is not in this scale's sizes."""
+        if n not in self.ns:
+            return Measured(Untested(f"not run at this scale: n = {n} is not among ns = {self.ns}"), {"ours": None})
+        ours = (self.pos if model == "positional" else self.std)[n]
+        theirs = AUTHORS_SIZE[model][n]
+        return Measured(measured_or(ours, no_run([f"n = {n}"])), {"ours": ours, "authors": theirs},
+                        f"ours {fmt(ours)} vs the authors' {theirs:g} (ours / theirs "
+                        f"{fmt(ours / theirs if ours is not None else None)}); trained {protocol(self.options)}")
 
     @property
     def advantage(self) -> Measured:
@@ -495,9 +527,11 @@ class SizeMedians:
         return Measured(self.incomplete or (increasing, largest_last), {f"n={n}": v for n, v in self.std.items()})
 
 
-def size_statistic(runs: list[RunResult], which: str, ns: list[int], c: float) -> Measured:
-    """The statistic ``which`` (a property of SizeMedians) of one task's runs."""
-    return getattr(SizeMedians(runs, ns, c), which)
+def size_statistic(runs: list[RunResult], which: str, ns: list[int], c: float, options: dict[str, Any],
+                   **extra: Any) -> Measured:
+    """The statistic ``which`` (a method or property of SizeMedians) of one task's runs."""
+    statistic = getattr(SizeMedians(runs, ns, c, options), which)
+    return statistic(**extra) if callable(statistic) else statistic
 
 
 POSITIONAL_EXPERIMENTS = [PositionalScale, PositionalBiasFree, PositionalSize]

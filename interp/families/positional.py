@@ -13,6 +13,26 @@ from ..family import Construction, Family
 from ..tasks.positional import VALUE_TASKS, ValueTask
 
 
+# The authors' model (their model.py: Transformer with TransformerLayer = MLP(concat[x, attention(x)])):
+# width 64, 2 heads, values 32 wide per head (v_proj 64 -> 64 split over the heads), a two-layer ReLU MLP of
+# width 64 on the 128-wide concatenation, a bias on every linear map, Xavier-uniform attention weights with zero
+# attention biases and PyTorch's defaults elsewhere. Queries and keys are pos_dim = n + 1 wide per head for
+# positional attention and embed_dim = 64 wide for standard attention. Depth log2(n) + 1 (the family default).
+PAPER_MODEL = dict(layer="concat", d_model=64, n_heads=2, d_value=32, d_mlp=64, init_mode="xavier_attention")
+# The authors' protocol (their experiment_scale.py with params/scale_params.json): Adam at 5e-4 without weight
+# decay or clipping, ReduceLROnPlateau(patience 50, factor 0.9, min_lr 1e-6) stepped on each epoch's summed
+# training loss, a fixed set of 30,000 examples read in shuffled batches of 1000 for 2001 epochs (60,030 steps).
+PAPER_EPOCHS = 2001
+PAPER_TRAIN = dict(lr=5e-4, lr_schedule="plateau", plateau_patience=50, plateau_factor=0.9, plateau_min_lr=1e-6,
+                   weight_decay=0.0, grad_clip=0.0, train_size=30_000, batch_size=1000, train_order="epochs",
+                   max_steps=PAPER_EPOCHS * 30, eval_every=3000)
+
+
+def query_key_width(task: ValueTask) -> int:
+    """The authors' positional query/key width per head: pos_dim, the n + 1 one-hot positions."""
+    return task.n_ctx
+
+
 def default_model(task: ValueTask) -> dict[str, Any]:
     # Back de Luca et al.'s scale runs: log2(n) + 1 bidirectional layers, 2 heads, MLP width 64, no normalisation,
     # queries and keys reading the fixed one-hot positions; d_model 32 (theirs: 64) keeps CPU runs short.
@@ -37,6 +57,12 @@ FAMILY = Family(
         "rotary": {"model": {"positional": "rotary"}},
         "paper-layer": {"model": {"layer": "concat"}},  # MLP(concat[x, attn(x)]), no additive skip
         "bias-free": {"model": {"bias": False}},  # positively homogeneous: f(c x) = c f(x)
+        # The authors' model and protocol (above; settings beside theirs in docs/theory/positional.md): positional
+        # attention, their standard model (Q/K 64 wide, reading the hidden state; one-hot positions in the
+        # input), and real RoPE on that standard model's shape in place of the one-hot positions.
+        "paper": {"model": {**PAPER_MODEL, "d_head": query_key_width}, "train": PAPER_TRAIN},
+        "paper-standard": {"model": {**PAPER_MODEL, "positional": "learned", "d_head": 64}, "train": PAPER_TRAIN},
+        "paper-rotary": {"model": {**PAPER_MODEL, "positional": "rotary", "d_head": 64}, "train": PAPER_TRAIN},
     },
     constructions={"cumsum": Construction("cumsum", cumsum, None), "cummin": Construction("cummin", cummin, None)},
     analyze=analyze,

@@ -48,8 +48,12 @@ NORMALIZATION = ("none", "LN", "RMS")
 ATTENTION_DIRS = ("causal", "bidirectional")
 INPUT_KINDS = ("tokens", "features")
 ACT_FNS = ("relu", "gelu", "gelu_new", "silu")
-# The init modes TransformerLens 4.3 native models accept (transformer_lens/model_bridge/sources/native/init.py).
-INIT_MODES = ("gpt2", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
+# The init modes TransformerLens 4.3 native models accept (transformer_lens/model_bridge/sources/native/init.py),
+# and "xavier_attention" (architecture "hooked" or "encoder-decoder" only): Xavier-uniform attention weights with
+# zero attention biases and PyTorch's nn.Linear defaults for every other weight and bias, the positional-attention
+# paper's initialisation (interp.models.positional.init_weights).
+TL_INIT_MODES = ("gpt2", "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
+INIT_MODES = (*TL_INIT_MODES, "xavier_attention")
 
 
 @dataclass
@@ -59,7 +63,7 @@ class ModelConfig:
     n_layers: int = 1
     n_heads: int = 1
     d_model: int = 64
-    d_head: int = 16
+    d_head: int = 16  # the per-head width of queries and keys (and of values, unless d_value says otherwise)
     d_mlp: int = 64  # 0 means attention-only
     act_fn: str = "relu"
     normalization_type: str = "none"
@@ -78,11 +82,14 @@ class ModelConfig:
     # id of the decoder's prompt (the tokens before it in a sequence are the encoder's input).
     decoder: str = "full"
     decoder_vocab_start: int = 0
+    # The per-head width of values (W_V's columns, W_O's rows); 0: d_head. Another width needs architecture="hooked"
+    # (the positional-attention paper: queries and keys n + 1 wide, values d_model / n_heads).
+    d_value: int = 0
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "n_heads", "d_model", "d_head"):
             check_int(name, getattr(self, name), 1)
-        for name in ("d_mlp", "d_vocab", "d_vocab_out"):
+        for name in ("d_mlp", "d_vocab", "d_vocab_out", "d_value"):
             check_int(name, getattr(self, name), 0)
         check_length("n_ctx", self.n_ctx, 0)
         check_choice("positional", self.positional, POSITIONAL)
@@ -100,6 +107,9 @@ class ModelConfig:
                                          ("bias", self.bias, False)):
                 if value == default:
                     raise TaskError(f"{name}={value!r} needs architecture='hooked' (a TransformerBridge has no such option)")
+            if self.init_mode not in TL_INIT_MODES:
+                raise TaskError(f"init_mode={self.init_mode!r} needs architecture='hooked' or 'encoder-decoder' "
+                                f"(a TransformerBridge initialises with {', '.join(TL_INIT_MODES)})")
         elif self.architecture == "hooked":
             from .positional import check_config  # models.positional builds on this module's ModelConfig
 
@@ -112,6 +122,9 @@ class ModelConfig:
             from .encoder_decoder import check_config as check_encoder_decoder  # (as models.positional)
 
             check_encoder_decoder(self)
+        if self.d_value not in (0, self.d_head) and self.architecture != "hooked":
+            raise TaskError(f"d_value={self.d_value} (values narrower or wider than d_head={self.d_head}) needs "
+                            f"architecture='hooked', got {self.architecture!r}")
         if self.positional == "rotary" and self.d_head % 2:
             raise TaskError(f"d_head must be even for rotary positions, got {self.d_head}")
 
@@ -131,6 +144,11 @@ class ModelConfig:
             **overrides,
         }
         return cls(**values)
+
+    @property
+    def value_width(self) -> int:
+        """The per-head width of values: ``d_value``, or ``d_head`` where it is 0."""
+        return self.d_value or self.d_head
 
     def check_fits(self, task: "Task") -> None:
         """Raise TaskError if this model cannot run ``task`` (vocabulary, width or context differ)."""

@@ -65,11 +65,11 @@ def check_config(cfg: "ModelConfig") -> None:
 
 def parameter_count(cfg: "ModelConfig") -> int:
     """Entries of ``PositionalTransformer(cfg).state_dict()``."""
-    d, h, dh = cfg.d_model, cfg.n_heads, cfg.d_head
+    d, h, dh, dv = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.value_width
     bias = cfg.bias
     qk_in = cfg.n_ctx if cfg.positional == "attention" else d
     norm = {"none": 0, "LN": 2 * d, "RMS": d}[cfg.normalization_type]
-    attention = 2 * h * qk_in * dh + 2 * h * d * dh + bias * (3 * h * dh + d)
+    attention = 2 * h * qk_in * dh + 2 * h * d * dv + bias * (2 * h * dh + h * dv + d)
     mlp_in = 2 * d if cfg.layer == "concat" else d
     mlp = mlp_in * cfg.d_mlp + cfg.d_mlp * d + bias * (cfg.d_mlp + d) if cfg.d_mlp else 0
     block = norm + attention + (norm + mlp if cfg.d_mlp else 0)
@@ -111,18 +111,19 @@ class Attention(nn.Module):
     """Multi-head attention whose queries and keys read ``qk_input`` and whose values read the residual.
 
     W_Q, W_K: ``[H, d_qk, d_head]`` (d_qk = n_ctx for positional attention, d_model otherwise);
-    W_V: ``[H, d_model, d_head]``; W_O: ``[H, d_head, d_model]``.
+    W_V: ``[H, d_model, d_v]``; W_O: ``[H, d_v, d_model]`` (d_v = ``cfg.value_width``: ``d_value``, or d_head).
     """
 
     def __init__(self, cfg: "ModelConfig"):
         super().__init__()
-        H, D, dh = cfg.n_heads, cfg.d_model, cfg.d_head
+        H, D, dh, dv = cfg.n_heads, cfg.d_model, cfg.d_head, cfg.value_width
         d_qk = cfg.n_ctx if cfg.positional == "attention" else D
         self.W_Q = nn.Parameter(torch.empty(H, d_qk, dh))
         self.W_K = nn.Parameter(torch.empty(H, d_qk, dh))
-        self.W_V = nn.Parameter(torch.empty(H, D, dh))
-        self.W_O = nn.Parameter(torch.empty(H, dh, D))
-        self.b_Q, self.b_K, self.b_V = (_bias((H, dh), cfg.bias) for _ in range(3))
+        self.W_V = nn.Parameter(torch.empty(H, D, dv))
+        self.W_O = nn.Parameter(torch.empty(H, dv, D))
+        self.b_Q, self.b_K = (_bias((H, dh), cfg.bias) for _ in range(2))
+        self.b_V = _bias((H, dv), cfg.bias)
         self.b_O = _bias((D,), cfg.bias)
         self.causal = cfg.attention_dir == "causal"
         self.rotary = cfg.positional == "rotary"
@@ -409,7 +410,18 @@ def init_weights(model: nn.Module, cfg: "ModelConfig", seed: int) -> None:
 
     ``gpt2``: N(0, 0.8/sqrt(d_model)), output projections (W_O, W_out) scaled by 1/sqrt(2 n_layers);
     ``xavier_*``/``kaiming_*`` on each weight in ``nn.Linear`` layout; biases 0, norm weights 1.
+
+    ``xavier_attention`` (the positional-attention paper's model, whose attention resets its weights as the
+    original Transformer and leaves every other ``nn.Linear`` at PyTorch's default): W_Q and W_K Xavier-uniform
+    as one stacked ``nn.Linear(d_qk, 2 n_heads d_head)`` (the authors' ``qk_proj``), W_V and W_O Xavier-uniform
+    as ``nn.Linear(d_model, n_heads d_v)`` and ``nn.Linear(n_heads d_v, d_model)``, attention biases 0; every
+    other weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's ``nn.Linear`` default, with fan_in the
+    layer's input width (W_E and W_pos: ``d_vocab + n_ctx`` with learned positions, the authors' encoder of
+    ``concat[x, P]``, else ``d_vocab``); norm weights 1, norm biases 0.
     """
+    if cfg.init_mode == "xavier_attention":
+        _init_paper(model, cfg, seed)
+        return
     g = torch.Generator().manual_seed(seed)
     std = 0.8 / math.sqrt(cfg.d_model)
     out_scale = 1 / math.sqrt(2 * cfg.n_layers)
@@ -447,6 +459,44 @@ def init_weights(model: nn.Module, cfg: "ModelConfig", seed: int) -> None:
                 param.zero_()
             elif leaf == "w":
                 param.fill_(1.0)
+
+
+def _init_paper(model: nn.Module, cfg: "ModelConfig", seed: int) -> None:
+    """``init_weights``'s ``xavier_attention`` mode, drawn in ``named_parameters`` order."""
+    g = torch.Generator().manual_seed(seed)
+    embed_fan_in = cfg.d_vocab + (cfg.n_ctx if cfg.positional == "learned" else 0)
+
+    def uniform(param: Tensor, bound: float) -> None:
+        param.copy_(torch.empty(param.shape).uniform_(-bound, bound, generator=g))
+
+    def xavier(fan_in: int, fan_out: int) -> float:
+        return math.sqrt(6.0 / (fan_in + fan_out))
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf in ("W_Q", "W_K"):  # [H, d_qk, d_head], one half of the stacked qk_proj
+                H, d_qk, dh = param.shape
+                uniform(param, xavier(d_qk, 2 * H * dh))
+            elif leaf == "W_V":  # [H, d_model, d_v]
+                H, D, dv = param.shape
+                uniform(param, xavier(D, H * dv))
+            elif leaf == "W_O":  # [H, d_v, d_model]
+                H, dv, D = param.shape
+                uniform(param, xavier(H * dv, D))
+            elif leaf in ("b_Q", "b_K", "b_V", "b_O"):
+                param.zero_()
+            elif leaf in ("W_E", "W_pos"):
+                uniform(param, 1 / math.sqrt(embed_fan_in))
+            elif leaf in ("W_in", "W_out", "W_U"):  # [d_in, d_out]
+                uniform(param, 1 / math.sqrt(param.shape[0]))
+            elif leaf in ("b_in", "b_out", "b_U"):  # the bias of the weight drawn just before it
+                fan_in = {"b_in": "W_in", "b_out": "W_out", "b_U": "W_U"}[leaf]
+                uniform(param, 1 / math.sqrt(model.get_parameter(name.rsplit(".", 1)[0] + "." + fan_in).shape[0]))
+            elif leaf == "w":
+                param.fill_(1.0)
+            elif leaf == "b":
+                param.zero_()
 
 
 __all__ = ["HookedModel", "PositionalTransformer", "check_config", "init_weights", "parameter_count"]

@@ -1,5 +1,10 @@
 """Training: AdamW on fresh batches (online) or a finite training set, held-out evaluation, early stop.
 
+The learning rate is constant, decays on a cosine to 0, or (``lr_schedule="plateau"``, a finite training set)
+is multiplied by ``plateau_factor`` whenever the training loss summed over an epoch (``ceil(train_size /
+batch_size)`` steps) has not improved for ``plateau_patience`` epochs: PyTorch's ``ReduceLROnPlateau`` stepped
+once per epoch on that sum, as the positional-attention paper's code does.
+
 TransformerLens's own trainer is next-token-LM only, so tasks with readout positions get this loop.
 The same task, model config, train config and seed give the same weights bit for bit on a given
 device; a run killed mid-way resumes from its last periodic state (``resume.safetensors``) to the same
@@ -39,7 +44,13 @@ if TYPE_CHECKING:
 RESUME = "resume.safetensors"
 EVAL_SEED_OFFSET = 1_000_003  # held-out data never shares a stream with training batches
 TRAIN_SET_SEED_OFFSET = 2_000_003
-LR_SCHEDULES = ("constant", "cosine")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+# How a finite training set is read: "draw" (every batch drawn with replacement) or "epochs" (every epoch a fresh
+# permutation of the set, read in batches in order; the last batch of an epoch holds what is left).
+TRAIN_ORDERS = ("draw", "epochs")
+# TrainConfig fields added after the shipped models were trained; a train section without them means their
+# defaults, which is what those runs trained with.
+ADDED_TRAIN_FIELDS = ("full_batch", "loss", "train_order", "plateau_patience", "plateau_factor", "plateau_min_lr")
 # "task": the task's own loss (cross-entropy for classification); "squared-mean-hinge": Han & Ghoshdastidar's
 # (mean_b max(0, 1 - d_b (2 y_b - 1)))^2 on the logit difference d = logit[1] - logit[0] of a two-class task.
 LOSSES = ("task", "squared-mean-hinge")
@@ -59,11 +70,15 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     warmup_steps: int = 0
-    lr_schedule: str = "constant"  # or "cosine": decay to 0 at max_steps
+    lr_schedule: str = "constant"  # or "cosine": decay to 0 at max_steps; or "plateau" (the module docstring)
     grad_clip: float = 1.0
     train_size: int = 0  # 0: a fresh batch every step (online); >0: a finite training set
     full_batch: bool = False  # with train_size > 0: every step is the whole training set (batch_size unused)
     loss: str = "task"  # or "squared-mean-hinge" (LOSSES)
+    train_order: str = "draw"  # TRAIN_ORDERS, for a finite training set
+    plateau_patience: int = 50  # lr_schedule="plateau": epochs without improvement before the rate drops
+    plateau_factor: float = 0.9  # ... and the factor it drops by
+    plateau_min_lr: float = 1e-6  # ... and the rate it never drops below
     eval_every: int = 100
     eval_samples: int = 2048
     target: float | None = None  # stop once the task's metric reaches this on held-out data
@@ -73,7 +88,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "eval_every", "eval_samples", "checkpoint_every"):
             check_int(name, getattr(self, name), 1)
-        for name in ("warmup_steps", "train_size"):
+        for name in ("warmup_steps", "train_size", "plateau_patience"):
             check_int(name, getattr(self, name), 0)
         check_seed("seed", self.seed)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
@@ -81,6 +96,16 @@ class TrainConfig:
         check_bool("full_batch", self.full_batch)
         if self.full_batch and not self.train_size:
             raise TaskError("full_batch needs a finite training set: set train_size > 0")
+        check_choice("train_order", self.train_order, TRAIN_ORDERS)
+        check_float("plateau_factor", self.plateau_factor, 0, 1, low_open=True, high_open=True)
+        check_float("plateau_min_lr", self.plateau_min_lr, 0)
+        if self.lr_schedule == "plateau" and not self.train_size:
+            raise TaskError("lr_schedule='plateau' steps on the training loss of each epoch: it needs a finite "
+                            "training set (train_size > 0)")
+        if self.lr_schedule == "plateau" and self.warmup_steps:
+            raise TaskError(f"lr_schedule='plateau' has no warm-up, got warmup_steps={self.warmup_steps}")
+        if self.train_order == "epochs" and not self.train_size:
+            raise TaskError("train_order='epochs' reads a finite training set: it needs train_size > 0")
         check_float("lr", self.lr, 0, low_open=True)
         check_float("weight_decay", self.weight_decay, 0)
         check_float("grad_clip", self.grad_clip, 0)
@@ -99,8 +124,14 @@ class TrainConfig:
         family = family_of(task.name)
         return cls(**{**family.train, "target": family.target, **overrides})
 
+    @property
+    def steps_per_epoch(self) -> int:
+        """Steps that read a finite training set once (``ceil(train_size / batch_size)``); 0 when training online."""
+        return -(-self.train_size // self.batch_size)
+
     def lr_at(self, step: int) -> float:
-        """Linear warm-up, then constant or cosine decay to 0 at ``max_steps``."""
+        """Linear warm-up, then constant or cosine decay to 0 at ``max_steps``; ``lr`` itself for ``plateau``,
+        whose rate after the first epoch depends on the losses (``train``'s scheduler holds it)."""
         if step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
         if self.lr_schedule == "cosine":
@@ -166,8 +197,25 @@ def _check_weights(step: int, params: list[torch.nn.Parameter]) -> None:
         raise TrainingDiverged(f"training diverged: the weights are not finite after step {step}")
 
 
+def make_plateau(optimizer: torch.optim.Optimizer, train_cfg: TrainConfig) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+    """``lr_schedule="plateau"``'s scheduler: PyTorch's ReduceLROnPlateau in mode ``min`` (relative threshold 1e-4,
+    no cooldown), stepped with each epoch's summed training loss."""
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=train_cfg.plateau_patience,
+                                                      factor=train_cfg.plateau_factor, min_lr=train_cfg.plateau_min_lr)
+
+
+def _scheduler_state(scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in scheduler.state_dict().items()}
+
+
+def _load_scheduler(scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau, state: dict[str, Any]) -> None:
+    """The inverse of ``_scheduler_state`` (JSON holds no infinity: ``best`` and ``mode_worse`` start at inf)."""
+    scheduler.load_state_dict({k: (math.inf if v is None and k in ("best", "mode_worse") else v)
+                               for k, v in state.items()})
+
+
 def _restore(path: Path, identity: dict[str, Any], model: "TransformerBridge", optimizer: torch.optim.Optimizer,
-             data: torch.Generator, device: str) -> tuple[int, list[dict[str, Any]]]:
+             data: torch.Generator, device: str, scheduler=None) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
     """Load the resume state at ``path`` into ``model``, ``optimizer`` and ``data``; returns its step and history.
 
     CheckpointError if the file is truncated or damaged, or was written by a run with other settings."""
@@ -186,7 +234,10 @@ def _restore(path: Path, identity: dict[str, Any], model: "TransformerBridge", o
         model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
         _load_optimizer(optimizer, {k: v.to(device) for k, v in tensors.items()}, meta)
         data.set_state(tensors["data_rng"])
-        return int(meta["step"]), list(meta["history"])
+        if scheduler is not None:
+            _load_scheduler(scheduler, meta["scheduler"])
+        epoch = {"loss": float(meta.get("epoch_loss", 0.0)), "order": tensors.get("epoch_order")}
+        return int(meta["step"]), list(meta["history"]), epoch
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({type(e).__name__}: {e}); "
                                          "start afresh without --resume") from None
@@ -239,6 +290,11 @@ def train(
     model = build_model(model_cfg, seed=train_cfg.seed, device=device)
     params = trainable_parameters(model)
     optimizer = make_optimizer(params, train_cfg)
+    scheduler = make_plateau(optimizer, train_cfg) if train_cfg.lr_schedule == "plateau" else None
+    per_epoch = train_cfg.steps_per_epoch
+    # The epoch under way: its summed training loss (the plateau schedule's metric) and, for train_order="epochs",
+    # the permutation of the training set it reads.
+    epoch: dict[str, Any] = {"loss": 0.0, "order": None}
     data = torch.Generator().manual_seed(train_cfg.seed)
     eval_batch = task.sample(train_cfg.eval_samples, train_cfg.seed + EVAL_SEED_OFFSET).to(device)
     train_set = (
@@ -252,7 +308,7 @@ def train(
     if resume:
         if out is None or not (out / RESUME).is_file():
             raise checkpoint.CheckpointError(f"--resume: no {RESUME} in {out}; nothing to resume")
-        step, history = _restore(out / RESUME, identity, model, optimizer, data, device)
+        step, history, epoch = _restore(out / RESUME, identity, model, optimizer, data, device, scheduler)
 
     def save_resume() -> None:
         _check_weights(step, params)
@@ -260,7 +316,11 @@ def train(
         opt_tensors, opt_meta = _optimizer_tensors(optimizer)
         tensors.update(opt_tensors)
         tensors["data_rng"] = data.get_state()
-        meta = {"identity": identity, "step": step, "history": history, **opt_meta}
+        if epoch["order"] is not None:
+            tensors["epoch_order"] = epoch["order"]
+        meta = {"identity": identity, "step": step, "history": history, **opt_meta, "epoch_loss": epoch["loss"]}
+        if scheduler is not None:
+            meta["scheduler"] = _scheduler_state(scheduler)
         checkpoint.write_tensors(out / RESUME, {k: v.cpu() for k, v in tensors.items()},
                                  metadata={"state": json_text(meta)})
 
@@ -274,11 +334,18 @@ def train(
                 batch = task.sample(train_cfg.batch_size, data).to(device)
             elif train_cfg.full_batch:
                 batch = train_set
+            elif train_cfg.train_order == "epochs":
+                within = step % per_epoch
+                if within == 0 or epoch["order"] is None:
+                    epoch["order"] = torch.randperm(len(train_set), generator=data)
+                idx = epoch["order"][within * train_cfg.batch_size:(within + 1) * train_cfg.batch_size]
+                batch = train_set[idx.to(device)]
             else:
                 idx = torch.randint(0, len(train_set), (train_cfg.batch_size,), generator=data)
                 batch = train_set[idx.to(device)]
-            for group in optimizer.param_groups:
-                group["lr"] = train_cfg.lr_at(step)
+            if scheduler is None:
+                for group in optimizer.param_groups:
+                    group["lr"] = train_cfg.lr_at(step)
             logits = training_forward(model, batch.inputs)
             loss = task.loss(logits, batch) if train_cfg.loss == "task" else squared_mean_hinge(task, logits, batch)
             optimizer.zero_grad(set_to_none=True)
@@ -292,11 +359,17 @@ def train(
             optimizer.step()
             step += 1
             bar.update(1)
+            if scheduler is not None:
+                epoch["loss"] += loss.item()
+                if step % per_epoch == 0:
+                    scheduler.step(epoch["loss"])
+                    epoch["loss"] = 0.0
             if step % train_cfg.eval_every == 0 or step == train_cfg.max_steps:
                 model.eval()
                 held_out = _held_out(model, task, eval_batch)
                 model.train()
-                history.append({"step": step, "train_loss": loss.item(), **held_out})
+                lr = {"lr": optimizer.param_groups[0]["lr"]} if scheduler is not None else {}
+                history.append({"step": step, "train_loss": loss.item(), **lr, **held_out})
                 bar.set_postfix({"loss": f"{loss.item():.4f}", f"held-out {metric}": f"{held_out[metric]:.4f}"})
                 stopped_early = reached(task, held_out[metric], train_cfg.target)
             if out is not None and step % train_cfg.checkpoint_every == 0 and not stopped_early:
@@ -311,4 +384,4 @@ def train(
     return TrainResult(model, metrics)
 
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "make_optimizer", "run_identity", "train"]
+__all__ = ["ADDED_TRAIN_FIELDS", "TrainConfig", "TrainResult", "TrainingDiverged", "make_optimizer", "make_plateau", "run_identity", "train"]
