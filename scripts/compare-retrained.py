@@ -43,7 +43,7 @@ def largest_weight_change(shipped: Path, retrained: Path) -> float:
 def measure(directory: Path) -> dict:
     model, task = interp.load(directory)
     metric = evaluate(model, task, samples=SAMPLES, seed=0)[task.metric]
-    analysis = analyze_model(model, task, reference_for(task), samples=2048, seed=0)
+    analysis = analyze_model(model, task, reference_for(task, model.cfg), samples=2048, seed=0)
     return {"task": task, "metric": metric, "verdicts": {c.name: c.verdict for c in analysis.claims},
             "status": analysis.assessment.status}
 

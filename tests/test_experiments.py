@@ -188,7 +188,7 @@ def test_ray_executor_matches_the_local_one(tmp_path):
 
 
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
-    settings = {"configs": [[3, 5], [6, 2]], "epochs": 10, "eval_every": 5, "record_every": 5}  # k > n fails
+    settings = {"configs": [[3, 5], [6, 2]], "lrs": [0.1, 0.1], "epochs": 10, "eval_every": 5, "record_every": 5}  # k > n fails
     summary, out = sweep(tmp_path, "parity-minimal", settings)
     assert summary["runs"] == {"asked": 4, "finished": 2, "failed": 2}
     assert all("k must be in" in f["error"] for f in summary["failures"])
