@@ -19,8 +19,18 @@ def one_thread() -> None:
     torch.set_num_threads(1)
 
 
+def start_server(preload: list[str]) -> None:
+    """Start the server now, so that its imports run beside this process's own (a command line that will fork
+    workers starts it before it imports torch itself: seconds saved). Idempotent; ``worker_pool`` uses it."""
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(preload)
+    forkserver.ensure_running()
+
+
 def worker_pool(jobs: int, preload: list[str]) -> ProcessPoolExecutor:
-    """``jobs`` worker processes forked from a server that imported the modules ``preload`` names."""
+    """``jobs`` worker processes forked from a server that imported the modules ``preload`` names (or from the one
+    ``start_server`` already started)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)
     return ProcessPoolExecutor(jobs, mp_context=context, initializer=one_thread)

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from ..discovery.names import ABLATIONS, METHODS, METRICS
 from ..files import FolderBusy, WriteError
 from ..validation import MAX_SEED, ConfigError, shown
+from ..workers import start_server
 
 MAX_THREADS = 1024
 
@@ -169,6 +170,10 @@ def add_discover_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(verb="discover")
 
 
+# What the workers of `train` and `analyze --jobs N` import once, in the server they fork from (interp.workers).
+WORKER_PRELOAD = ["interp.cli.verbs", "transformer_lens.model_bridge"]
+
+
 def fault_text(error: Exception) -> str:
     """What a runtime fault says: interp's own errors their message, another OSError ``PATH: reason``."""
     if isinstance(error, OSError) and not isinstance(error, (WriteError, FolderBusy)) and error.strerror:
@@ -185,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     traceback.
     """
     args = build_parser().parse_args(argv)
+    if args.command in ("train", "analyze") and args.jobs > 1:
+        start_server(WORKER_PRELOAD)  # its imports beside the verbs' below: workers are ready when the work is
     verbs = importlib.import_module(".verbs", __name__)  # after parsing: the verbs load torch, the parser must not
 
     try:

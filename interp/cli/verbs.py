@@ -30,7 +30,7 @@ from ..validation import ConfigError, UsageError
 from ..viz.report import report_checkpoint, summary_text
 from ..viz.text import construct_text, dry_run_text, eval_json, eval_text, tasks_text, train_text
 from ..workers import worker_pool
-from . import fault_text, parse_value
+from . import WORKER_PRELOAD, fault_text, parse_value
 from .discover import cmd_discover
 from .experiment import cmd_list, cmd_run, cmd_table
 from .options import split_settings, writable
@@ -115,7 +115,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     # Several runs over the cores: workers forked from a server that imported training once, longest run first
     # as given; each line prints as its run finishes, and a run's fault does not stop the others.
     failures = []
-    with worker_pool(min(args.jobs, len(plans)), ["interp.cli.verbs", "transformer_lens.model_bridge"]) as pool:
+    with worker_pool(min(args.jobs, len(plans)), WORKER_PRELOAD) as pool:
         futures = {pool.submit(train_run, *plan[:4], **options): name for plan, name in zip(plans, args.task)}
         for future in tqdm(as_completed(futures), total=len(futures), desc="train", unit="run", disable=args.quiet):
             try:
@@ -192,7 +192,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         for i, (directory, report) in enumerate(zip(dirs, reports)):
             show(i, analyze_into(directory, report))
     else:  # workers forked from a server that imported the probes once, each on one thread; lines as reports end
-        with worker_pool(min(args.jobs, len(dirs)), ["interp.cli.verbs", "transformer_lens.model_bridge"]) as pool:
+        with worker_pool(min(args.jobs, len(dirs)), WORKER_PRELOAD) as pool:
             futures = {pool.submit(analyze_into, directory, report): i for i, (directory, report) in enumerate(zip(dirs, reports))}
             for future in as_completed(futures):
                 show(futures[future], future.result())
