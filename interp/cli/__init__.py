@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     traceback.
     """
     args = build_parser().parse_args(argv)
-    if args.command in ("train", "analyze") and args.jobs > 1:
+    several = (len(args.task) > 1 if args.command == "train" else
+               args.command == "analyze" and (args.all or len(args.dirs) > 1))
+    if several and args.jobs > 1:
         start_server(WORKER_PRELOAD)  # its imports beside the verbs' below: workers are ready when the work is
     verbs = importlib.import_module(".verbs", __name__)  # after parsing: the verbs load torch, the parser must not
 
