@@ -38,10 +38,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from transformer_lens import ActivationCache, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
 from ..validation import TaskError
+from .positional import HookedModel
 
 if TYPE_CHECKING:
     from . import ModelConfig
@@ -195,19 +195,15 @@ class Unembed(nn.Module):
         return x @ self.W_U + self.b_U
 
 
-class PointerTransformer(HookedRootModule):
+class PointerTransformer(HookedModel):
     """The model of the module docstring; ``PointerTransformer(cfg, seed)``, or ``build_model(cfg, seed)``.
 
     ``seed`` draws each query as a unit vector at a uniform angle (the authors' init); None leaves them zero
     (for loading weights)."""
 
     def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
-        super().__init__()
-        from transformer_lens.config import TransformerBridgeConfig
-
         check_config(cfg)
-        self.interp_config = cfg
-        self.cfg = TransformerBridgeConfig(**cfg.to_bridge_config(seed))
+        super().__init__(cfg, seed, embedding=False)
         self.blocks = nn.ModuleList([PointerBlock(cfg)])
         self.unembed = Unembed(cfg)
         self.residual_labels = list(RESIDUAL_LABELS)
@@ -239,11 +235,6 @@ class PointerTransformer(HookedRootModule):
         resid_post = resid_mid + F.relu(resid_mid @ mlp.W_in + mlp.b_in) @ mlp.W_out + mlp.b_out
         return self.unembed(resid_post)[:, None].expand(-1, inputs.shape[1], -1)
 
-    def run_with_cache(self, *args: Any, return_cache_object: bool = True, **kwargs: Any):
-        """As TransformerLens: ``(output, ActivationCache)`` (``return_cache_object=False``: a plain dict)."""
-        out, cache = super().run_with_cache(*args, **kwargs)
-        return (out, ActivationCache(cache, self)) if return_cache_object else (out, cache)
-
     def pointer(self) -> Tensor:
         """``[head, n]``: each head's attention over the bit positions."""
         return self.blocks[0].attn.pointer()
@@ -255,10 +246,6 @@ class PointerTransformer(HookedRootModule):
     @property
     def W_Q(self) -> Tensor:
         return self.blocks[0].attn.W_Q
-
-    @property
-    def W_U(self) -> Tensor:
-        return self.unembed.W_U
 
 
 __all__ = ["PointerTransformer", "TEMPERATURE_DIVISOR", "check_config", "check_task", "parameter_count", "zigzag"]

@@ -285,14 +285,17 @@ class Unembed(nn.Module):
 class HookedModel(HookedRootModule):
     """What the toolkit's ``HookedRootModule`` models share: ``interp_config`` and its TL config ``cfg``, the token
     or feature embedding ``embed.W_E`` with ``hook_embed``, a learned ``pos_embed.W_pos`` (``positional="learned"``),
-    and TransformerLens's ``run_with_cache``. Subclasses add their blocks and ``unembed``."""
+    and TransformerLens's ``run_with_cache``. Subclasses add their blocks and ``unembed``. ``embedding=False``: no
+    embedding at all (the minimal parity model, whose residual stream starts at zero)."""
 
-    def __init__(self, cfg: "ModelConfig", seed: int | None):
+    def __init__(self, cfg: "ModelConfig", seed: int | None, embedding: bool = True):
         super().__init__()
         from transformer_lens.config import TransformerBridgeConfig
 
         self.interp_config = cfg
         self.cfg = TransformerBridgeConfig(**cfg.to_bridge_config(seed))
+        if not embedding:
+            return
         self.embed = Embed(cfg)
         self.hook_embed = HookPoint()
         if cfg.positional == "learned":
