@@ -1,6 +1,8 @@
 import contextlib
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,22 @@ def run_interp(*argv) -> tuple[int, str, str]:
 def cli():
     """``run_interp``: a test asks for ``cli`` and calls ``cli("train", ...)``."""
     return run_interp
+
+
+def train_killed_after_step(step: int, train_call: str) -> subprocess.CompletedProcess:
+    """Run ``train_call`` (Python source) in a child process on one torch thread, as the tests run (float sums
+    split over threads round differently), that exits hard with status 9 right after writing the resume state of
+    step ``step``: a run killed mid-way."""
+    code = f"""
+import os, torch, interp.checkpoint as c
+torch.set_num_threads(1)
+original = c.write_tensors
+def write_then_die(path, tensors, metadata=None):
+    digest = original(path, tensors, metadata)
+    if metadata and '"step": {step}' in metadata["state"]:
+        os._exit(9)
+    return digest
+c.write_tensors = write_then_die
+{train_call}
+"""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

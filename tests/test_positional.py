@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -46,6 +44,8 @@ from interp.models.positional import PositionalTransformer, parameter_count
 from interp.tasks import TASKS, TaskError, make_task
 from interp.tasks.positional import VALUE_TASKS, sample_values
 from interp.training import TrainConfig, make_plateau, train
+
+from conftest import train_killed_after_step  # this folder's conftest: a run killed mid-way
 from test_cli import cli
 
 FAST = settings(max_examples=20, deadline=None)
@@ -437,21 +437,8 @@ def test_a_killed_paper_run_resumes_mid_epoch_to_the_same_weights(tmp_path):
     task, model_cfg, train_cfg = configure("cumsum", "paper", settings_)
     straight = train(task, model_cfg, train_cfg, progress=False).model
     out = tmp_path / "run"
-    code = f"""
-import os, torch, interp.checkpoint as c
-torch.set_num_threads(1)
-from interp.defaults import configure
-from interp.training import train
-original = c.write_tensors
-def write_then_die(path, tensors, metadata=None):
-    digest = original(path, tensors, metadata)
-    if metadata and '"step": 4' in metadata["state"]:
-        os._exit(9)
-    return digest
-c.write_tensors = write_then_die
-train(*configure("cumsum", "paper", {settings_!r}), {str(out)!r}, progress=False)
-"""
-    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    killed = train_killed_after_step(4, "from interp.defaults import configure\nfrom interp.training import train\n"
+                                        f"train(*configure('cumsum', 'paper', {settings_!r}), {str(out)!r}, progress=False)")
     assert killed.returncode == 9, killed.stderr
     resumed = train(task, model_cfg, train_cfg, out, resume=True, progress=False).model
     assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))

@@ -21,6 +21,8 @@ from interp.tasks import TaskError, make_task
 from interp.tasks import evaluate
 from interp.training import ADDED_TRAIN_FIELDS, TRAIN_SET_SEED_OFFSET, TrainConfig, train
 
+from conftest import train_killed_after_step  # this folder's conftest: a run killed mid-way
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "parity": ({"n": 6, "k": 2}, {"d_model": 32, "n_heads": 2, "d_mlp": 32}),
@@ -98,24 +100,14 @@ def test_resume_after_a_kill_reaches_the_same_weights(tmp_path):
     task, model_cfg, train_cfg = tiny("parity", steps=40)
     straight = train(task, model_cfg, train_cfg, progress=False)
     out = tmp_path / "run"
-    # Kill a CLI run mid-way: a child process that exits hard right after its step-20 resume write.
-    code = f"""
-import os, torch, interp.checkpoint as c
-torch.set_num_threads(1)  # as this process: float sums split over threads round differently
+    # Kill a run mid-way: a child process that exits hard right after its step-20 resume write.
+    killed = train_killed_after_step(20, f"""
 from interp.training import train, TrainConfig
 from interp.models import ModelConfig
 from interp.tasks import make_task
-original = c.write_tensors
-def write_then_die(path, tensors, metadata=None):
-    digest = original(path, tensors, metadata)
-    if metadata and '"step": 20' in metadata["state"]:
-        os._exit(9)
-    return digest
-c.write_tensors = write_then_die
 task = make_task("parity", **{TINY["parity"][0]!r})
 train(task, ModelConfig(**{model_cfg.__dict__!r}), TrainConfig(**{train_cfg.__dict__!r}), {str(out)!r}, progress=False)
-"""
-    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+""")
     assert killed.returncode == 9, killed.stderr
     assert (out / "resume.safetensors").exists() and not (out / "model.safetensors").exists()
     resumed = train(task, model_cfg, train_cfg, out, resume=True, progress=False)
