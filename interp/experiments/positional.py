@@ -106,12 +106,16 @@ def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2g}"
 
 
+def fit_errors(results: list[RunResult], models: list[str]) -> dict[str, float | None]:
+    """Each model's median relative error at c = 1 over the finished runs: how well it fits the training range."""
+    return {model: median(measured(ok_results(results), model, "relative_error", 1.0)) for model in models}
+
+
 def fit_note(results: list[RunResult], models: list[str]) -> str:
     """How well the runs' models fit the training range: their median relative error at c = 1 (the authors'
     trained models' in-distribution MSE is 1.5e-6 to 9.1e-4, a relative error of order 1e-2 or less)."""
-    errors = {model: median(measured(ok_results(results), model, "relative_error", 1.0)) for model in models}
     return ("Median relative error ||f - y|| / ||y|| at c = 1 over all runs: "
-            + ", ".join(f"{model} {fmt(v)}" for model, v in errors.items())
+            + ", ".join(f"{model} {fmt(v)}" for model, v in fit_errors(results, models).items())
             + " (1 is predicting 0; a model that fits the training range is near 0). ")
 
 
@@ -126,8 +130,7 @@ def underfit(runs: list[RunResult], models: list[str], options: dict[str, Any]) 
     poor fit is a finding, and the row is graded)."""
     if options["epochs"] >= PROTOCOL["epochs"]:
         return None
-    errors = {model: median(measured(ok_results(runs), model, "relative_error", 1.0)) for model in models}
-    loose = {model: error for model, error in errors.items() if error is not None and error > FITS}
+    loose = {model: error for model, error in fit_errors(runs, models).items() if error is not None and error > FITS}
     if not loose:
         return None
     return Untested(f"the budget did not reach fitted models: after {options['epochs']} of the authors' "
