@@ -81,19 +81,23 @@ def epoch_minibatches(count: int, batch_size: int | None, seed: int) -> tuple[Ca
 
 
 def train_pointer(cfg, seed: int, data: dict[str, Any], lr: float, epochs: int, eval_every: int,
-                  record_every: int = 0, target: float = 1.0, batch_size: int | None = None) -> dict[str, Any]:
+                  record_every: int = 0, target: float = 1.0, batch_size: int | None = None,
+                  device: str = "cpu") -> dict[str, Any]:
     """Adam on the pointer model's trainable parameters over shuffled minibatches of ``batch_size`` (the authors'
     80,000; full batch where that holds the whole set, or None), for ``epochs`` epochs with the test accuracy every
-    ``eval_every`` epochs; stops at ``target`` test accuracy. Epochs count in the result and the formation."""
-    model = PointerParity(cfg, seed=seed)
+    ``eval_every`` epochs; stops at ``target`` test accuracy. Epochs count in the result and the formation.
+    The weights and the shuffles come from ``seed`` on the CPU, so a seed starts the same on every ``device``."""
+    model = on_device(PointerParity(cfg, seed=seed), device)
     (x, y), (x_test, y_test) = data["train"], data["test"]
-    x, x_test = x.float(), x_test.float()  # once, not every epoch
+    x, x_test = x.float().to(device), x_test.float().to(device)  # once, not every epoch
+    y, y_test = y.to(device), y_test.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     subset = list(data["task"].subset)
     rows, per_epoch = epoch_minibatches(len(x), batch_size, seed)
 
     def loss(step: int) -> Tensor:
         batch = rows(step)
+        batch = batch if batch is None else batch.to(device)
         return squared_mean_hinge(model(x), y) if batch is None else squared_mean_hinge(model(x[batch]), y[batch])
 
     result = fit(
@@ -251,7 +255,7 @@ class ParityMinimal(Experiment):
         data = hg_split(p["n"], p["k"], spec.seed, p["fraction"])
         cfg = PointerParityConfig(n=p["n"], k=p["k"], n_heads=p["k"])
         return train_pointer(cfg, spec.seed, data, p["lr"], p["epochs"], p["eval_every"], p["record_every"],
-                             batch_size=p["batch_size"])
+                             batch_size=p["batch_size"], device=device)
 
     def rows(self, options):
         specs, epochs = [], options["epochs"]
@@ -399,7 +403,7 @@ class ParityFrozenAttention(Experiment):
         cfg = PointerParityConfig(n=n, k=p["k"], n_heads=p["heads"], query_norm=norm, readout="mlp",
                                   readout_width=p["readout_width"], train_queries=False)
         data = hg_split(n, p["k"], spec.seed, 0.8, cap=p["data_cap"])
-        out = train_pointer(cfg, spec.seed, data, p["lr"], p["epochs"], p["eval_every"], target=1.0)
+        out = train_pointer(cfg, spec.seed, data, p["lr"], p["epochs"], p["eval_every"], target=1.0, device=device)
         return {k: out[k] for k in ("test_accuracy", "train_accuracy", "min_coverage", "subset")}
 
     def rows(self, options):
