@@ -157,6 +157,19 @@ def test_jobs_do_not_change_results(tmp_path):
     assert json.loads((one / "summary.json").read_text())["rows"] == json.loads((two / "summary.json").read_text())["rows"]
 
 
+def test_workers_compute_on_one_thread_of_torch_and_of_blas(monkeypatch):
+    """BLAS pools size themselves from the environment when they load: the server the workers fork from must start
+    with it set, or N workers each spin a pool as wide as the machine."""
+    from interp.workers import BLAS_THREADS, worker_pool
+
+    for name in BLAS_THREADS:
+        monkeypatch.delenv(name, raising=False)
+    with worker_pool(1, ["numpy"]) as pool:
+        seen = {name: pool.submit(os.getenv, name).result() for name in BLAS_THREADS}
+        torch_threads = pool.submit(torch.get_num_threads).result()
+    assert seen == {name: "1" for name in BLAS_THREADS} and torch_threads == 1
+
+
 def test_this_process_runs_the_last_runs_while_the_workers_start(monkeypatch):
     """The first submit forks the workers (seconds, the first time): meanwhile this process takes runs from the
     back of the queue; every run is done once, by one of them."""
