@@ -433,6 +433,16 @@ def loop_seconds_per_step(name: str, device: str, steps: int) -> float:
     return max(seconds(2 * steps) - seconds(steps), 0.0) / steps
 
 
+def cpu_model() -> str:
+    """The CPU's model name, where Linux says it (``platform.processor()`` is often empty there)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def bench_device(device: str, steps: int = 50) -> dict[str, Any]:
     """Per-step seconds of each of ``DEVICE_PRESETS`` on one CPU thread (as ``interp train`` runs) and on
     ``device``, and the speed-up."""
@@ -460,7 +470,7 @@ def main(argv: list[str] | None = None) -> None:
         if not torch.cuda.is_available():
             sys.exit("bench --device cuda: no CUDA device is available here")
         results = {"machine": {"python": platform.python_version(), "torch": torch.__version__, "cores": threads,
-                               "cpu": platform.processor() or platform.machine(),
+                               "cpu": cpu_model(),
                                "gpu": torch.cuda.get_device_name()},
                    "training_loop": bench_device("cuda")}
         write_json(args.out, results)
