@@ -27,6 +27,8 @@ from interp.experiments.statistics import loglog_slope, spread
 from interp.grading import AtLeast, AtMost, Inside, Untested
 from interp.tasks import TaskError
 
+from conftest import check_census  # this folder's conftest
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_CONSTRUCTION = {"ns": [6, 9], "ks": [2], "scales": [1.0, 5.0], "samples": 64, "reference_cells": [[6, 2]]}
 # Tiny settings under which every parity experiment runs in a few seconds.
@@ -241,6 +243,7 @@ def test_every_parity_experiment_runs_at_tiny_scale(tmp_path, name):
     assert summary["rows"] and all(row["verdict"] in VERDICTS for row in summary["rows"])
     assert all(row["runs"] >= 1 for row in summary["rows"])
     assert summary["figures"] and all((out / f).exists() for f in summary["figures"])
+    check_census(summary)
 
 
 def test_every_experiment_has_quick_summary_committed():
@@ -307,3 +310,22 @@ def test_cuda_request_without_a_gpu_is_refused(tmp_path):
 def test_a_sweep_runs_on_cuda(tmp_path):
     summary, _ = sweep(tmp_path, device="cuda")
     assert summary["device"] == "cuda" and summary["runs"]["failed"] == 0
+
+
+def test_the_census_counts_each_models_status_among_all_seeds_and_the_solving_ones():
+    from interp.experiments.census import census
+
+    def run(group, seed, records, status="ok"):
+        return RunResult(f"{group}{seed}", "x", group, {}, seed, "cpu", status,
+                         {"mechanisms": {m: {"status": s, "solved": ok} for m, (s, ok) in records.items()}})
+
+    entries = census([run("n=8", 0, {"a": ("predicted", True), "b": ("absent", True)}),
+                      run("n=8", 1, {"a": ("partly", False), "b": ("absent", False)}),
+                      run("n=8", 2, {"a": ("predicted", True)}, status="failed"),
+                      run("n=16", 0, {"a": ("absent", False)})])
+    assert [(e["group"], e["model"], e["seeds"], e["solved"]) for e in entries] == [
+        ("n=8", "a", 2, 1), ("n=8", "b", 2, 1), ("n=16", "a", 1, 0)]
+    assert entries[0]["among_all"] == {"predicted": 1, "partly": 1, "absent": 0, "untested": 0}
+    assert entries[0]["among_solved"] == {"predicted": 1, "partly": 0, "absent": 0, "untested": 0}
+    assert entries[2]["among_solved"] == {"predicted": 0, "partly": 0, "absent": 0, "untested": 0}
+    assert census([RunResult("r", "x", "g", {}, 0, "cpu", "ok", {"accuracy": 1.0})]) == []

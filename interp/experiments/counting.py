@@ -34,6 +34,7 @@ from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
 from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .census import mechanism
 from .statistics import NO_FINISHED_RUN, ok_results, spread
 
 GOLKAR = "Golkar et al. 2024 (arXiv 2406.02585)"
@@ -136,7 +137,8 @@ class CountingAttention(Experiment):
         batch = task.sample(p["test_samples"], spec.seed + 2).to(device)
         with torch.no_grad():
             accuracy = task.evaluate(model(batch.inputs), batch)["accuracy"]
-        out = {"accuracy": accuracy, "steps": metrics["steps"]}
+        out = {"accuracy": accuracy, "steps": metrics["steps"],
+               "mechanisms": {"transformer": mechanism(model, task, accuracy >= GOOD, spec.seed)}}
         if p["attention"] == "bidirectional" and p["positional"] == "none":
             out["ceiling"] = permutation_invariant_ceiling(batch.to("cpu"))
         return out
@@ -365,6 +367,10 @@ class CountingBias(Experiment):
         cap = task.max_count if p["model"] != "trained" else count_cap(task, seed=spec.seed)
         lengths = [f * task.L for f in p["length_factors"]]
         grid = ood_grid(model, task, lengths, list(range(1, task.R + 1)), cap, p["test_samples"], spec.seed + 3)
+        if p["model"] == "trained":  # the census of every trained model (the paper model's status is its analysis's)
+            solved = context.metrics["accuracy"] >= GOOD
+            out["mechanisms"] = {"transformer": {"status": out["mechanism"], "solved": solved} if paper
+                                 else mechanism(model, task, solved, spec.seed)}
         return {"bias": context.bias, "split": context.split, "accuracy": context.metrics["accuracy"], "grid": grid,
                 "count_cap": cap, "steps": steps, **out}
 

@@ -38,6 +38,7 @@ from ..training import train
 from ..training.fit import fit
 from ..validation import TaskError
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .census import mechanism
 from .statistics import NO_FINISHED_RUN, loglog_slope, median, ok_results, spread, too_few_sizes
 
 HG = "Han & Ghoshdastidar 2025 (arXiv 2502.07553)"
@@ -630,7 +631,8 @@ class ParityOnline(Experiment):
         formation = [{"step": h["step"], "accuracy": h["accuracy"], "attention_on_S": h["attention_on_relevant"]}
                      for h in result.metrics["history"]]
         return {"solved_at": steps, "final_accuracy": result.metrics["final"]["accuracy"],
-                "batch_size": train_cfg.batch_size, "formation": formation}
+                "batch_size": train_cfg.batch_size, "formation": formation,
+                "mechanisms": {"transformer": mechanism(result.model, task, steps is not None, seed)}}
 
     def rows(self, options):
         specs = [self.steps_row(width, options) for width in options["widths"] if width in self.REFERENCE]
