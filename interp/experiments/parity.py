@@ -344,12 +344,20 @@ def none_solved(group: list[RunResult], epochs: int) -> Untested:
     return Untested(NO_FINISHED_RUN if not group else f"no seed solved within {epochs} epochs")
 
 
+AUTHORS_EPOCHS = 2000  # the default of the authors' released training script
+
+
 def solving(runs: list[RunResult], epochs: int) -> Measured:
     group, solved, stalled = by_solving(runs)
     value = (bool(solved and stalled), bool(solved)) if group else Untested(NO_FINISHED_RUN)
+    detail = f"{len(solved)} of {len(group)} seeds solved within {epochs} epochs"
+    if group and not solved and epochs >= AUTHORS_EPOCHS:
+        accuracies = sorted(round(r.measurements["test_accuracy"], 3) for r in stalled)
+        detail += (f", on the authors' setup (their data split, minibatches, loss and lr) for at least their default "
+                   f"{AUTHORS_EPOCHS} epochs, so not a budget or setup artifact; test accuracy of the stalled seeds "
+                   f"{accuracies}")
     return Measured(value, {"solved": len(solved), "seeds": len(group),
-                            "fraction": len(solved) / len(group) if group else None},
-                    f"{len(solved)} of {len(group)} seeds solved within {epochs} epochs")
+                            "fraction": len(solved) / len(group) if group else None}, detail)
 
 
 def solving_epochs(runs: list[RunResult], epochs: int) -> Measured:
@@ -576,14 +584,18 @@ def pointer_solves(runs: list[RunResult], ns: list[int]) -> Measured:
     return Measured(value, {f"n={n}": f"{sum(v)}/{len(v)} seeds" for n, v in solved.items()})
 
 
+BARAK_STEPS = 100_000  # Barak et al.'s budget: Adam-trained transformers converge on small (n, k) within it
+
+
 class ParityOnline(Experiment):
     name = "parity-online"
     title = "E4: online SGD on (50, 3): steps to solve for MLPs of width 10 / 100 / 1000, and the default transformer"
     paper = f"{BARAK}; the toolkit's default transformer"
     # The transformer trains on batches of 32 too, so that steps compare; at the toolkit's default batch of 256
     # a step costs ~8x more and (50, 3) was still at chance after 2000 steps.
+    # The full scale gives the transformer Barak et al.'s budget (BARAK_STEPS); the quick one a few thousand steps.
     options = {"n": 50, "k": 3, "widths": [10, 100, 1000], "batch_size": 32, "lr": 0.1, "max_steps": 30000,
-               "eval_every": 250, "eval_samples": 4096, "transformer_seeds": 8, "transformer_max_steps": 6000}
+               "eval_every": 250, "eval_samples": 4096, "transformer_seeds": 8, "transformer_max_steps": BARAK_STEPS}
     quick = {"max_steps": 20000, "transformer_seeds": 2, "transformer_max_steps": 3000}
     seeds, quick_seeds = 8, 8
     REFERENCE = {10: (6250, [5000, 9000]), 100: (4500, [3250, 5750]), 1000: (1250, [1250, 1500])}
@@ -644,8 +656,8 @@ class ParityOnline(Experiment):
             runs=lambda r: r.params.get("model") == "mlp", shown_if=lambda runs: speedup(runs) is not None))
         specs.append(RowSpec(
             "the default transformer solves (50, 3) online",
-            Reference("Adam-trained transformers converge on small (n, k) within 10^5 steps; plain SGD rarely", BARAK,
-                      "paper"), partial(transformer_steps, options=options),
+            Reference(f"Adam-trained transformers converge on small (n, k) within {BARAK_STEPS:,} steps; plain SGD "
+                      "rarely", BARAK, "paper"), partial(transformer_steps, options=options),
             Share(1.0, 0.5, sentence_template=f"reproduced if {{reproduced:part}} seed reaches 100 % held-out accuracy "
                                               f"within {options['transformer_max_steps']} steps; partial if at least "
                                               "{partial:part} do"),
@@ -719,9 +731,14 @@ def speedup(runs: list[RunResult]) -> Measured | None:
 
 
 def transformer_steps(runs: list[RunResult], options: dict[str, Any]) -> Measured:
-    steps = solving_steps(runs)
+    """Which seeds solved; untested where none did within a budget short of Barak et al.'s."""
+    steps, budget = solving_steps(runs), options["transformer_max_steps"]
     finals = [round(r.measurements["final_accuracy"], 3) for r in runs if r.ok]
-    return Measured([s is not None for s in steps] if steps else Untested(NO_FINISHED_RUN), spread(steps),
+    value = [s is not None for s in steps] if steps else Untested(NO_FINISHED_RUN)
+    if steps and not any(s is not None for s in steps) and budget < BARAK_STEPS:
+        value = Untested(f"the budget did not reach Barak et al.'s: no seed solved within {budget:,} steps, where they "
+                         f"allow {BARAK_STEPS:,} (the full scale's budget)")
+    return Measured(value, spread(steps),
                     f"the default model and optimiser (AdamW 1e-3) on batches of {options['batch_size']}, like the MLPs; "
                     f"final held-out accuracy per seed {finals}")
 
