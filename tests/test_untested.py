@@ -152,6 +152,22 @@ def test_a_transformer_that_never_solved_within_a_budget_short_of_barak_s_is_unt
     assert rows_by_name(experiment.summarize(unsolved, at_barak, seeds))[name].verdict == "not_reproduced"
 
 
+def test_a_gap_within_the_draws_standard_errors_is_undecided_and_one_beyond_them_is_not():
+    _, recorded, results = committed("symmetry-learning-curves")
+    experiment, options, seeds = get_experiment("symmetry-learning-curves"), recorded["options"], recorded["seeds"]
+    name = "kappa-theory tracks exact GP regression (both targets, every L, noise and P)"
+    row_ = rows_by_name(experiment.summarize(results, options, seeds))[name]
+    assert row_.verdict == "untested" and row_.detail.startswith("the draws could not decide")
+
+    def precise(result):  # the same means, as if from many more draws
+        gpr = {noise: {target: {**v, "se": [0.0] * len(v["se"])} if isinstance(v, dict) and "se" in v else v
+                       for target, v in per_target.items()} for noise, per_target in result.measurements["gpr"].items()}
+        return with_measurements(result, gpr=gpr)
+
+    assert rows_by_name(experiment.summarize([precise(r) for r in results], options, seeds))[name].verdict == \
+        "not_reproduced"
+
+
 def with_fit(result, relative_error: float):
     """``result`` with every model's relative error at c = 1 set to ``relative_error``."""
     return with_measurements(result, **{model: {**m, "relative_error": {**m["relative_error"], "1": relative_error}}
