@@ -119,7 +119,7 @@ def census_markdown(entries: Sequence[Mapping[str, Any]]) -> str:
     def statuses(counts: Mapping[str, int]) -> str:
         return ", ".join(f"{status} {n}" for status, n in counts.items() if n) or "-"  # in census's order
 
-    lines = ["| Runs | Model | Seeds | Solved | Mechanism of the solving seeds | Mechanism of every seed |",
+    lines = ["| Group | Model | Seeds | Solved | Mechanism of the solving seeds | Mechanism of every seed |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {e['group']} | {e['model']} | {e['seeds']} | {e['solved']} | {statuses(e['among_solved'])} | "
               f"{statuses(e['among_all'])} |" for e in entries]
