@@ -48,8 +48,10 @@ reproduce: install
 	@for name in $$($(BIN)/interp experiment list --names); do $(BIN)/interp experiment run $$name --quick || exit 1; done
 	$(BIN)/interp experiment table --readme README.md
 
+# `make bench DEVICE=cuda` weighs a GPU instead: the training loop's step on it against one CPU thread.
+DEVICE ?= cpu
 bench: install
-	$(BIN)/python -m interp.bench --out bench.json
+	$(BIN)/python -m interp.bench --device $(DEVICE) --out $(if $(filter cuda,$(DEVICE)),bench-cuda.json,bench.json)
 
 clean-venv:
 	rm -rf $(VENV)

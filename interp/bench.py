@@ -16,6 +16,9 @@
 - analysis: seconds to analyse each shipped default model (target: all three under 120 s);
 - cli: ``interp --help``, ``interp tasks`` and ``interp experiment list``, each in a fresh interpreter, as a ratio
   to a bare ``import torch`` in one (target < 0.6: none of them imports torch or TransformerLens).
+
+``--device cuda`` measures instead what a GPU buys (``bench-cuda.json``): seconds per step of ``interp train``'s
+own loop (sampling on the CPU included) for each shipped preset, on one CPU thread and on the GPU, and their ratio.
 """
 
 from __future__ import annotations
@@ -405,16 +408,75 @@ def bench_cli(target: float = 0.6, repeats: int = 5) -> dict[str, Any]:
             **{f"{name}_meets_target": seconds / torch_seconds < target for name, seconds in listings.items()}}
 
 
+# The presets a GPU is weighed on: the shipped models, and the paper-scale models that experiments train.
+DEVICE_PRESETS = ("parity:default", "parity:minimal", "selection:default", "counting:default", "counting:paper",
+                  "cumsum:paper")
+
+
+def loop_seconds_per_step(name: str, device: str, steps: int) -> float:
+    """Seconds per step of ``interp.training.train`` for preset ``name`` (``task:preset``) on ``device``: the
+    difference between runs of ``2 * steps`` and ``steps`` steps, so that building the model and the first
+    evaluation cancel out. Evaluation is off and no target stops a run early."""
+    from .training import train
+
+    task_name, preset = name.split(":")
+
+    def seconds(max_steps: int) -> float:
+        task, model_cfg, train_cfg = configure(task_name, preset, {"train": {
+            "max_steps": max_steps, "eval_every": 10 * max_steps, "target": None, "checkpoint_every": 10 * max_steps}})
+        start = time.perf_counter()
+        train(task, model_cfg, train_cfg, progress=False, device=device)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    seconds(steps)  # warm-up: kernels, allocator, caches
+    return max(seconds(2 * steps) - seconds(steps), 0.0) / steps
+
+
+def cpu_model() -> str:
+    """The CPU's model name, where Linux says it (``platform.processor()`` is often empty there)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
+def bench_device(device: str, steps: int = 50) -> dict[str, Any]:
+    """Per-step seconds of each of ``DEVICE_PRESETS`` on one CPU thread (as ``interp train`` runs) and on
+    ``device``, and the speed-up."""
+    out = {}
+    for name in DEVICE_PRESETS:
+        cpu, other = (loop_seconds_per_step(name, where, steps) for where in ("cpu", device))
+        out[name] = {"cpu_ms_per_step": 1e3 * cpu, f"{device}_ms_per_step": 1e3 * other,
+                     "speedup": cpu / other if other else None}
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="bench.json")
     parser.add_argument("--skip-analysis", action="store_true")
     parser.add_argument("--skip-sweep", action="store_true", help="skip the ~4 minute sweep benchmark")
     parser.add_argument("--skip-scaling", action="store_true", help="skip the ~2 minute scaling benchmark")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: only what a GPU buys against one CPU thread (written to --out)")
     args = parser.parse_args(argv)
     reuse_freed_memory()  # as every experiment run
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as `interp train` and every experiment run: per-step speed on one core
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("bench --device cuda: no CUDA device is available here")
+        results = {"machine": {"python": platform.python_version(), "torch": torch.__version__, "cores": threads,
+                               "cpu": cpu_model(),
+                               "gpu": torch.cuda.get_device_name()},
+                   "training_loop": bench_device("cuda")}
+        write_json(args.out, results)
+        print(json.dumps(results, indent=2))
+        return
     jobs = max(2, os.cpu_count() or 1)  # a sweep's default --jobs
     results = {
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "threads": 1,

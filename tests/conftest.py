@@ -83,3 +83,21 @@ c.write_tensors = write_then_die
 {train_call}
 """
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+# The experiments that train transformers with a family's probes: their summaries carry a mechanism census.
+CENSUS_EXPERIMENTS = {"parity-online", "selection-fcn", "symmetry-bias", "counting-attention", "counting-bias",
+                      "positional-scale", "positional-bias-free", "positional-size"}
+
+
+def check_census(summary: dict) -> None:
+    """A summary's census, where its experiment trains transformers: one entry per group and model, whose statuses
+    count every seed once and the solving seeds among them."""
+    if summary["experiment"] not in CENSUS_EXPERIMENTS:
+        assert not summary["census"]
+        return
+    assert summary["census"]
+    for entry in summary["census"]:
+        assert sum(entry["among_all"].values()) == entry["seeds"] >= 1
+        assert sum(entry["among_solved"].values()) == entry["solved"] <= entry["seeds"]
+        assert set(entry["among_all"]) == {"predicted", "partly", "absent", "untested"}

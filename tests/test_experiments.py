@@ -27,6 +27,8 @@ from interp.experiments.statistics import loglog_slope, spread
 from interp.grading import AtLeast, AtMost, Inside, Untested
 from interp.tasks import TaskError
 
+from conftest import check_census  # this folder's conftest
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_CONSTRUCTION = {"ns": [6, 9], "ks": [2], "scales": [1.0, 5.0], "samples": 64, "reference_cells": [[6, 2]]}
 # Tiny settings under which every parity experiment runs in a few seconds.
@@ -157,6 +159,19 @@ def test_jobs_do_not_change_results(tmp_path):
     assert json.loads((one / "summary.json").read_text())["rows"] == json.loads((two / "summary.json").read_text())["rows"]
 
 
+def test_workers_compute_on_one_thread_of_torch_and_of_blas(monkeypatch):
+    """BLAS pools size themselves from the environment when they load: the server the workers fork from must start
+    with it set, or N workers each spin a pool as wide as the machine."""
+    from interp.workers import BLAS_THREADS, worker_pool
+
+    for name in BLAS_THREADS:
+        monkeypatch.delenv(name, raising=False)
+    with worker_pool(1, ["numpy"]) as pool:
+        seen = {name: pool.submit(os.getenv, name).result() for name in BLAS_THREADS}
+        torch_threads = pool.submit(torch.get_num_threads).result()
+    assert seen == {name: "1" for name in BLAS_THREADS} and torch_threads == 1
+
+
 def test_this_process_runs_the_last_runs_while_the_workers_start(monkeypatch):
     """The first submit forks the workers (seconds, the first time): meanwhile this process takes runs from the
     back of the queue; every run is done once, by one of them."""
@@ -228,6 +243,7 @@ def test_every_parity_experiment_runs_at_tiny_scale(tmp_path, name):
     assert summary["rows"] and all(row["verdict"] in VERDICTS for row in summary["rows"])
     assert all(row["runs"] >= 1 for row in summary["rows"])
     assert summary["figures"] and all((out / f).exists() for f in summary["figures"])
+    check_census(summary)
 
 
 def test_every_experiment_has_quick_summary_committed():
@@ -294,3 +310,22 @@ def test_cuda_request_without_a_gpu_is_refused(tmp_path):
 def test_a_sweep_runs_on_cuda(tmp_path):
     summary, _ = sweep(tmp_path, device="cuda")
     assert summary["device"] == "cuda" and summary["runs"]["failed"] == 0
+
+
+def test_the_census_counts_each_models_status_among_all_seeds_and_the_solving_ones():
+    from interp.experiments.census import census
+
+    def run(group, seed, records, status="ok"):
+        return RunResult(f"{group}{seed}", "x", group, {}, seed, "cpu", status,
+                         {"mechanisms": {m: {"status": s, "solved": ok} for m, (s, ok) in records.items()}})
+
+    entries = census([run("n=8", 0, {"a": ("predicted", True), "b": ("absent", True)}),
+                      run("n=8", 1, {"a": ("partly", False), "b": ("absent", False)}),
+                      run("n=8", 2, {"a": ("predicted", True)}, status="failed"),
+                      run("n=16", 0, {"a": ("absent", False)})])
+    assert [(e["group"], e["model"], e["seeds"], e["solved"]) for e in entries] == [
+        ("n=8", "a", 2, 1), ("n=8", "b", 2, 1), ("n=16", "a", 1, 0)]
+    assert entries[0]["among_all"] == {"predicted": 1, "partly": 1, "absent": 0, "untested": 0}
+    assert entries[0]["among_solved"] == {"predicted": 1, "partly": 0, "absent": 0, "untested": 0}
+    assert entries[2]["among_solved"] == {"predicted": 0, "partly": 0, "absent": 0, "untested": 0}
+    assert census([RunResult("r", "x", "g", {}, 0, "cpu", "ok", {"accuracy": 1.0})]) == []

@@ -46,7 +46,7 @@ from interp.tasks import TASKS, TaskError, make_task
 from interp.tasks.positional import VALUE_TASKS, sample_values
 from interp.training import TrainConfig, make_plateau, train
 
-from conftest import train_killed_after_step  # this folder's conftest: a run killed mid-way
+from conftest import check_census, train_killed_after_step  # this folder's conftest
 from test_cli import cli
 
 FAST = settings(max_examples=20, deadline=None)
@@ -340,6 +340,7 @@ def test_experiments_run_at_a_tiny_scale(name, tmp_path):
         assert row["verdict"] in VERDICTS and row["rule"] and row["reference"]["source"]
     assert (tmp_path / name / "report.html").exists() and summary["figures"]
     assert get_experiment(name).quick_seeds >= 3
+    check_census(summary)
 
 
 # --- the authors' model and protocol (the paper presets) ------------------------------------------

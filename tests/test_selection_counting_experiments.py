@@ -26,6 +26,8 @@ from interp.tasks import TaskError, evaluate, make_task
 from interp.tasks.counting import FIRST_QUERY, IGNORE
 from interp.tasks.selection import fixed_codes
 from interp.training import TrainConfig, train
+
+from conftest import check_census  # this folder's conftest
 from test_tasks import reference_counting
 
 SETTINGS = settings(max_examples=20, deadline=None)
@@ -281,6 +283,7 @@ def test_experiment_runs_at_a_tiny_scale(name, tmp_path):
         assert r["rule"] and r["runs"] <= r["runs_asked"]
     saved = json.loads((tmp_path / name / "summary.json").read_text())
     assert all((tmp_path / name / f).stat().st_size > 0 for f in saved["figures"])
+    check_census(saved)
 
 
 @pytest.mark.slow

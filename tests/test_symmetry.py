@@ -28,6 +28,8 @@ from interp.symmetry.learning import (Eigensystem, gpr_predictions, half_sample_
                                       theory_learnability)
 from interp.tasks import TaskError, make_task
 
+from conftest import check_census  # this folder's conftest
+
 warnings.filterwarnings("ignore", message=".*requires_grad.*")
 
 
@@ -440,6 +442,7 @@ def test_experiments_run_at_a_tiny_scale(name, tmp_path):
     assert summary["rows"] and all(r["verdict"] in VERDICTS for r in summary["rows"])
     assert all(r["reference"]["kind"] in ("paper", "closed_form", "proof", "reference_run") for r in summary["rows"])
     assert all((tmp_path / f).exists() for f in summary["figures"])
+    check_census(summary)
     if name == "symmetry-kernel":  # the acceptance numbers do not depend on the scale
         rows = {r["name"].split(" (")[0]: r for r in summary["rows"]}
         assert rows["Gram eigenvalues / N on the trivial irrep"]["verdict"] == "reproduced"

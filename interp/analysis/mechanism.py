@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from .claims import MECHANISM_KINDS, Claim, head_names
 
 PREDICTED, PARTLY, ABSENT, UNTESTED = "predicted", "partly", "absent", "untested"
+STATUSES = (PREDICTED, PARTLY, ABSENT, UNTESTED)
 
 
 @dataclass(frozen=True)

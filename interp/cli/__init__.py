@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from ..discovery.names import ABLATIONS, METHODS, METRICS
 from ..files import FolderBusy, WriteError
 from ..validation import MAX_SEED, ConfigError, shown
-from ..workers import start_server
+from ..workers import one_blas_thread, start_server
 
 MAX_THREADS = 1024
 
@@ -196,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     several = (len(args.task) > 1 if args.command == "train" else
                args.command == "analyze" and (args.all or len(args.dirs) > 1))
+    if several or args.verb == "experiment run":
+        one_blas_thread()  # before numpy loads: this process's runs are one thread wide, as its workers' are
     if several and args.jobs > 1:
         start_server(WORKER_PRELOAD)  # its imports beside the verbs' below: workers are ready when the work is
     # After parsing, and only the module the verb needs: interp.cli.verbs loads torch, the parser and the listings

@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 from ..grading import Rule, Untested, Verdict
 from ..plot import Plot
 from ..validation import TaskError
+from .census import census
 
 VERDICTS = ("reproduced", "partial", "not_reproduced", "untested")
 # What kind of number a reference is: the paper's own, the authors' released code or result files, a
@@ -141,6 +142,7 @@ class Summary:
     rows: list[Row]
     plots: list[Plot] = field(default_factory=list)
     notes: str = ""  # Markdown: what the experiment does and how to read it
+    census: list[dict[str, Any]] = field(default_factory=list)  # interp.experiments.census, where runs recorded it
 
 
 class Experiment:
@@ -161,9 +163,9 @@ class Experiment:
         raise NotImplementedError
 
     def summarize(self, results: list[RunResult], options: dict[str, Any], seeds: int) -> Summary:
-        """The rows ``rows`` declares, evaluated on ``results``, the plots and the notes."""
+        """The rows ``rows`` declares, evaluated on ``results``, the plots, the notes and the mechanism census."""
         return Summary(evaluate_rows(self.rows(options), results), self.plots(results, options, seeds),
-                       self.notes(results, options, seeds))
+                       self.notes(results, options, seeds), census(results))
 
     def rows(self, options: dict[str, Any]) -> list[RowSpec]:
         raise NotImplementedError

@@ -27,6 +27,7 @@ from ..plot import Plot
 from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .census import mechanism
 from .statistics import NO_FINISHED_RUN, ok_results, spread
 
 # What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
@@ -137,7 +138,8 @@ class CountingAttention(Experiment):
         batch = task.sample(p["test_samples"], spec.seed + 2).to(device)
         with torch.no_grad():
             accuracy = task.evaluate(model(batch.inputs), batch)["accuracy"]
-        out = {"accuracy": accuracy, "steps": metrics["steps"]}
+        out = {"accuracy": accuracy, "steps": metrics["steps"],
+               "mechanisms": {"transformer": mechanism(model, task, accuracy >= GOOD, spec.seed)}}
         if p["attention"] == "bidirectional" and p["positional"] == "none":
             out["ceiling"] = permutation_invariant_ceiling(batch.to("cpu"))
         return out
@@ -146,14 +148,17 @@ class CountingAttention(Experiment):
         cells = [(a, p) for a in options["attention"] for p in options["positional"]]
         width = family_of("counting").model(counting_task(options))["d_model"]
         paper = self.cell_rows(cells, options["positional"], options["paper_L"], options["paper_d_model"], PAPER_MODEL,
-                               is_paper) if options["paper_seeds"] else []
+                               is_paper, budget=partial(unless_out_of_budget, short=short_of_paper(options),
+                                                        target=options["target"])) if options["paper_seeds"] else []
         return self.cell_rows(cells, options["positional"], options["L"], width, DECODER_ONLY,
                               lambda r: not is_paper(r)) + paper
 
     @classmethod
     def cell_rows(cls, cells: list[tuple[str, str]], positionals: list[str], L: int, width: int, label: str,
-                  layout: Callable[[RunResult], bool]) -> list[RowSpec]:
-        """The rows of one model layout (``layout`` picks its runs), each name ending in ``label``."""
+                  layout: Callable[[RunResult], bool],
+                  budget: Callable[[Callable], Callable] = lambda statistic: statistic) -> list[RowSpec]:
+        """The rows of one model layout (``layout`` picks its runs), each name ending in ``label``; ``budget`` wraps
+        the statistics of the rows about the accuracy training reaches (``unless_out_of_budget``)."""
         def of(attention: str, positional: str | None = None) -> Callable[[RunResult], bool]:
             return lambda r: layout(r) and of_cell(attention, positional)(r)
 
@@ -161,7 +166,7 @@ class CountingAttention(Experiment):
             f"causal {name} counts near 100 % in distribution{label}",
             Reference("close to 100 %", f"{GOLKAR} (abstract: causal NoPE best, rotary competitive; {BLOG}: close to "
                                         "100 %)", "paper"),
-            causal_accuracy, AllOf((AtLeast(0.99, 0.95), AtLeast(0.95, -math.inf)), (
+            budget(causal_accuracy), AllOf((AtLeast(0.99, 0.95), AtLeast(0.95, -math.inf)), (
                 "reproduced if the best seed reaches >= {rules[0].reproduced} and the median >= {rules[1].reproduced}; "
                 "partial if the best seed reaches >= {rules[0].partial}")),
             runs=of("causal", positional)) for positional, name in (("none", "NoPE"), ("rotary", "rotary"))
@@ -183,10 +188,11 @@ class CountingAttention(Experiment):
                     "reproduced if every seed's accuracy is at most its test set's permutation-invariant ceiling "
                     "(+{reproduced} for floating-point ties); not reproduced otherwise (a violation would be a bug)")),
                 runs=of("bidirectional", "none")))
-        return specs + cls.variance_rows(cells, label, layout)
+        return specs + cls.variance_rows(cells, label, layout, budget)
 
     @staticmethod
-    def variance_rows(cells: list[tuple[str, str]], label: str, layout: Callable[[RunResult], bool]) -> list[RowSpec]:
+    def variance_rows(cells: list[tuple[str, str]], label: str, layout: Callable[[RunResult], bool],
+                      budget: Callable[[Callable], Callable]) -> list[RowSpec]:
         """The rows about the best seed and the spread over seeds, shown when some causal NoPE run finished."""
         def nope_finished(runs):
             return bool(ok_results(runs, attention="causal", positional="none"))
@@ -194,7 +200,7 @@ class CountingAttention(Experiment):
         return [RowSpec(
             f"NoPE has the best single seed{label}",
             Reference("no positional embedding gives the best accuracy", f"{GOLKAR} (abstract)", "paper"),
-            partial(nope_best, cells=cells), Holds(
+            budget(partial(nope_best, cells=cells)), Holds(
                 "reproduced if the best causal NoPE seed is at least as accurate as every other cell's best seed; "
                 f"partial if within {RIVAL_MARGIN} of it"), runs=layout, shown_if=nope_finished), RowSpec(
             f"NoPE varies most over seeds, rotary least (causal){label}",
@@ -232,6 +238,35 @@ class CountingAttention(Experiment):
 
 
 RIVAL_MARGIN = 0.01  # how far below the best other cell's best seed NoPE's may be for partial
+
+
+def short_of_paper(options: dict[str, Any]) -> str | None:
+    """How the paper model's runs fall short of the paper's scale (its L, and the full scale's step budget), or None
+    where they do not."""
+    L, steps = options["paper_L"], options["paper_steps"]
+    if L >= PAPER_SCALE["paper_L"] and steps >= PAPER_SCALE["paper_steps"]:
+        return None
+    return (f"L = {L} and {steps} steps, short of the paper's L = {PAPER_SCALE['paper_L']} and the full scale's "
+            f"{PAPER_SCALE['paper_steps']} steps")
+
+
+def unless_out_of_budget(statistic: Callable[[list[RunResult]], Measured], short: str | None,
+                         target: float) -> Callable[[list[RunResult]], Measured]:
+    """``statistic``, or untested where the runs fall ``short`` of the paper's scale and every one of them spent its
+    whole step budget below the ``target`` accuracy: what training reaches, a budget that ran out cannot decide
+    (what the runs reached stays in the row)."""
+    if short is None:
+        return statistic
+
+    def measure(runs: list[RunResult]) -> Measured:
+        measured, finished = statistic(runs), ok_results(runs)
+        if finished and all(r.measurements["steps"] >= r.params["steps"] for r in finished):
+            return Measured(Untested(f"the budget ran out: each of the {len(finished)} runs trained all its steps "
+                                     f"without reaching held-out accuracy {target} ({short})"),
+                            measured.shown, measured.detail)
+        return measured
+
+    return measure
 # The row-name endings that say which model a row is about.
 DECODER_ONLY, PAPER_MODEL = ": decoder-only adaptation", ": the paper's encoder-decoder"
 
@@ -273,9 +308,12 @@ def bidirectional_failure(runs: list[RunResult], positionals: list[str], L: int,
              (best < GOOD, bool(medians) and all(m is not None and m < GOOD for m in medians)))
     detail = "; ".join(f"{p}: median {s['median']:.3f}, best {s['high']:.3f}" for p, s in stats.items()
                        if s["median"] is not None)
-    if width >= L:
-        detail += (f". At L = {L} the model's width ({width}) is at least the length, so Prop. 4's bound (width >= "
-                   "length for absolute positions to emulate causality) does not forbid the learned cell")
+    if width >= L and best is not None:
+        # The paper's setting has sequences longer than the model is wide (L = 512); at or below the width, positions
+        # can emulate causality (Prop. 4), and the claim's setting never arose.
+        value = Untested(f"the claim's setting never arose: at L = {L} the model's width ({width}) is at least the "
+                         "length, where Prop. 4's bound no longer forbids positions from emulating causal attention; the "
+                         "paper's setting has sequences longer than the model is wide (L = 512)")
     return Measured(value, dict(stats), detail)
 
 
@@ -373,6 +411,10 @@ class CountingBias(Experiment):
         cap = task.max_count if p["model"] != "trained" else count_cap(task, seed=spec.seed)
         lengths = [f * task.L for f in p["length_factors"]]
         grid = ood_grid(model, task, lengths, list(range(1, task.R + 1)), cap, p["test_samples"], spec.seed + 3)
+        if p["model"] == "trained":  # the census of every trained model (the paper model's status is its analysis's)
+            solved = context.metrics["accuracy"] >= GOOD
+            out["mechanisms"] = {"transformer": {"status": out["mechanism"], "solved": solved} if paper
+                                 else mechanism(model, task, solved, spec.seed)}
         return {"bias": context.bias, "split": context.split, "accuracy": context.metrics["accuracy"], "grid": grid,
                 "count_cap": cap, "steps": steps, **out}
 
@@ -524,9 +566,13 @@ def prediction_agreement(runs: list[RunResult], options: dict[str, Any]) -> Meas
     agree = [(worst >= GOOD) == predicted for _, _, predicted, worst in pairs]
     reason = "no (seed, direction) pair to check: " + (
         "the options ask for no longer length and no fewer regions" if trained else "no seed solves the task in distribution")
+    misses = "; ".join(f"seed {s} {k}: predicted {'generalises' if pr else 'fails'}, worst {w:.3f}"
+                       for s, k, pr, w in pairs if (w >= GOOD) != pr) or "every pair agrees"
+    measured = (f"{sum(agree)} of {len(pairs)} (seed, direction) pairs agree, from the {len(trained)} seeds that solve the "
+                f"task in distribution (accuracy >= {GOOD}: the condition arose, each measured at its worst cell); "
+                if pairs else "")
     return Measured(agree or Untested(reason), {"agreement": sum(agree) / len(pairs) if pairs else None, "pairs": len(pairs)},
-                    "; ".join(f"seed {s} {k}: predicted {'generalises' if pr else 'fails'}, worst {w:.3f}"
-                              for s, k, pr, w in pairs if (w >= GOOD) != pr) or "every pair agrees")
+                    measured + misses)
 
 
 def mechanism_census(runs: list[RunResult]) -> Measured:

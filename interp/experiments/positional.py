@@ -27,6 +27,7 @@ from ..defaults import configure
 from ..grading import AtLeast, AtMost, Every, Holds, Untested, WithinFactor
 from ..plot import Plot
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
+from .census import mechanism
 from .statistics import NO_FINISHED_RUN, measured_or, median, no_run, ok_results, spread
 
 if TYPE_CHECKING:
@@ -97,6 +98,12 @@ def score(model, task, scales: list[float], samples: int, seed: int, device: str
         out["drift"] = float(pattern_drift(model, inside, 10.0).max())
         out["homogeneity_error"] = homogeneity_error(model, task, inside, 10.0)
         return out
+
+
+def mechanisms(models: dict[str, Any], scores: dict[str, Any], task, seed: int) -> dict[str, Any]:
+    """Each model's mechanism record (``interp.experiments.census``); solving is fitting the training range."""
+    return {name: mechanism(model, task, scores[name]["relative_error"]["1"] <= FITS, seed)
+            for name, model in models.items()}
 
 
 def measured(results: list[RunResult], model: str, key: str, c: float) -> list[float]:
@@ -234,6 +241,7 @@ class PositionalScale(Experiment):
                 continue
             models[name], task = train_value_model(p["task"], preset, p, spec.seed, device)
             out[name] = score(models[name], task, p["scales"], p["test_samples"], spec.seed, device)
+        out["mechanisms"] = mechanisms(models, out, task, spec.seed)
         # The patch tests: the standard model routed by the positional model's patterns, or by its own patterns
         # averaged over the training range (so that nothing in its routing moves with the values).
         inside = task.sample(p["test_samples"], test_seed(spec.seed, 1.0)).to(device)
@@ -359,10 +367,11 @@ class PositionalBiasFree(Experiment):
         return [RunSpec(task, {"task": task, **shared}, seed) for task in options["tasks"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        p, out = spec.params, {}
+        p, out, models = spec.params, {}, {}
         for name, (preset, overrides) in self.MODELS.items():
-            model, task = train_value_model(p["task"], preset, p, spec.seed, device, model=overrides)
-            out[name] = score(model, task, p["scales"], p["test_samples"], spec.seed, device)
+            models[name], task = train_value_model(p["task"], preset, p, spec.seed, device, model=overrides)
+            out[name] = score(models[name], task, p["scales"], p["test_samples"], spec.seed, device)
+        out["mechanisms"] = mechanisms(models, out, task, spec.seed)
         return out
 
     def rows(self, options):
@@ -472,10 +481,11 @@ class PositionalSize(Experiment):
                 for task in options["tasks"] for n in options["ns"] for seed in range(seeds)]
 
     def measure(self, spec, device):
-        p, out = spec.params, {}
+        p, out, models = spec.params, {}, {}
         for name in ("positional", "standard"):
-            model, task = train_value_model(p["task"], PRESETS[name], p, spec.seed, device)
-            out[name] = score(model, task, [1.0, p["c"]], p["test_samples"], spec.seed, device)
+            models[name], task = train_value_model(p["task"], PRESETS[name], p, spec.seed, device)
+            out[name] = score(models[name], task, [1.0, p["c"]], p["test_samples"], spec.seed, device)
+        out["mechanisms"] = mechanisms(models, out, task, spec.seed)
         return out
 
     def rows(self, options):

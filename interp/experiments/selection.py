@@ -28,6 +28,7 @@ from ..tasks import SelectionTask, TaskError, evaluate
 from ..tasks.selection import POSITION_MODES
 from ..validation import check_choice, check_int
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
+from .census import mechanism
 from .statistics import NO_FINISHED_RUN, loglog_slope, measured_or, median, no_run, ok_results, spread, too_few_sizes
 
 if TYPE_CHECKING:
@@ -319,8 +320,10 @@ def train_transformer(task: SelectionTask, d_head: int, steps: int, seed: int, t
         "model": {"d_head": d_head},
         "train": {"seed": seed, "max_steps": steps, "target": target, "eval_samples": eval_samples}})
     result = train(task, model_cfg, train_cfg, progress=False)
+    solved = result.metrics["stopped_early"]
     return {"nmse": evaluate(result.model, task, samples=eval_samples, seed=seed + 2)["nmse"],
-            "steps": result.metrics["steps"], "reached_at": result.metrics["steps"] if result.metrics["stopped_early"] else None}
+            "steps": result.metrics["steps"], "reached_at": result.metrics["steps"] if solved else None,
+            "mechanisms": {"transformer": mechanism(result.model, task, solved, seed)}}
 
 
 class SelectionFCN(Experiment):

@@ -106,9 +106,30 @@ def _header_lines(summary: Mapping[str, Any]) -> list[str]:
     ]
 
 
+CENSUS_LEAD = ("Mechanism census: each trained transformer's status from its task's probes (predicted / partly / "
+               "absent), among the seeds that solved the task and among all.")
+
+
+def census_markdown(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The census (``interp.experiments.census``) as a Markdown table; empty where no run recorded one."""
+    if not entries:
+        return ""
+
+    def statuses(counts: Mapping[str, int]) -> str:
+        return ", ".join(f"{status} {n}" for status, n in counts.items() if n) or "-"  # in census's order
+
+    lines = ["| Group | Model | Seeds | Solved | Mechanism of the solving seeds | Mechanism of every seed |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {e['group']} | {e['model']} | {e['seeds']} | {e['solved']} | {statuses(e['among_solved'])} | "
+              f"{statuses(e['among_all'])} |" for e in entries]
+    return "\n".join(lines)
+
+
 def experiment_markdown(summary: Mapping[str, Any]) -> str:
     lines = [f"# {summary['experiment']}: {summary['title']}", "", counts_line(summary), "",
              *_header_lines(summary), "", rows_markdown(summary["rows"]), ""]
+    if summary.get("census"):
+        lines += [CENSUS_LEAD, "", census_markdown(summary["census"]), ""]
     if summary.get("failures"):
         lines += ["Failed runs:", *[f"- {f['group']} seed {f['seed']}: {f['error']}" for f in summary["failures"]], ""]
     if summary.get("notes"):
@@ -173,6 +194,8 @@ def write_experiment_report(out: Path, summary: Mapping[str, Any]) -> None:
         lead_html([counts_line(summary)]),
         "".join(markdown_html(line) for line in _header_lines(summary)),
         "<h2>Rows</h2>\n" + rows_html(summary["rows"]),
+        (f"<h2>Mechanism census</h2>\n{lead_html([CENSUS_LEAD])}{markdown_html(census_markdown(summary['census']))}"
+         if summary.get("census") else ""),
         f"<h2>Failed runs</h2><ul>{failures}</ul>" if failures else "",
         f"<h2>Notes</h2>\n{markdown_html(summary['notes'])}" if summary.get("notes") else "",
         figures_html([out / name for name in summary["figures"]]) if summary["figures"] else "",
@@ -199,6 +222,7 @@ def write_summary(out: Path, experiment: Any, summary: Any, results: Sequence[An
         "failures": [{"group": r.group, "seed": r.seed, "error": (r.error or "").splitlines()[0]} for r in failed],
         "rows": rows,
         "verdicts": row_counts(rows),
+        "census": summary.census,
         "notes": summary.notes,
         "figures": [path.name for path in figures],
         "seconds": seconds,

@@ -1,0 +1,49 @@
+"""Has the circuit, beside solves the task: every transformer an experiment trains gets its mechanism status from
+its family's probes (``interp.analysis.mechanism``: predicted / partly / absent / untested), recorded in its run
+beside whether it solved the task; a summary's census counts them, so a reader sees how many seeds solved the task
+and how many of those did it the way the proof does.
+
+A run records ``measurements["mechanisms"] = {model: {"status": ..., "solved": ...}}``, one entry per model it
+trained (``positional`` and ``standard``, say); ``census`` groups the entries by the run's group and model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import RunResult
+
+SAMPLES = 512  # probe samples: a census needs the verdicts, not the last digit of each probe's value
+
+
+def mechanism(model: Any, task: Any, solved: bool, seed: int = 0) -> dict[str, Any]:
+    """The record of one trained model: its family's probes' status, and whether it ``solved`` the task (each
+    experiment's own criterion). The probes run on the CPU, where the analysis is defined."""
+    from ..analysis.run import analyze_model  # the probes load torch: only a run that trained a model needs them
+    from ..models import on_device
+
+    analysis = analyze_model(on_device(model, "cpu"), task, samples=SAMPLES, seed=seed)
+    return {"status": analysis.assessment.status, "solved": bool(solved)}
+
+
+def census(results: Sequence["RunResult"]) -> list[dict[str, Any]]:
+    """One entry per (group, model) of the finished runs that recorded mechanisms, in the order they first appear:
+    the seeds, how many solved, and the statuses among the solving seeds and among all."""
+    from ..analysis.mechanism import STATUSES
+
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    for result in results:
+        if not result.ok:
+            continue
+        for model, record in result.measurements.get("mechanisms", {}).items():
+            entry = entries.setdefault((result.group, model), {
+                "group": result.group, "model": model, "seeds": 0, "solved": 0,
+                "among_solved": dict.fromkeys(STATUSES, 0), "among_all": dict.fromkeys(STATUSES, 0)})
+            entry["seeds"] += 1
+            entry["among_all"][record["status"]] += 1
+            if record["solved"]:
+                entry["solved"] += 1
+                entry["among_solved"][record["status"]] += 1
+    return list(entries.values())
