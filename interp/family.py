@@ -24,7 +24,9 @@ The families are the toolkit's own (``BUILTIN``) and those that installed packag
 in the group ``interp.families`` (``[project.entry-points."interp.families"] name = "module:FAMILY"``).
 This module imports nothing of the package's but ``interp.validation``: the layers below the families ask it
 for a task's family by name, and it imports the family modules (and through them the layers above) only
-when first asked.
+when first asked. The toolkit's own family modules load neither torch nor TransformerLens: what needs them
+(probes, constructions, symmetry frames) they name with ``interp.lazy.lazy_function`` or import inside the
+function, so that listing the tasks and experiments stays light.
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .validation import ConfigError, FamilyError, TaskError, shown
 
 if TYPE_CHECKING:
+    from torch import Tensor
     from transformer_lens.model_bridge import TransformerBridge
 
     from .analysis.result import Analysis
     from .discovery.truth import Use
-    from .symmetry.score import Domain
-    from .tasks.base import Task
+    from .symmetry.score import Frames
+    from .tasks.base import Batch, Task
 
 ENTRY_POINTS = "interp.families"
 BUILTIN = ("interp.families.parity:FAMILY", "interp.families.selection:FAMILY", "interp.families.counting:FAMILY",
@@ -65,6 +68,22 @@ class Construction:
     build: Callable[..., "TransformerBridge"]
     truth: Callable[["TransformerBridge"], list["Use"]] | None
     preset: str = "default"
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What the permutation-symmetry score (``interp.symmetry.score``) rearranges and reads for a family's tasks:
+    the group and the scored output in words, and the functions that draw, rearrange and read the inputs."""
+
+    group: str
+    scored: str
+    frames: Callable[["Task", int, int], list["Frames"]]  # (task, samples, seed) -> frames grouped by m
+    # (task, inputs [n, ...], positions [n, m], arrangements [n, a, m]) -> [n, a, ...]
+    rearrange: Callable[["Task", "Tensor", "Tensor", "Tensor"], "Tensor"]
+    output: Callable[["Task", "Tensor", "Tensor"], "Tensor"]  # (task, logits [n, pos, vocab], readout [n]) -> [n, C]
+    target: Callable[["Task", "Tensor", "Batch", "Tensor", "Tensor"], "Tensor"]  # (task, inputs, batch, example,
+    # readout) -> [n, C]
+    closed_form: Callable[["Task"], dict[str, Any]]
 
 
 _UNSET: Any = object()
@@ -189,5 +208,5 @@ class Registry(Mapping[str, V]):
         return f"Registry({dict(self._build())!r})"
 
 
-__all__ = ["BUILTIN", "ENTRY_POINTS", "Construction", "Family", "FamilyError", "Registry", "SCOPES", "Settings",
-           "constructions", "experiments", "families", "family_of", "task_classes"]
+__all__ = ["BUILTIN", "ENTRY_POINTS", "Construction", "Domain", "Family", "FamilyError", "Registry", "SCOPES",
+           "Settings", "constructions", "experiments", "families", "family_of", "task_classes"]

@@ -27,10 +27,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .family import family_of
-from .models.encoder_decoder import parameter_count as encoder_decoder_parameter_count
-from .models.pointer import parameter_count as pointer_parameter_count
-from .models.positional import parameter_count as hooked_parameter_count
-from .models.readout import FORMATION_SAMPLES
+from .models.config import hooked_parameter_count, pointer_parameter_count
 from .tasks.evaluation import chunk_size
 from .validation import MemoryLimitError
 
@@ -38,6 +35,9 @@ if TYPE_CHECKING:
     from .models import ModelConfig
     from .tasks import Task
     from .training import TrainConfig
+
+# The model modules that load torch are imported where they are used: the command line's text (interp.viz.text)
+# reads this module, and interp tasks must not load torch.
 
 FLOAT = 4  # float32
 LONG = 8  # token ids, indices
@@ -54,7 +54,9 @@ def parameter_count(cfg: "ModelConfig") -> int:
     if cfg.architecture == "hooked":
         return hooked_parameter_count(cfg)
     if cfg.architecture == "encoder-decoder":
-        return encoder_decoder_parameter_count(cfg)
+        from .models.encoder_decoder import parameter_count
+
+        return parameter_count(cfg)
     if cfg.architecture == "pointer":
         return pointer_parameter_count(cfg)
     d, width = cfg.d_model, cfg.n_heads * cfg.d_head
@@ -124,6 +126,8 @@ def forward_bytes(task: "Task", cfg: "ModelConfig", n: int, kind: str) -> int:
 
 def estimate_bytes(task: "Task", model_cfg: "ModelConfig", train_cfg: "TrainConfig") -> int:
     """Peak memory of ``interp.training.train(task, model_cfg, train_cfg)``, in bytes."""
+    from .models.readout import FORMATION_SAMPLES
+
     params = FLOAT * parameter_count(model_cfg)
     held = model_bytes(model_cfg) + 3 * params  # gradients and AdamW's two moments
     held += batch_bytes(task, train_cfg.eval_samples) + batch_bytes(task, train_cfg.train_size)

@@ -80,3 +80,4 @@ def test_cli_timing_compares_help_and_the_listings_with_importing_torch():
     assert out["meets_target"] == (out["ratio"] < out["target_ratio"])
     for listing in ("tasks", "experiment_list"):
         assert out[f"{listing}_ratio"] == pytest.approx(out[f"{listing}_seconds"] / out["import_torch_seconds"])
+        assert out[f"{listing}_meets_target"] == (out[f"{listing}_ratio"] < out["target_ratio"])

@@ -870,7 +870,37 @@ def test_the_parser_loads_no_torch(argv):
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("package", ["interp", "interp.discovery", "interp.experiments"])
+# A listing run in a fresh interpreter: its text, then which of torch and TransformerLens it loaded.
+LISTING_IMPORTS = """
+import json, sys
+from interp.cli import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "loaded": sorted({name.split(".")[0] for name in sys.modules}
+                                                 & {"torch", "transformer_lens"})}))
+"""
+
+
+@pytest.mark.parametrize("argv", [["tasks"], ["experiment", "list"], ["experiment", "list", "--names"],
+                                  ["experiment", "list", "--verbose"]])
+def test_the_listings_load_no_torch_and_list_everything(argv):
+    """``interp tasks`` and ``interp experiment list`` answer from the families, the tasks' defaults and the
+    experiments' declarations: torch and TransformerLens load only for work on models (their speed against a
+    bare ``import torch``: ``make bench``'s ``cli``)."""
+    from interp.experiments import EXPERIMENTS
+
+    result = subprocess.run([sys.executable, "-c", LISTING_IMPORTS, *argv], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    *listed, imports = result.stdout.strip().splitlines()
+    assert json.loads(imports) == {"code": 0, "loaded": []}, result.stdout[-2000:] + result.stderr[-2000:]
+    heads = [line for line in listed if not line.startswith(" ")]  # one a task or experiment; details indented
+    if argv == ["tasks"]:
+        assert [line.split(":")[0] for line in heads] == list(TASKS)
+    else:
+        assert [line.split()[0] for line in heads] == list(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("package", ["interp", "interp.discovery", "interp.experiments", "interp.models",
+                                     "interp.symmetry", "interp.training", "interp.viz"])
 def test_lazy_exports_resolve_and_no_submodule_can_shadow_them(package):
     """Importing a submodule binds its name in the package, over a lazy export of the same name."""
     import importlib

@@ -40,7 +40,8 @@ from interp.defaults import configure
 from interp.experiments import get_experiment, run_experiment
 from interp.experiments.base import VERDICTS
 from interp.models import ModelConfig, build_model
-from interp.models.positional import PositionalTransformer, parameter_count
+from interp.models.config import hooked_parameter_count as parameter_count
+from interp.models.positional import PositionalTransformer
 from interp.tasks import TASKS, TaskError, make_task
 from interp.tasks.positional import VALUE_TASKS, sample_values
 from interp.training import TrainConfig, make_plateau, train

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from interp.models import ModelConfig, build_model
 from interp.tasks import TASKS, TaskError, evaluate, make_task
 from interp.tasks.counting import BOS, CLOSE, FIRST_QUERY, ONE, OPEN, ZERO
+from interp.tasks.parity import randperm_head
+from interp.validation import MAX_SEED
 
 SETTINGS = settings(max_examples=25, deadline=None)
 
@@ -31,6 +33,22 @@ def test_parity_sampler_matches_reference(n, data, seed):
         assert batch.targets[i].item() == reference_parity(bits, task.subset)
         relevant = [j for j in range(n + 1) if batch.relevant[i, 0, j]]
         assert relevant == list(task.subset)
+
+
+@SETTINGS
+@given(n=st.integers(1, 3000), data=st.data(), seed=st.one_of(st.integers(0, 100), st.integers(0, MAX_SEED)))
+def test_the_default_subset_is_torchs_randperm_drawn_without_torch(n, data, seed):
+    """A parity task's default subset is the head of ``torch.randperm`` seeded with its seed, as it always was
+    (the shipped runs, the experiments' subsets), drawn in the standard library so that making one (``interp
+    tasks``) loads no torch."""
+    k = data.draw(st.integers(1, n))
+    assert randperm_head(n, k, seed) == torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:k].tolist()
+
+
+def test_the_documented_subsets_are_drawn():
+    assert make_task("parity").subset == (4, 5, 13)  # interp tasks lists it
+    assert make_task("parity", n=16, k=3, seed=2).subset == (1, 8, 13)  # the minimal preset's (families/parity.py)
+    assert make_task("parity", n=16, k=3, seed=0).subset == (9, 10, 12)
 
 
 def test_parity_bits_are_balanced():

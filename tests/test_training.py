@@ -64,7 +64,7 @@ def test_same_config_and_seed_give_the_same_weights(name):
 def test_the_multi_tensor_optimizer_gives_the_per_tensor_loops_weights(name, monkeypatch):
     """``make_optimizer``'s foreach AdamW is a speed-up only: training with the per-tensor loop instead gives
     the same bytes (so checkpoints trained either way are interchangeable)."""
-    import interp.training as training
+    import interp.training.loop as training  # the module whose train calls make_optimizer
 
     task, model_cfg, train_cfg = tiny(name, weight_decay=0.01)
     fast = train(task, model_cfg, train_cfg, progress=False)

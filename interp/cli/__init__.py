@@ -170,6 +170,10 @@ def add_discover_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(verb="discover")
 
 
+# The verbs that only list what there is answer from interp.cli.listing, which loads no torch; the others from
+# interp.cli.verbs, which does.
+LISTINGS = ("tasks", "experiment list")
+
 # What the workers of `train` and `analyze --jobs N` import once, in the server they fork from (interp.workers).
 WORKER_PRELOAD = ["interp.cli.verbs", "transformer_lens.model_bridge"]
 
@@ -196,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         one_blas_thread()  # before numpy loads: this process's runs are one thread wide, as its workers' are
     if several and args.jobs > 1:
         start_server(WORKER_PRELOAD)  # its imports beside the verbs' below: workers are ready when the work is
-    verbs = importlib.import_module(".verbs", __name__)  # after parsing: the verbs load torch, the parser must not
+    # After parsing, and only the module the verb needs: interp.cli.verbs loads torch, the parser and the listings
+    # must not.
+    verbs = importlib.import_module(".listing" if args.verb in LISTINGS else ".verbs", __name__)
 
     try:
         verbs.VERBS[args.verb](args)

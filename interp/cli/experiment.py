@@ -1,4 +1,5 @@
-"""``interp experiment list|table|run``: the papers' claims, reproduced (``interp.experiments``)."""
+"""``interp experiment table|run``: the papers' claims, reproduced (``interp.experiments``); ``interp experiment
+list`` is in ``listing.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..experiments.runner import run_experiment
 from ..files import check_writable_dir, write_text
 from ..paths import EXPERIMENTS as FOLDER
 from ..validation import TaskError
-from ..viz.experiments import experiment_text, experiments_text, replace_results_block, results_table
+from ..viz.experiments import experiment_text, replace_results_block, results_table
 from . import parse_value
 
 
@@ -25,10 +26,6 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
             raise TaskError(f"--set expects key=value, got {item!r}")
         settings[key] = parse_value(text)
     return settings
-
-
-def cmd_list(args: argparse.Namespace) -> None:
-    print("\n".join(EXPERIMENTS) if args.names else experiments_text(EXPERIMENTS.values(), args.verbose))
 
 
 def committed_summaries() -> list[dict[str, Any]]:

@@ -1,8 +1,9 @@
 """The commands' work, by the name the parser gives each (``VERBS``), and the faults that end one with status 1.
 
 ``interp.cli.main`` imports this module once the arguments are parsed: it loads torch. Here are the verbs on
-tasks and checkpoints (tasks, train, eval, construct, analyze); ``discover.py`` and ``experiment.py`` hold
-the others.
+tasks and checkpoints (train, eval, construct, analyze); ``discover.py`` and ``experiment.py`` hold the others,
+and ``listing.py`` the two that list what there is without loading torch (``interp tasks``, ``interp experiment
+list``: ``main`` imports that module alone for them).
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ from ..defaults import configure, run_directory
 from ..files import exclusive, json_text
 from ..models import ModelConfig, resolve_device
 from ..paths import REPORTS, find_checkpoints
-from ..tasks import TASKS, Task, evaluate
+from ..tasks import Task, evaluate
 from ..training import TrainConfig, TrainingDiverged
-from ..validation import ConfigError, UsageError
+from ..validation import UsageError
 from ..viz.report import report_checkpoint, summary_text
-from ..viz.text import construct_text, dry_run_text, eval_json, eval_text, tasks_text, train_text
+from ..viz.text import construct_text, dry_run_text, eval_json, eval_text, train_text
 from ..workers import worker_pool
 from . import WORKER_PRELOAD, fault_text, parse_value
 from .discover import cmd_discover
-from .experiment import cmd_list, cmd_run, cmd_table
+from .experiment import cmd_run, cmd_table
+from .listing import cmd_list, cmd_tasks
 from .options import split_settings, writable
 
 
@@ -44,17 +46,6 @@ class RunsFailed(RuntimeError):
 # diverged, or a file could not be read or written (interp.files' WriteError and FolderBusy among them), or
 # either ended one of several runs given at once.
 FAULTS = (TrainingDiverged, OSError, RunsFailed)
-
-
-def cmd_tasks(args: argparse.Namespace) -> None:
-    # What `interp train TASK` trains: the default preset (it may set task parameters, e.g. counting's R_min).
-    rows: list[Any] = []
-    for name in TASKS:
-        try:
-            rows.append(configure(name))
-        except ConfigError as e:  # a family whose optional extra is not installed (tracr) is listed with why
-            rows.append((name, str(e)))
-    print(tasks_text(rows))
 
 
 def split_run(run: str, preset: str, seed: int | None) -> tuple[str, str, int | None]:

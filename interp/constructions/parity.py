@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..models import ModelConfig
+from ..models.config import minimal_model
 from ..tasks.parity import CLS, ParityTask
 from ..validation import TaskError
 from .pieces import (
@@ -153,7 +154,7 @@ def parity_parameter_count(task: ParityTask) -> dict[str, int]:
     }
 
 
-__all__ = ["parity", "parity_minimal", "minimal_model", "parity_frozen_attention", "parity_parameter_count", "pointer_sharpness", "LOGIT_SCALE"]
+__all__ = ["parity", "parity_minimal", "parity_frozen_attention", "parity_parameter_count", "pointer_sharpness", "LOGIT_SCALE"]
 
 
 def parity_minimal(task: ParityTask, scale: float = 5.0) -> "PointerTransformer":
@@ -175,9 +176,3 @@ def parity_minimal(task: ParityTask, scale: float = 5.0) -> "PointerTransformer"
     model.construction = {"name": "parity_minimal", "params": {"n": n, "k": task.k, "subset": list(task.subset),
                                                                "scale": float(scale), "query_norm": c}}
     return model.eval()
-
-
-def minimal_model(task: ParityTask) -> dict[str, Any]:
-    """The ``minimal`` preset's model fields for ``task`` (n_heads and the zig-zag's width are its k)."""
-    return dict(architecture="pointer", n_layers=1, n_heads=task.k, d_model=2, d_head=1, d_mlp=task.k,
-                normalization_type="none", attention_dir="bidirectional", positional="none")

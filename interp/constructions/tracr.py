@@ -18,157 +18,50 @@ projection built inside the compiled model, so ``W_U`` is that projection applie
 Position 0 holds BOS, whose positional row is zero and whose output means nothing; the compiled model never
 masks padding, so a batch holds inputs of one length. ``model.residual_labels`` are tracr's residual
 directions, ``name:value`` written ``name[value]`` as in the toolkit's own constructions.
+
+The program and its compilation in tracr's terms (``load_program``, ``LIBRARY``, the heads' RASP expressions, the
+model's shape) are ``interp.tasks.tracr``'s, which needs no torch; they are imported here for this module's users.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
-import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
 from torch import Tensor
-from tracr.compiler import assemble as tracr_assemble
-from tracr.compiler import (
-    basis_inference,
-    craft_graph_to_model,
-    craft_model_to_transformer,
-    expr_to_craft_graph,
-    lib,
-    nodes,
-    rasp_to_graph,
-    validating,
-)
-from tracr.compiler.assemble import AssembledTransformerModel
-from tracr.craft import bases, transformers
 from tracr.rasp import rasp
 from transformer_lens.utilities import get_act_name
 
 from ..models import ModelConfig
-from ..validation import TaskError, check_bool, check_int, shown
+from ..tasks.tracr import (
+    BOS,
+    LIBRARY,
+    Program,
+    TracrModel,
+    compile_tracr,
+    load_program,
+    residual_label,
+    tracr_model_for,
+    true_unembed,
+)
+from ..validation import TaskError
 from .pieces import ResidualBasis, assemble
 
-BOS, PAD = "BOS", "compiler_pad"
-# Bounds that keep a compilation to seconds: tracr's MLPs grow with the vocabulary and the length.
-MAX_SEQ_LEN, MAX_VOCAB = 64, 64
 
-
-# tracr's library programs, each with the vocabulary it is usually compiled on. A builder takes the longest
-# input (``make_sort`` and ``make_sort_freq`` need it to make keys unique).
-LIBRARY: dict[str, tuple[Callable[[int], rasp.SOp], tuple[Any, ...]]] = {
-    "length": (lambda n: lib.make_length(), (1, 2, 3)),
-    "reverse": (lambda n: lib.make_reverse(rasp.tokens), (1, 2, 3)),
-    "hist": (lambda n: lib.make_hist(), (1, 2, 3)),
-    "sort_unique": (lambda n: lib.make_sort_unique(rasp.tokens, rasp.tokens), (1, 2, 3)),
-    "sort": (lambda n: lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=n, min_key=1), (1, 2, 3)),
-    "sort_freq": (lambda n: lib.make_sort_freq(n), (1, 2, 3)),
-    "frac_prevs": (lambda n: lib.make_frac_prevs(rasp.tokens == "x"), ("x", "y")),
-    "detect_pattern": (lambda n: lib.detect_pattern(rasp.tokens, "abc"), ("a", "b", "c")),
-    "pair_balance": (lambda n: lib.make_pair_balance(rasp.tokens, "(", ")"), ("(", ")", "a")),
-    "shuffle_dyck2": (lambda n: lib.make_shuffle_dyck2(), ("(", ")", "{", "}", "a")),
-}
-
-
-@dataclass(frozen=True)
-class Program:
-    """A RASP program and what it is compiled for. ``spec`` names it: a ``LIBRARY`` key or ``module:function``."""
-
-    spec: str
-    sop: rasp.SOp
-    vocab: tuple[Any, ...]
-    max_seq_len: int
-    causal: bool = False
-
-    @property
-    def categorical(self) -> bool:
-        return rasp.is_categorical(self.sop)
-
-    def evaluate(self, inputs: Sequence[Sequence[Any]]) -> list[list[Any]]:
-        """RASP's own evaluator on each input (``None`` where the program leaves a position undefined)."""
-        return [list(rasp.evaluate(self.sop, list(x))) for x in inputs]
-
-
-def load_program(spec: str, vocab: Sequence[Any] | None = None, max_seq_len: int = 5,
-                 causal: bool = False) -> Program:
-    """The program ``spec`` names: one of ``LIBRARY`` (with its usual vocabulary unless ``vocab`` is given),
-    or ``module:function``, a function of no arguments returning a RASP ``SOp`` (its module importable from
-    the current directory or ``PYTHONPATH``; ``vocab`` is then required)."""
-    max_seq_len = check_int("max_seq_len", max_seq_len, 1, MAX_SEQ_LEN)
-    check_bool("causal", causal)
-    if not isinstance(spec, str):
-        raise TaskError(f"program must be a library name or module:function, got {shown(spec)}")
-    if spec in LIBRARY:
-        build, usual = LIBRARY[spec]
-        sop, vocab = build(max_seq_len), usual if vocab is None else vocab
-    elif ":" in spec:
-        module_name, _, function_name = spec.partition(":")
-        if os.getcwd() not in sys.path:  # `interp` as a console script does not search the current directory
-            sys.path.append(os.getcwd())
-        try:
-            function = getattr(importlib.import_module(module_name), function_name)
-        except (ImportError, AttributeError) as e:
-            raise TaskError(f"program {spec!r}: cannot import it ({e})") from None
-        sop = function()
-        if not isinstance(sop, rasp.SOp):
-            raise TaskError(f"program {spec!r} returned {type(sop).__name__}, not a RASP SOp")
-        if vocab is None:
-            raise TaskError(f"program {spec!r}: give its vocabulary (vocab=[...])")
-    else:
-        raise TaskError(f"unknown program {spec!r}; choose one of {', '.join(LIBRARY)}, or module:function")
-    return Program(spec, sop, check_vocab(vocab), max_seq_len, causal)
-
-
-def check_vocab(vocab: Any) -> tuple[Any, ...]:
-    """``vocab`` as a tuple if it is a list of at most ``MAX_VOCAB`` distinct tokens, each an integer or a
-    string that can name a residual direction (``tokens[value]``: no brackets), and not BOS."""
-    tokens_ok = isinstance(vocab, (list, tuple)) and all(
-        (isinstance(t, int) and not isinstance(t, bool)) or (isinstance(t, str) and t and not set(t) & set("[]"))
-        for t in vocab)
-    if not tokens_ok or not 0 < len(vocab) <= MAX_VOCAB or len(set(vocab)) != len(vocab) or BOS in vocab:
-        raise TaskError(f"vocab must be a list of 1 to {MAX_VOCAB} distinct tokens (integers, or strings without "
-                        f"brackets), without {BOS!r}; got {shown(vocab)}")
-    return tuple(vocab)
-
-
-def residual_label(tracr_label: str) -> str:
-    """tracr's ``name:value`` direction as the toolkit writes it, ``name[value]`` (a bare name stays)."""
-    name, sep, value = tracr_label.partition(":")
-    return f"{name}[{value}]" if sep else name
-
-
-def true_unembed(assembled: AssembledTransformerModel) -> np.ndarray:
-    """``W_U`` ``[d_model, d_vocab_out]``: the compiled model's own unembedding applied to the identity
-    (it is a projection onto the output space, not a parameter)."""
-    d_model = len(assembled.residual_labels)
-
-    @hk.without_apply_rng
-    @hk.transform
-    def unembed_identity():
-        return assembled.get_compiled_model().unembed(jnp.eye(d_model), use_unembed_argmax=False)
-
-    return np.asarray(unembed_identity.apply(assembled.params)).reshape(d_model, -1)
-
-
-def tl_weights(assembled: AssembledTransformerModel) -> tuple[ModelConfig, dict[str, Tensor]]:
+def tl_weights(made: TracrModel) -> tuple[ModelConfig, dict[str, Tensor]]:
     """The compiled model's config and weights in TL property layout (``blocks.{l}.attn.W_Q`` ...)."""
-    config, params = assembled.model_config, assembled.params
+    config, params = made.assembled.model_config, made.assembled.params
     tensor = lambda array: torch.tensor(np.asarray(array), dtype=torch.float32)  # noqa: E731
-    d_model, n_heads, d_head = len(assembled.residual_labels), config.num_heads, config.key_size
-    W_U = tensor(true_unembed(assembled))
+    cfg = ModelConfig(**made.shape)
+    d_model, n_heads, d_head = cfg.d_model, cfg.n_heads, cfg.d_head
+    W_U = tensor(made.unembed)
     embed = tensor(params["token_embed"]["embeddings"])
-    cfg = ModelConfig(n_layers=config.num_layers, n_heads=n_heads, d_model=d_model, d_head=d_head,
-                      d_mlp=config.mlp_hidden_size, act_fn="relu", normalization_type="none",
-                      attention_dir="causal" if config.causal else "bidirectional", positional="learned",
-                      n_ctx=params["pos_embed"]["embeddings"].shape[0], d_vocab=embed.shape[0],
-                      d_vocab_out=W_U.shape[1], input_kind="tokens")
     weights = {"embed.W_E": embed, "pos_embed.W_pos": tensor(params["pos_embed"]["embeddings"]), "unembed.W_U": W_U}
     for layer in range(config.num_layers):
         attn, ours = f"transformer/layer_{layer}/attn/", f"blocks.{layer}.attn."
@@ -190,7 +83,7 @@ class Compiled:
     RASP expression each head computes (``heads``: ``(layer, head)`` -> an ``Aggregate`` or ``SelectorWidth``)."""
 
     program: Program
-    assembled: AssembledTransformerModel
+    assembled: Any  # tracr's AssembledTransformerModel
     model: Any  # TransformerBridge
     heads: dict[tuple[int, int], rasp.SOp]
 
@@ -229,52 +122,21 @@ class Compiled:
         return torch.tensor(np.asarray(out.transformer_output.output) @ self._tracr_unembed)
 
 
-def _heads_of(block: Any) -> list[Any]:
-    """The attention heads inside a craft block (a head, several, or a series with an MLP)."""
-    if isinstance(block, transformers.SeriesWithResiduals):
-        return [head for part in block.blocks for head in _heads_of(part)]
-    if isinstance(block, (transformers.AttentionHead, transformers.MultiAttentionHead)):
-        return list(block.as_multi().heads())
-    return []
-
-
-def compile_program(program: Program) -> Compiled:
-    """Compile ``program`` with tracr and load its weights into a TL bridge (``model.construction`` names
-    the program, its vocabulary and lengths, so that it can be compiled again).
-
-    The steps are tracr's own ``compile_rasp_to_model``, taken one by one to keep the graph that says which
-    RASP expression each head computes."""
-    unsupported = validating.static_validate(program.sop)
-    if unsupported:
-        raise TaskError(f"tracr cannot compile {program.spec}: "
-                        + "; ".join(f"{e.expr.name}: {e.reason}" for e in unsupported))
-    extracted = rasp_to_graph.extract_rasp_graph(program.sop)
-    graph = extracted.graph
-    try:  # what static validation lets through and tracr still refuses, e.g. a composite selector
-        basis_inference.infer_bases(graph, extracted.sink, set(program.vocab), program.max_seq_len)
-        bos = bases.BasisDirection(rasp.tokens.label, BOS)
-        expr_to_craft_graph.add_craft_components_to_rasp_graph(graph, bos_dir=bos)
-        craft = craft_graph_to_model.craft_graph_to_model(graph, extracted.sources)
-    except (TypeError, NotImplementedError, ValueError) as e:
-        raise TaskError(f"tracr cannot compile {program.spec}: {e}") from None
-    assembled = craft_model_to_transformer.craft_model_to_transformer(
-        craft_model=craft, graph=graph, sink=extracted.sink, max_seq_len=program.max_seq_len, causal=program.causal,
-        compiler_bos=BOS, compiler_pad=PAD)
-    # The heads in the order tracr lays them out: layer by layer, each layer's heads in order.
-    _, module_names = tracr_assemble._get_model_config_and_module_names(craft)
-    position = {}
-    for module, name in zip(craft.blocks, module_names):
-        if not isinstance(module, transformers.MLP):
-            layer = int(name.split("/")[1].removeprefix("layer_"))
-            position.update({id(head): (layer, h) for h, head in enumerate(module.as_multi().heads())})
-    heads = {position[id(head)]: node[nodes.EXPR] for node in graph.nodes.values()
-             for head in _heads_of(node.get(nodes.MODEL_BLOCK))}
-    cfg, weights = tl_weights(assembled)
-    basis = ResidualBasis.from_labels([residual_label(label) for label in assembled.residual_labels])
+def bridge(made: TracrModel) -> Compiled:
+    """``made``'s weights in a TL bridge (``model.construction`` names the program, its vocabulary and lengths,
+    so that it can be compiled again)."""
+    cfg, weights = tl_weights(made)
+    basis = ResidualBasis.from_labels([residual_label(label) for label in made.assembled.residual_labels])
+    program = made.program
     params = {"program": program.spec, "vocab": list(program.vocab), "max_seq_len": program.max_seq_len,
               "causal": program.causal, "categorical": program.categorical}
     model = assemble(cfg, weights, basis, name="tracr", params=params)
-    return Compiled(program, assembled, model, dict(sorted(heads.items())))
+    return Compiled(program, made.assembled, model, made.heads)
+
+
+def compile_program(program: Program) -> Compiled:
+    """Compile ``program`` with tracr (``interp.tasks.tracr.compile_tracr``) and load its weights into a TL bridge."""
+    return bridge(compile_tracr(program))
 
 
 def selector_pattern(expr: rasp.SOp, inputs: Sequence[Sequence[Any]], causal: bool = False) -> Tensor:
@@ -314,9 +176,10 @@ def pattern_gaps(compiled: Compiled, inputs: Sequence[Sequence[Any]],
 
 @lru_cache(maxsize=16)
 def compiled_for(spec: str, vocab: tuple[Any, ...], max_seq_len: int, causal: bool) -> Compiled:
-    """``compile_program`` of the program these parameters name, compiled once per process."""
-    return compile_program(load_program(spec, vocab, max_seq_len, causal))
+    """The bridge of the program these parameters name, compiled once per process (``tracr_model_for``)."""
+    return bridge(tracr_model_for(spec, vocab, max_seq_len, causal))
 
 
-__all__ = ["BOS", "LIBRARY", "Compiled", "Program", "compile_program", "compiled_for", "load_program",
-           "pattern_gaps", "residual_label", "selector_pattern", "tl_weights", "true_unembed"]
+__all__ = ["BOS", "LIBRARY", "Compiled", "Program", "bridge", "compile_program",
+           "compiled_for", "load_program", "pattern_gaps", "residual_label", "selector_pattern", "tl_weights",
+           "true_unembed"]

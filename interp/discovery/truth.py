@@ -27,6 +27,7 @@ attention matches the theory, whose ablation the analysis checks breaks the task
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,7 +123,8 @@ def ground_truth(model: "TransformerBridge") -> GroundTruth | None:
     unknown = [u.edge for u in uses if u.edge not in graph.edge_index]
     if unknown:
         raise ValueError(f"the truth of {construction['name']} names edges the model lacks: {unknown}")
-    return GroundTruth(construction["name"], tuple(uses), structural=truth is structural_uses)
+    # A family may name the truth lazily (interp.lazy.lazy_function): compare the function itself.
+    return GroundTruth(construction["name"], tuple(uses), structural=inspect.unwrap(truth) is structural_uses)
 
 
 # --- the same edges, read off the weights ---------------------------------------------------------

@@ -20,22 +20,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-import torch
-
-from ..analysis.counting import CountingContext, accuracy_within, bias_generalises, count_cap
-from ..analysis.counting_paper import analyze_context
-from ..constructions import counting, counting_close_bias, counting_paper, counting_paper_close_bias
 from ..defaults import configure
 from ..family import family_of
 from ..grading import AllOf, AtLeast, AtMost, Holds, Share, Untested
-from ..models import on_device
 from ..plot import Plot
 from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
-from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .census import mechanism
 from .statistics import NO_FINISHED_RUN, ok_results, spread
+
+# What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
+# that listing the experiments (``interp experiment list``) reads this module without loading it.
 
 GOLKAR = "Golkar et al. 2024 (arXiv 2406.02585)"
 BLOG = "Golkar et al. 2024, the first author's blog post (secondary)"
@@ -59,6 +55,8 @@ def counting_config(p: dict[str, Any], seed: int, **model: Any):
 
 def train_counting(p: dict[str, Any], seed: int, device: str, **model: Any):
     """``counting_config``'s model, trained."""
+    from ..training import train
+
     task, model_cfg, train_cfg = counting_config(p, seed, **model)
     result = train(task, model_cfg, train_cfg, progress=False, device=device)
     return result.model, task, result.metrics
@@ -88,11 +86,12 @@ def is_paper(r: RunResult) -> bool:
     return r.params.get("preset") == "paper"
 
 
-@torch.no_grad()
 def permutation_invariant_ceiling(batch) -> float:
     """The best accuracy any function of (the query token, the multiset of the sequence's tokens) reaches on
     ``batch``: per group of equal (multiset, r), the most frequent count. A bidirectional NoPE transformer is
     such a function (every layer is permutation-equivariant), so its accuracy on ``batch`` is at most this."""
+    import torch
+
     tokens, targets = batch.inputs, batch.targets
     keys = torch.stack([(tokens == t).sum(1) for t in (ZERO, ONE, OPEN, CLOSE)], 1)  # the multiset (BOS, queries fixed)
     best: dict[tuple, Counter] = {}
@@ -130,6 +129,8 @@ class CountingAttention(Experiment):
                                for a, p in cells for seed in range(options["paper_seeds"])]
 
     def measure(self, spec, device):
+        import torch
+
         p = spec.params
         width = paper_model(p) if is_paper(spec) else {}
         model, task, metrics = train_counting(p, spec.seed, device, attention_dir=p["attention"], positional=p["positional"],
@@ -355,6 +356,8 @@ def seed_ranges(runs: list[RunResult], cells: list[tuple[str, str]]) -> Measured
 def ood_grid(model, task: CountingTask, lengths: list[int], regions: list[int], cap: int, samples: int, seed: int,
              ) -> dict[str, dict[str, float]]:
     """``accuracy_within`` (counts up to ``cap``) at every (L', R'): ``{"L'": {"R'": accuracy}}``."""
+    from ..analysis.counting import accuracy_within
+
     return {str(L): {str(R): accuracy_within(model, task.fixed(R=R, L=L), cap, samples, seed)["accuracy"]
                      for R in regions} for L in lengths}
 
@@ -383,6 +386,11 @@ class CountingBias(Experiment):
         return specs
 
     def measure(self, spec, device):
+        from ..analysis.counting import CountingContext, count_cap
+        from ..analysis.counting_paper import analyze_context
+        from ..constructions import counting, counting_close_bias, counting_paper, counting_paper_close_bias
+        from ..models import on_device
+
         p = spec.params
         task = counting_task(p)
         paper = is_paper(spec)
@@ -503,6 +511,8 @@ CONSTANT_TOKENS = {"BOS", "]", "[", "queries"}
 def directions(r: RunResult, options: dict[str, Any]) -> dict[str, tuple[bool, float]]:
     """(predicted to generalise, worst accuracy) in each direction: longer sequences at the trained R, and fewer
     regions at the trained L."""
+    from ..analysis.counting import bias_generalises
+
     task = counting_task(r.params)
     grid, bias = r.measurements["grid"], r.measurements["bias"]
     longer = [f * task.L for f in options["length_factors"] if f > 1]

@@ -18,21 +18,18 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ..checkpoint import load_checkpoint, read_config
-from ..constructions import construct
-from ..discovery import Problem, discover, evaluate
-from ..discovery.graph import nodes_of
 from ..discovery.names import ABLATIONS, DEFAULT_METRIC, METHODS
-from ..discovery.run import known_circuit, method_options
 from ..families.tracr import TracrTask
 from ..grading import AtLeast, Holds, Share, Untested
-from ..models import on_device
 from ..paths import ROOT
 from ..plot import Plot
 from ..tasks import make_task
 from ..validation import TaskError, check_choice
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .statistics import NO_FINISHED_RUN, mean, measured_or, median, ok_results, spread
+
+# What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
+# that listing the experiments (``interp experiment list``) reads this module without loading it.
 
 CONMY = "Conmy et al. 2023 (arXiv 2304.14997)"
 CONMY_CODE = f"{CONMY}, result tables in the authors' repository"
@@ -74,6 +71,8 @@ def _pairs(values: list[list[int]], name: str) -> list[tuple[int, int]]:
 
 def subjects(options: dict[str, Any]) -> list[dict[str, Any]]:
     """The models of the benchmark, each as JSON-ready parameters that rebuild it (``build``)."""
+    from ..checkpoint import read_config
+
     out = []
     for n, k in _pairs(options["parity"], "parity"):
         out.append({"subject": f"parity n={n} k={k}", "construction": "parity", "task": "parity",
@@ -108,6 +107,9 @@ def subject_kind(params: dict[str, Any]) -> str:
 
 def build(params: dict[str, Any], seed: int):
     """The model and task of a subject (constructions: the task instance drawn from ``seed``)."""
+    from ..checkpoint import load_checkpoint
+    from ..constructions import construct
+
     if "checkpoint" in params:
         ckpt = load_checkpoint(ROOT / params["checkpoint"])
         if ckpt.config["weights"]["sha256"] != params["sha256"]:
@@ -252,6 +254,11 @@ class DiscoveryBenchmark(Experiment):
         return specs
 
     def measure(self, spec, device):
+        from ..discovery import Problem, discover, evaluate
+        from ..discovery.graph import nodes_of
+        from ..discovery.run import known_circuit, method_options
+        from ..models import on_device
+
         p = spec.params
         model, task = build(p, spec.seed)
         model = on_device(model, device)

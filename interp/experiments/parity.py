@@ -19,27 +19,23 @@ import math
 import statistics
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
-from ..constructions import parity
-from ..constructions.parity import pointer_sharpness
 from ..defaults import configure
 from ..grading import AtLeast, AtMost, Every, Holds, Inside, Near, Share, Untested
-from ..models import count_parameters, on_device
-from ..models.mlp import MLP
-from ..models.pointer_parity import PointerParity, PointerParityConfig, accuracy, squared_mean_hinge
-from ..models.readout import attention_on_relevant
 from ..plot import Plot
 from ..tasks import ParityTask, evaluate
-from ..training import train
-from ..training.fit import fit
 from ..validation import TaskError
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .census import mechanism
 from .statistics import NO_FINISHED_RUN, loglog_slope, median, ok_results, spread, too_few_sizes
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+# What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
+# that listing the experiments (``interp experiment list``) reads this module without loading it.
 
 HG = "Han & Ghoshdastidar 2025 (arXiv 2502.07553)"
 BARAK = "Barak et al. 2022 (arXiv 2207.08799)"
@@ -49,6 +45,8 @@ NOTES_RUN = "docs/theory/parity.md"
 def parity_data(n: int, k: int, seed: int, count: int) -> tuple[ParityTask, torch.Tensor, torch.Tensor]:
     """``count`` i.i.d. uniform bit strings (repeats allowed, as the authors draw them) and their labels,
     for the hidden subset drawn from ``seed``."""
+    import torch
+
     task = ParityTask(n=n, k=k, seed=seed)
     bits = torch.randint(0, 2, (count, n), generator=torch.Generator().manual_seed(seed + 1))
     return task, bits, task.labels(bits)
@@ -66,6 +64,8 @@ def epoch_minibatches(count: int, batch_size: int | None, seed: int) -> tuple[Ca
     """The rows of each step's minibatch, as the authors' shuffling DataLoader gives them: every epoch a fresh
     permutation cut into batches of ``batch_size`` (the last one smaller), and the steps an epoch takes. A batch
     that holds the whole set (or ``batch_size`` None) is the set itself, in order (None): full batch."""
+    import torch
+
     if batch_size is None or batch_size >= count:
         return (lambda step: None), 1
     per_epoch = math.ceil(count / batch_size)
@@ -88,6 +88,12 @@ def train_pointer(cfg, seed: int, data: dict[str, Any], lr: float, epochs: int, 
     80,000; full batch where that holds the whole set, or None), for ``epochs`` epochs with the test accuracy every
     ``eval_every`` epochs; stops at ``target`` test accuracy. Epochs count in the result and the formation.
     The weights and the shuffles come from ``seed`` on the CPU, so a seed starts the same on every ``device``."""
+    import torch
+
+    from ..models import on_device
+    from ..models.pointer_parity import PointerParity, accuracy, squared_mean_hinge
+    from ..training.fit import fit
+
     model = on_device(PointerParity(cfg, seed=seed), device)
     (x, y), (x_test, y_test) = data["train"], data["test"]
     x, x_test = x.float().to(device), x_test.float().to(device)  # once, not every epoch
@@ -145,6 +151,10 @@ class ParityConstruction(Experiment):
                 for n, k in self.cells(options) for scale in options["scales"] for seed in range(seeds)]
 
     def measure(self, spec, device):
+        from ..constructions import parity
+        from ..models import on_device
+        from ..models.readout import attention_on_relevant
+
         p = spec.params
         task = ParityTask(n=p["n"], k=p["k"], seed=spec.seed)
         model = on_device(parity(task, scale=p["scale"]), device)
@@ -252,6 +262,8 @@ class ParityMinimal(Experiment):
                 for (n, k), lr in zip(options["configs"], options["lrs"]) for seed in range(seeds)]
 
     def measure(self, spec, device):
+        from ..models.pointer_parity import PointerParityConfig
+
         p = spec.params
         data = hg_split(p["n"], p["k"], spec.seed, p["fraction"])
         cfg = PointerParityConfig(n=p["n"], k=p["k"], n_heads=p["k"])
@@ -404,6 +416,9 @@ class ParityFrozenAttention(Experiment):
                 for seed in range(seeds)]
 
     def measure(self, spec, device):
+        from ..constructions.parity import pointer_sharpness
+        from ..models.pointer_parity import PointerParityConfig
+
         p = spec.params
         n = p["n"]
         # soft: the authors' init (unit queries, tau = n/4); sharp: the construction's sharpness, so each frozen
@@ -493,6 +508,13 @@ class ParityFFNN(Experiment):
                 for n in options["ns"] for seed in range(seeds)]
 
     def measure(self, spec, device):
+        import torch
+
+        from ..models import count_parameters
+        from ..models.mlp import MLP
+        from ..models.pointer_parity import PointerParityConfig
+        from ..training.fit import fit
+
         p = spec.params
         n, k = p["n"], p["k"]
         task, bits, labels = parity_data(n, k, spec.seed, p["train_size"] + 4096)
@@ -616,6 +638,12 @@ class ParityOnline(Experiment):
     @staticmethod
     def measure_mlp(p, seed, device):
         """Barak et al.'s setup: +-1 inputs, Xavier-uniform init, hinge loss on +-1 labels, SGD, fresh batches."""
+        import torch
+
+        from ..models import on_device
+        from ..models.mlp import MLP
+        from ..training.fit import fit
+
         task = ParityTask(n=p["n"], k=p["k"], seed=seed)
         model = on_device(MLP(p["n"], [p["width"]], 1, init="xavier", seed=seed), device)
         g = torch.Generator().manual_seed(seed + 1)
@@ -634,6 +662,8 @@ class ParityOnline(Experiment):
 
     @staticmethod
     def measure_transformer(p, seed, device):
+        from ..training import train
+
         task, model_cfg, train_cfg = configure("parity", settings={
             "task": {"n": p["n"], "k": p["k"], "seed": seed},
             "train": {"seed": seed, "max_steps": p["max_steps"], "target": 1.0, "eval_every": p["eval_every"],

@@ -21,18 +21,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ..analysis.positional import homogeneity_error, patched, pattern_drift, patterns_of
 from ..defaults import configure
 from ..grading import AtLeast, AtMost, Every, Holds, Untested, WithinFactor
 from ..plot import Plot
-from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
 from .census import mechanism
 from .statistics import NO_FINISHED_RUN, measured_or, median, no_run, ok_results, spread
+
+if TYPE_CHECKING:
+    import torch
+
+# What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
+# that listing the experiments (``interp experiment list``) reads this module without loading it.
 
 PAPER = "Back de Luca et al. 2025 (arXiv 2410.01686)"
 AUTHORS = "the authors' result files (results/fixed_length/<task>/scale), median of 10 runs"
@@ -70,6 +72,8 @@ def train_value_model(task_name: str, preset: str, p: dict[str, Any], seed: int,
     """Train the task's ``preset`` model (its family's, ``interp.defaults.configure``) at size ``p["n"]``: the
     preset's protocol for ``p["epochs"]`` epochs over ``p["train_size"]`` examples in batches of ``p["batch_size"]``
     at learning rate ``p["lr"]``."""
+    from ..training import train
+
     steps = p["epochs"] * -(-p["train_size"] // p["batch_size"])
     settings = {"task": {"n": p["n"]}, "model": dict(model or {}),
                 "train": {"seed": seed, "max_steps": steps, "lr": p["lr"], "batch_size": p["batch_size"],
@@ -78,18 +82,22 @@ def train_value_model(task_name: str, preset: str, p: dict[str, Any], seed: int,
     return train(task, model_cfg, train_cfg, progress=False, device=device).model, task
 
 
-@torch.no_grad()
 def score(model, task, scales: list[float], samples: int, seed: int, device: str) -> dict[str, Any]:
     """MSE and relative error at every scale on the run's test sets; pattern drift and homogeneity at c = 10."""
-    out: dict[str, Any] = {"mse": {}, "relative_error": {}}
-    for c in scales:
-        batch = task.replace(c=float(c)).sample(samples, test_seed(seed, c)).to(device)
-        metrics = task.evaluate(model(batch.inputs), batch)
-        out["mse"][f"{c:g}"], out["relative_error"][f"{c:g}"] = metrics["mse"], metrics["relative_error"]
-    inside = task.sample(samples, test_seed(seed, 1.0)).to(device)
-    out["drift"] = float(pattern_drift(model, inside, 10.0).max())
-    out["homogeneity_error"] = homogeneity_error(model, task, inside, 10.0)
-    return out
+    import torch
+
+    from ..analysis.positional import homogeneity_error, pattern_drift
+
+    with torch.no_grad():
+        out: dict[str, Any] = {"mse": {}, "relative_error": {}}
+        for c in scales:
+            batch = task.replace(c=float(c)).sample(samples, test_seed(seed, c)).to(device)
+            metrics = task.evaluate(model(batch.inputs), batch)
+            out["mse"][f"{c:g}"], out["relative_error"][f"{c:g}"] = metrics["mse"], metrics["relative_error"]
+        inside = task.sample(samples, test_seed(seed, 1.0)).to(device)
+        out["drift"] = float(pattern_drift(model, inside, 10.0).max())
+        out["homogeneity_error"] = homogeneity_error(model, task, inside, 10.0)
+        return out
 
 
 def mechanisms(models: dict[str, Any], scores: dict[str, Any], task, seed: int) -> dict[str, Any]:
@@ -224,6 +232,8 @@ class PositionalScale(Experiment):
                 for task in options["tasks"] for seed in range(seeds)]
 
     def measure(self, spec, device):
+        from ..analysis.positional import patched
+
         p, out = spec.params, {}
         models = {}
         for name, preset in PRESETS.items():
@@ -336,6 +346,8 @@ class PositionalScale(Experiment):
 
 
 def _patterns(model, batch) -> list[torch.Tensor]:
+    from ..analysis.positional import patterns_of
+
     return patterns_of(model, batch.inputs)
 
 

@@ -64,7 +64,7 @@ def execute(name: str, spec: dict[str, Any], device: str, run_id: str) -> dict[s
 
 # What runs import, imported once by the server that every worker forks from (``interp.workers``); build_model
 # imports the bridge lazily, hence its module here.
-WORKER_PRELOAD = ["interp.experiments.runner", "interp.analysis.run", "interp.training", "interp.discovery.run",
+WORKER_PRELOAD = ["interp.experiments.runner", "interp.analysis.run", "interp.training.loop", "interp.discovery.run",
                   "transformer_lens.model_bridge"]
 
 

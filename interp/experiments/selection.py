@@ -19,25 +19,23 @@ import math
 import statistics
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ..analysis.selection import at_length, logit_gap
-from ..constructions.selection import nmse_from_gap
 from ..defaults import configure
 from ..grading import AllOf, AtLeast, AtMost, Every, Holds, Untested
-from ..models.mlp import MLP
-from ..models.wang import WangSelection
 from ..plot import Plot
 from ..tasks import SelectionTask, TaskError, evaluate
 from ..tasks.selection import POSITION_MODES
-from ..training import train
-from ..training.fit import fit
 from ..validation import check_choice, check_int
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .census import mechanism
 from .statistics import NO_FINISHED_RUN, loglog_slope, measured_or, median, no_run, ok_results, spread, too_few_sizes
+
+if TYPE_CHECKING:
+    import torch
+
+# What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
+# that listing the experiments (``interp experiment list``) reads this module without loading it.
 
 WANG = "Wang et al. 2024 (arXiv 2406.06893)"
 SANFORD = "Sanford et al. 2023 (arXiv 2306.02896)"
@@ -51,11 +49,15 @@ def selection_task(params: dict[str, Any]) -> SelectionTask:
                          code_dim=params.get("code_dim", 64))
 
 
-@torch.no_grad()
 def wang_gap(model, task: SelectionTask, samples: int, seed: int) -> float:
     """The trained model's logit gap (``interp.analysis.selection.logit_gap``) on fresh samples."""
+    import torch
+
+    from ..analysis.selection import logit_gap
+
     batch = task.sample(samples, seed)
-    return logit_gap(model.scores(batch.inputs), batch.relevant[:, 0, : task.T])
+    with torch.no_grad():
+        return logit_gap(model.scores(batch.inputs), batch.relevant[:, 0, : task.T])
 
 
 def train_wang(task: SelectionTask, lr: float, steps: int, seed: int, batch_size: int,
@@ -65,6 +67,12 @@ def train_wang(task: SelectionTask, lr: float, steps: int, seed: int, batch_size
     ``record_at``: steps after which the held-out gap, cos(W, I) and nMSE are recorded (the loop runs in
     segments between them, through ``interp.training.fit.fit``).
     """
+    import torch
+
+    from ..analysis.selection import logit_gap
+    from ..models.wang import WangSelection
+    from ..training.fit import fit
+
     model = WangSelection(task)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     data = torch.Generator().manual_seed(seed)
@@ -128,6 +136,9 @@ class SelectionLength(Experiment):
                 for positions, (m, lr) in self.arms(options).items() for seed in range(seeds)]
 
     def measure(self, spec, device):
+        from ..analysis.selection import at_length
+        from ..constructions.selection import nmse_from_gap
+
         p = spec.params
         task = selection_task(p)
         model, _ = train_wang(task, p["lr"], p["steps"], spec.seed, p["batch_size"])
@@ -272,6 +283,11 @@ def fcn_bound(r: int, T: int, d: int, q: int) -> float:
 def train_fcn(task: SelectionTask, width: int, steps: int, lr: float, seed: int, batch_size: int, eval_samples: int,
               eval_every: int, target: float | None = None) -> dict[str, Any]:
     """A 2-hidden-layer ReLU MLP of width ``width`` on ``[vec X, mask]``, Adam, fresh batches; held-out nMSE."""
+    import torch
+
+    from ..models.mlp import MLP
+    from ..training.fit import fit
+
     T, d = task.T, task.d
 
     def features(batch):
@@ -297,6 +313,8 @@ def train_fcn(task: SelectionTask, width: int, steps: int, lr: float, seed: int,
 def train_transformer(task: SelectionTask, d_head: int, steps: int, seed: int, target: float, eval_samples: int) -> dict[str, Any]:
     """The toolkit's default selection transformer (learned positions) with ``d_head``: the width of its
     positional query-key circuit."""
+    from ..training import train
+
     task, model_cfg, train_cfg = configure("selection", settings={
         "task": {"T": task.T, "d": task.d, "q": task.q},
         "model": {"d_head": d_head},
@@ -491,6 +509,8 @@ def gap_flow(task: SelectionTask, lr: float, steps: list[int]) -> dict[int, floa
     With rotation-invariant codes and W = gamma I, the loss is (d/q) nmse_from_gap(T, q, gamma) and its
     gradient in W is its derivative in gamma times I/m, so one step moves gamma by -(lr/m) dL/dgamma.
     """
+    from ..constructions.selection import nmse_from_gap
+
     m, scale = task.code_width, task.d / task.q
 
     def slope(gamma: float, h: float = 1e-4) -> float:

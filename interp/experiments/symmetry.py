@@ -25,9 +25,7 @@ import numpy as np
 from ..defaults import configure
 from ..family import family_of
 from ..grading import AllOf, AtMost, Every, Holds, RoundsTo, Share, Untested
-from ..models import on_device
 from ..plot import Plot
-from ..symmetry.block import BlockConfig, build_block, empirical_kernel, network_output, readout_features, train_readout
 from ..symmetry.energy import PointIndex, decompose_table
 from ..symmetry.group import all_permutations, hook_dimension
 from ..symmetry.kernel import (
@@ -48,12 +46,12 @@ from ..symmetry.learning import (
     theory_learnability,
     training_sets,
 )
-from ..symmetry.score import symmetry_score
-from ..tasks import reached
-from ..training import train
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec, every_run
 from .census import mechanism
 from .statistics import NO_FINISHED_RUN, loglog_slope, measured_or, no_run, ok_results, spread, too_few_sizes
+
+# What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
+# that listing the experiments (``interp experiment list``) reads this module without loading it.
 
 PAPER = "Lavie, Gur-Ari & Ringel 2024 (arXiv 2402.05173)"
 NOTES_RUN = "docs/theory/symmetry.md reference run"
@@ -169,6 +167,8 @@ def closed_form_measurements(p: dict[str, Any], seed: int, X: np.ndarray, K: np.
 
 def softmax_measurements(p: dict[str, Any], seed: int, X: np.ndarray) -> dict[str, Any]:
     """The infinite-width softmax kernel by Monte Carlo over the Gaussian logit field, then the toolkit's bridges."""
+    from ..symmetry.block import BlockConfig, empirical_kernel
+
     V, L, sp2 = p["V"], p["L"], p["sp2"]
     estimate, se = monte_carlo_kernel(X, V=V, sp2=sp2, attention="softmax", networks=p["networks"],
                                       seed=seed, d_k=None)
@@ -218,6 +218,8 @@ class SymmetryKernel(Experiment):
         return specs
 
     def measure(self, spec, device):
+        from ..symmetry.block import BlockConfig, empirical_kernel
+
         p = spec.params
         V, L, sp2 = p["V"], p["L"], p["sp2"]
         X = all_sequences(V, L)
@@ -730,6 +732,8 @@ def wide_bridge(p: dict[str, Any], seed: int, X: np.ndarray, K: np.ndarray, targ
                 ) -> dict[str, Any]:
     """A wide bridge with the block's prior weights whose readout alone is trained, against exact GPR on the same
     training-set sizes: learnability of the (L-1,1) and trivial targets."""
+    from ..symmetry.block import BlockConfig, build_block, network_output, readout_features, train_readout
+
     V, L = p["V"], p["L"]
     noise = p["noises"][0]
     cfg = BlockConfig(V=V, L=L, sp2=p["sp2"], heads=p["wide_heads"], d_k=p["wide_d_k"],
@@ -795,6 +799,11 @@ class SymmetryBias(Experiment):
         return specs
 
     def measure(self, spec, device):
+        from ..models import on_device
+        from ..symmetry.score import symmetry_score
+        from ..tasks import reached
+        from ..training import train
+
         p = spec.params
         task, model_cfg, train_cfg = configure(p["task"], settings={
             "task": p["task_params"], "model": p["model"],

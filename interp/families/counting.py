@@ -6,29 +6,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
-from ..analysis import counting_paper as paper_probes
-from ..analysis.counting import CountingContext
-from ..analysis.counting import analyze as analyze_decoder_only
-from ..constructions.counting import counting, counting_close_bias, counting_paper, counting_paper_close_bias
-from ..discovery.truth import Use
-from ..family import Construction, Family
-from ..models.encoder_decoder import EncoderDecoder
-from ..symmetry.energy import MAX_ORBIT
-from ..symmetry.score import Domain, Frames, rearranged_tokens
-from ..tasks.base import Batch
+from ..family import Construction, Domain, Family
+from ..lazy import lazy_function
 from ..tasks.counting import FIRST_QUERY, ONE, OPEN, CountingTask
 
 if TYPE_CHECKING:
+    from torch import Tensor
     from transformer_lens.model_bridge import TransformerBridge
+
+    from ..discovery.truth import Use
+    from ..symmetry.score import Frames
+    from ..tasks.base import Batch
+
+# What needs torch (the probes, the constructions, the symmetry score's pieces) is imported on first use: listing
+# the tasks and the experiments reads this module without loading it.
 
 
 def analyze(model: "TransformerBridge", task: CountingTask, reference: "TransformerBridge | None",
             samples: int = 2048, seed: int = 0):
     """The decoder-only probes (``interp.analysis.counting``), or the encoder-decoder's
     (``interp.analysis.counting_paper``) for the paper's layout."""
+    from ..analysis import counting_paper as paper_probes
+    from ..analysis.counting import analyze as analyze_decoder_only
+    from ..models.encoder_decoder import EncoderDecoder
+
     probes = paper_probes.analyze if isinstance(model, EncoderDecoder) else analyze_decoder_only
     return probes(model, task, reference, samples=samples, seed=seed)
 
@@ -36,9 +37,37 @@ def analyze(model: "TransformerBridge", task: CountingTask, reference: "Transfor
 def circuit(model: "TransformerBridge", task: CountingTask, samples: int, seed: int) -> list[tuple[int, int]]:
     """The circuit heads as ``analyze`` names them; for the encoder-decoder ``[encoder head, cross-attention
     head]`` (``counting_paper.PaperContext.circuit``)."""
+    from ..analysis import counting_paper as paper_probes
+    from ..analysis.counting import CountingContext
+    from ..models.encoder_decoder import EncoderDecoder
+
     if isinstance(model, EncoderDecoder):
         return paper_probes.circuit(model, task, samples, seed)
     return CountingContext(model, task, None, samples, seed).circuit
+
+
+@lazy_function
+def counting():
+    from ..constructions.counting import counting
+    return counting
+
+
+@lazy_function
+def counting_close_bias():
+    from ..constructions.counting import counting_close_bias
+    return counting_close_bias
+
+
+@lazy_function
+def counting_paper():
+    from ..constructions.counting import counting_paper
+    return counting_paper
+
+
+@lazy_function
+def counting_paper_close_bias():
+    from ..constructions.counting import counting_paper_close_bias
+    return counting_paper_close_bias
 
 
 def default_model(task: CountingTask) -> dict[str, Any]:
@@ -52,6 +81,8 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
     (``in_region``, ``is_one``) and the bias token, copying the bias flag into ``count_code``; MLP1 writes
     ``at_least``, W_U reads it and ``one``. BOS, the query tokens and ``one`` sit at the same positions in
     every input; the delimiters, the bits and (for the ``]``-bias twin) the ``]`` tokens do not."""
+    from ..discovery.truth import Use
+
     bias = "is_bos" if model.construction["params"]["bias_token"] == "BOS" else "is_close"
     return [Use("embed->A0.0.q", ("one",), True),
             Use("embed->A0.0.k", ("is_bos", "is_delim"), False),
@@ -71,6 +102,11 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
 
 def frames(task: CountingTask, samples: int, seed: int) -> list[Frames]:
     """Every (example, region) whose interior has 2 .. MAX_ORBIT tokens, grouped by that length."""
+    import torch
+
+    from ..symmetry.energy import MAX_ORBIT
+    from ..symmetry.score import Frames
+
     batch = task.sample(samples, seed)
     region = batch.info["region"]
     out = []
@@ -87,7 +123,15 @@ def frames(task: CountingTask, samples: int, seed: int) -> list[Frames]:
     return out
 
 
+@lazy_function
+def rearranged_tokens():
+    from ..symmetry.score import rearranged_tokens
+    return rearranged_tokens
+
+
 def expected_count(task: CountingTask, logits: Tensor, readout: Tensor) -> Tensor:
+    import torch
+
     probabilities = logits[torch.arange(len(logits)), readout].softmax(-1)
     return (probabilities @ torch.arange(probabilities.shape[-1], dtype=probabilities.dtype))[:, None]
 

@@ -6,19 +6,45 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from torch import Tensor
-
-from ..analysis.parity import ParityContext, analyze
-from ..constructions.parity import minimal_model, parity, parity_minimal
-from ..discovery.graph import head_name
-from ..discovery.truth import Use
-from ..family import Construction, Family
-from ..symmetry.score import Domain, Frames, leading_frames, logit_difference, rearranged_tokens
-from ..tasks.base import Batch
+from ..family import Construction, Domain, Family
+from ..lazy import lazy_function
+from ..models.config import minimal_model
 from ..tasks.parity import ParityTask
 
 if TYPE_CHECKING:
+    from torch import Tensor
     from transformer_lens.model_bridge import TransformerBridge
+
+    from ..discovery.truth import Use
+    from ..symmetry.score import Frames
+    from ..tasks.base import Batch
+
+# What needs torch (the probes, the constructions, the symmetry score's pieces) is imported on first use: listing
+# the tasks and the experiments reads this module without loading it.
+
+
+@lazy_function
+def analyze():
+    from ..analysis.parity import analyze
+    return analyze
+
+
+def circuit(model: "TransformerBridge", task: ParityTask, samples: int, seed: int) -> list[tuple[int, int]]:
+    from ..analysis.parity import ParityContext
+
+    return ParityContext(model, task, None, samples, seed).circuit
+
+
+@lazy_function
+def parity():
+    from ..constructions.parity import parity
+    return parity
+
+
+@lazy_function
+def parity_minimal():
+    from ..constructions.parity import parity_minimal
+    return parity_minimal
 
 
 def default_model(task: ParityTask) -> dict[str, Any]:
@@ -46,6 +72,9 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
     """Head h points from CLS (query: ``is_cls``) at a bit of S (key: the positional ``cos``/``sin``) and
     copies ``is_one`` into ``count``; the MLP writes ``parity``; W_U reads ``parity`` and ``is_cls`` (a bias).
     CLS is always last and the positional code is fixed, so only the value path varies with the input."""
+    from ..discovery.graph import head_name
+    from ..discovery.truth import Use
+
     uses = []
     for h in range(model.cfg.n_heads):
         head = head_name(0, h)
@@ -58,7 +87,21 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
 
 
 def frames(task: ParityTask, samples: int, seed: int) -> list[Frames]:
+    from ..symmetry.score import leading_frames
+
     return leading_frames(task, samples, seed, task.n)
+
+
+@lazy_function
+def rearranged_tokens():
+    from ..symmetry.score import rearranged_tokens
+    return rearranged_tokens
+
+
+@lazy_function
+def logit_difference():
+    from ..symmetry.score import logit_difference
+    return logit_difference
 
 
 def target(task: ParityTask, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
@@ -95,7 +138,7 @@ FAMILY = Family(
                    # Edge discovery reads bridges' edges; the pointer model has none to list.
                    "parity_minimal": Construction("parity", parity_minimal, None, preset="minimal")},
     analyze=analyze,
-    circuit=lambda model, task, samples, seed: ParityContext(model, task, None, samples, seed).circuit,
+    circuit=circuit,
     symmetry=Domain("S_n on the bit positions (CLS fixed)", "logit difference at CLS (class 1 - class 0)",
                     frames, rearranged_tokens, logit_difference, target, closed_form),
     readouts=lambda task: 1,

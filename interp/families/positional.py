@@ -7,10 +7,30 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..analysis.positional import analyze
-from ..constructions.positional import cummin, cumsum
 from ..family import Construction, Family
+from ..lazy import lazy_function
 from ..tasks.positional import VALUE_TASKS, ValueTask
+
+# What needs torch (the probes, the constructions) is imported on first use: listing the tasks and the experiments
+# reads this module without loading it.
+
+
+@lazy_function
+def analyze():
+    from ..analysis.positional import analyze
+    return analyze
+
+
+@lazy_function
+def cumsum():
+    from ..constructions.positional import cumsum
+    return cumsum
+
+
+@lazy_function
+def cummin():
+    from ..constructions.positional import cummin
+    return cummin
 
 
 # The authors' model (their model.py: Transformer with TransformerLayer = MLP(concat[x, attention(x)])):

@@ -5,19 +5,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
-from ..analysis.selection import SelectionContext, analyze
-from ..constructions.selection import selection
-from ..discovery.truth import Use
-from ..family import Construction, Family
-from ..symmetry.score import Domain, Frames, leading_frames
-from ..tasks.base import Batch
+from ..family import Construction, Domain, Family
+from ..lazy import lazy_function
 from ..tasks.selection import SelectionTask
 
 if TYPE_CHECKING:
+    from torch import Tensor
     from transformer_lens.model_bridge import TransformerBridge
+
+    from ..discovery.truth import Use
+    from ..symmetry.score import Frames
+    from ..tasks.base import Batch
+
+# What needs torch (the probes, the construction, the symmetry score's pieces) is imported on first use: listing
+# the tasks and the experiments reads this module without loading it.
+
+
+@lazy_function
+def analyze():
+    from ..analysis.selection import analyze
+    return analyze
+
+
+def circuit(model: "TransformerBridge", task: SelectionTask, samples: int, seed: int) -> list[tuple[int, int]]:
+    from ..analysis.selection import SelectionContext
+
+    return SelectionContext(model, task, None, samples, seed).circuit
+
+
+@lazy_function
+def selection():
+    from ..constructions.selection import selection
+    return selection
 
 
 def default_model(task: SelectionTask) -> dict[str, Any]:
@@ -31,6 +50,8 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
     which W_U reads. With a learned table the positions come from ``pos`` and never change; with per-example
     orthonormal codes they arrive in the features (``embed``) and differ on every input. When q = T the subset
     is every position, so with a learned table the query's code is the same sum of all of them on every input."""
+    from ..discovery.truth import Use
+
     params = model.construction["params"]
     learned = params["positions"] == "learned"
     return [Use("embed->A0.0.q", ("subset",), learned and params["q"] == params["T"]),
@@ -43,11 +64,15 @@ def circuit_uses(model: "TransformerBridge") -> list[Use]:
 
 
 def frames(task: SelectionTask, samples: int, seed: int) -> list[Frames]:
+    from ..symmetry.score import leading_frames
+
     return leading_frames(task, samples, seed, task.T)
 
 
 def rearranged_contents(task: SelectionTask, inputs: Tensor, positions: Tensor, arrangements: Tensor) -> Tensor:
     """Only the content block moves: the query, subset and position codes stay where they are."""
+    import torch
+
     content = task.blocks["content"]
     n, a = arrangements.shape[:2]
     out = inputs[:, None].expand(n, a, *inputs.shape[1:]).clone()
@@ -58,10 +83,14 @@ def rearranged_contents(task: SelectionTask, inputs: Tensor, positions: Tensor, 
 
 
 def readout_vector(task: SelectionTask, logits: Tensor, readout: Tensor) -> Tensor:
+    import torch
+
     return logits[torch.arange(len(logits)), readout]
 
 
 def target(task: SelectionTask, inputs: Tensor, batch: Batch, example: Tensor, readout: Tensor) -> Tensor:
+    import torch
+
     chosen = torch.zeros(len(inputs), task.T).scatter_(1, batch.info["subset"][example], 1.0)
     return (inputs[:, : task.T, task.blocks["content"]] * chosen[..., None]).sum(1) / task.q
 
@@ -90,7 +119,7 @@ FAMILY = Family(
     },
     constructions={"selection": Construction("selection", selection, circuit_uses)},
     analyze=analyze,
-    circuit=lambda model, task, samples, seed: SelectionContext(model, task, None, samples, seed).circuit,
+    circuit=circuit,
     symmetry=Domain("S_T on the data tokens' contents (query and positions fixed)", "the d outputs at the query",
                     frames, rearranged_contents, readout_vector, target, closed_form),
     readouts=lambda task: 1,

@@ -6,7 +6,7 @@ as a checkpoint, where NAME is one of tracr's library programs (``interp.constru
 ``analyze`` checks the compiler's claims (every head attends as its selector says), ``discover`` scores the
 found circuit against every path the compiler built and the paths the batch exercises
 (``interp.discovery.truth``). tracr and jax load only when a tracr task is made, so the other families never
-pay for them.
+pay for them; torch and TransformerLens only when its weights are used, so ``interp tasks`` lists it without them.
 """
 
 from __future__ import annotations
@@ -16,30 +16,41 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
-from torch import Tensor
-
-from ..analysis import Analysis, Claim, Wording, claim, mechanism_line, untestable
-from ..constructions.pieces import ResidualBasis
-from ..discovery.truth import blocks_of, structural_uses
 from ..family import Construction, Family
+from ..lazy import lazy_function
 from ..naming import head_label
 from ..tasks.base import Batch, Task, make_generator
 from ..validation import TaskError, check_int
 
 if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
     from transformer_lens.model_bridge import TransformerBridge
 
+    from ..analysis import Analysis, Claim
     from ..constructions.tracr import Compiled
+
+# What needs torch (the probes, the compiled model's weights) is imported on first use: making a tracr task and
+# listing it reads this module and tracr's compilation (interp.tasks.tracr) without loading torch.
 
 GAP_FOUND, GAP_PARTIAL = 1e-3, 1e-2  # the largest |pattern - selector's pattern| of a head (measured: <= 1.5e-4)
 
 
+def programs() -> ModuleType:
+    """``interp.tasks.tracr`` (the program, compiled in tracr's terms), imported on first use: it loads tracr and
+    jax (2 s), which only tracr tasks need; a one-line TaskError where the extra is not installed."""
+    return _tracr_module("interp.tasks.tracr")
+
+
 def compiler() -> ModuleType:
-    """``interp.constructions.tracr``, imported on first use: it loads tracr and jax (2 s), which only tracr
-    tasks need; a one-line TaskError where the extra is not installed."""
+    """``interp.constructions.tracr`` (the compiled program as a TL bridge: torch and TransformerLens), imported on
+    first use as ``programs`` is."""
+    return _tracr_module("interp.constructions.tracr")
+
+
+def _tracr_module(name: str) -> ModuleType:
     try:
-        return importlib.import_module("interp.constructions.tracr")
+        return importlib.import_module(name)
     except ModuleNotFoundError as e:
         if e.name and e.name.split(".")[0] in ("tracr", "jax", "haiku"):
             raise TaskError(f"tracr tasks need the tracr extra ({e.name} is not installed): "
@@ -66,10 +77,16 @@ class TracrTask(Task):
     input_kind: ClassVar[str] = "tokens"
 
     def __post_init__(self) -> None:
-        program = compiler().load_program(self.program, self.vocab, self.max_seq_len, self.causal)
+        program = programs().load_program(self.program, self.vocab, self.max_seq_len, self.causal)
         object.__setattr__(self, "vocab", program.vocab)
         object.__setattr__(self, "length", check_int("length", self.max_seq_len if self.length is None else self.length,
                                                      1, self.max_seq_len))
+
+    @property
+    def model_shape(self) -> dict[str, Any]:
+        """The compiled model's ``ModelConfig`` fields (``interp.tasks.tracr.TracrModel.shape``), without torch:
+        the program is compiled once per process, and ``compiled`` builds its bridge from that compilation."""
+        return programs().tracr_model_for(self.program, self.vocab, self.max_seq_len, self.causal).shape
 
     @property
     def compiled(self) -> "Compiled":
@@ -86,13 +103,15 @@ class TracrTask(Task):
 
     @property
     def d_vocab(self) -> int:
-        return self.compiled.model.cfg.d_vocab
+        return self.model_shape["d_vocab"]
 
     @property
     def d_vocab_out(self) -> int:
-        return self.compiled.model.cfg.d_vocab_out
+        return self.model_shape["d_vocab_out"]
 
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
+        import torch
+
         batch_size = self.check_batch_size(batch_size)
         picks = torch.randint(0, len(self.vocab), (batch_size, self.length), generator=make_generator(seed))
         inputs = [[self.vocab[i] for i in row] for row in picks.tolist()]
@@ -116,6 +135,8 @@ class TracrTask(Task):
         return out if self.compiled.program.categorical else out[..., 0][:, None]
 
     def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        import torch
+
         out = self.readout_logits(logits, batch)
         if not self.compiled.program.categorical:
             return (out[:, 0] - batch.targets).pow(2).mean()
@@ -142,8 +163,7 @@ def construct(task: TracrTask) -> "TransformerBridge":
 
 def compiled_shape(task: TracrTask) -> dict[str, Any]:
     """The compiled model's own shape: what ``interp train tracr`` would train from scratch."""
-    cfg = task.compiled.model.cfg
-    return {**{key: getattr(cfg, key) for key in ("n_layers", "n_heads", "d_model", "d_head", "d_mlp", "act_fn")},
+    return {**{key: task.model_shape[key] for key in ("n_layers", "n_heads", "d_model", "d_head", "d_mlp", "act_fn")},
             "normalization_type": "none", "positional": "learned",
             "attention_dir": "causal" if task.causal else "bidirectional"}
 
@@ -164,6 +184,10 @@ def expected_spaces(expr: Any) -> dict[str, set[str]]:
 def claim_named_spaces(model: "TransformerBridge", compiled: "Compiled") -> Claim:
     """Each head reads and writes only the residual spaces tracr names for its RASP expression, read off the
     weights by the residual labels (a model without them, e.g. one trained here, cannot be checked)."""
+    from ..analysis import claim, untestable
+    from ..constructions.pieces import ResidualBasis
+    from ..discovery.truth import blocks_of
+
     expected = "each head reads its selector's queries and keys and its value, and writes its expression's space"
     labels = getattr(model, "residual_labels", None)
     if labels is None:
@@ -189,6 +213,10 @@ def analyze(model: "TransformerBridge", task: TracrTask, reference: "Transformer
     """The compiler's claims, head by head: each attends as its RASP selector says (the largest difference of
     its pattern from the selector's on ``samples`` inputs) and reads and writes the residual spaces tracr names
     for it; and the program's outputs are RASP's."""
+    import torch
+
+    from ..analysis import Analysis, Wording, claim, mechanism_line
+
     compiled = task.compiled
     batch = task.sample(samples, seed)
     names = {i: token for token, i in compiled.assembled.input_encoder.encoding_map.items()}
@@ -207,6 +235,12 @@ def analyze(model: "TransformerBridge", task: TracrTask, reference: "Transformer
     wording = Wording(circuit=f"every head attends as its selector in {task.program} says, on the spaces tracr names",
                       absent="no head attends as its selector says")
     return Analysis(claims, [], mechanism_line(claims, wording, circuit), circuit)
+
+
+@lazy_function
+def structural_uses():
+    from ..discovery.truth import structural_uses
+    return structural_uses
 
 
 FAMILY = Family(

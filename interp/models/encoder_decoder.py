@@ -34,28 +34,12 @@ import torch.nn as nn
 from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
-from ..validation import TaskError, check_choice
+from ..validation import TaskError
+from .config import check_encoder_decoder
 from .positional import MLP, Attention, Block, HookedModel, Unembed, _norm, _project, init_weights, softmax
 
 if TYPE_CHECKING:
-    from . import ModelConfig
-
-DECODERS = ("full", "cross")  # "cross": the paper's bare decoder, one cross-attention layer and nothing else
-
-
-def check_config(cfg: "ModelConfig") -> None:
-    """TaskError naming the field when ``cfg`` asks for something this model does not have."""
-    check_choice("decoder", cfg.decoder, DECODERS)
-    if cfg.positional == "attention" or cfg.layer != "additive":
-        raise TaskError("an encoder-decoder has positional none, learned or rotary and additive layers, got "
-                        f"positional={cfg.positional!r}, layer={cfg.layer!r}")
-    if cfg.input_kind != "tokens" or cfg.freeze_attention:
-        raise TaskError("an encoder-decoder reads token ids and has no frozen-attention control, got "
-                        f"input_kind={cfg.input_kind!r}, freeze_attention={cfg.freeze_attention}")
-    if cfg.d_vocab and not 0 < cfg.decoder_vocab_start < cfg.d_vocab:
-        raise TaskError(f"decoder_vocab_start must split the vocabulary (1 .. {cfg.d_vocab - 1}), "
-                        f"got {cfg.decoder_vocab_start}")
-
+    from .config import ModelConfig
 
 def encoder_length(tokens: Tensor, decoder_vocab_start: int) -> int:
     """How many leading positions of ``tokens`` ``[batch, pos]`` are the encoder's; TaskError unless every row is
@@ -123,7 +107,7 @@ class EncoderDecoder(HookedModel):
     """The model of the module docstring; ``EncoderDecoder(cfg, seed)``, or ``build_model(cfg, seed)``."""
 
     def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
-        check_config(cfg)
+        check_encoder_decoder(cfg)
         super().__init__(cfg, seed)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.encoder_ln_final = _norm(cfg.normalization_type, cfg.d_model)
@@ -161,5 +145,4 @@ def parameter_count(cfg: "ModelConfig") -> int:
         return sum(p.numel() for p in EncoderDecoder(cfg, seed=None).parameters())
 
 
-__all__ = ["CrossAttention", "DECODERS", "DecoderBlock", "EncoderDecoder", "check_config", "encoder_length",
-           "parameter_count"]
+__all__ = ["CrossAttention", "DecoderBlock", "EncoderDecoder", "encoder_length", "parameter_count"]

@@ -32,7 +32,7 @@ Derivation and the authors' settings beside the toolkit's: docs/theory/parity.md
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
@@ -41,48 +41,15 @@ from torch import Tensor
 from transformer_lens.hook_points import HookPoint
 
 from ..validation import TaskError
+from .config import check_pointer
 from .positional import HookedModel
 
 if TYPE_CHECKING:
-    from . import ModelConfig
+    from .config import ModelConfig
 
 TEMPERATURE_DIVISOR = 4.0  # tau = n / 4, the authors' script
 RESIDUAL_LABELS = ["count", "parity"]
 ONE = 1  # the token id of a one bit (interp.tasks.parity)
-
-# The fields the pointer model fixes: its shape is the authors' model, not a choice.
-FIXED = {"n_layers": 1, "d_model": 2, "d_head": 1, "normalization_type": "none", "attention_dir": "bidirectional",
-         "positional": "none", "input_kind": "tokens", "act_fn": "relu", "layer": "additive", "bias": True,
-         "freeze_attention": False}
-
-
-def check_config(cfg: "ModelConfig") -> None:
-    """TaskError naming the first field that is not the minimal model's."""
-    for name, value in FIXED.items():
-        if getattr(cfg, name) != value:
-            raise TaskError(f"architecture='pointer' (the minimal parity model) needs {name}={value!r}, "
-                            f"got {getattr(cfg, name)!r}")
-    if cfg.d_mlp != cfg.n_heads:
-        raise TaskError(f"architecture='pointer': the zig-zag's width d_mlp must equal n_heads={cfg.n_heads} "
-                        f"(both are the task's k), got d_mlp={cfg.d_mlp}")
-    if cfg.d_vocab_out and cfg.d_vocab_out != 2:
-        raise TaskError(f"architecture='pointer' answers a parity (two classes), got d_vocab_out={cfg.d_vocab_out}")
-    if cfg.n_ctx and cfg.n_ctx < 2:
-        raise TaskError(f"architecture='pointer' reads at least one bit and CLS: n_ctx >= 2, got {cfg.n_ctx}")
-
-
-def check_task(cfg: "ModelConfig", task: Any) -> None:
-    """TaskError unless ``task`` is a parity task whose k is the model's ``n_heads``."""
-    k = getattr(task, "k", None)
-    if getattr(task, "name", None) != "parity" or k != cfg.n_heads:
-        raise TaskError(f"architecture='pointer' reads k = n_heads = {cfg.n_heads} bits of a parity task, got task "
-                        f"{getattr(task, 'name', '?')!r}" + (f" with k = {k}" if k is not None else ""))
-
-
-def parameter_count(cfg: "ModelConfig") -> int:
-    """Entries of the state dict: the queries alone."""
-    return 2 * cfg.n_heads
-
 
 def zigzag(k: int) -> tuple[Tensor, Tensor]:
     """``(b_in, out)`` of the width-k zig-zag ``g(u) = sum_i out_i relu(u + b_in_i)``, ``g(m) = m mod 2``."""
@@ -202,7 +169,7 @@ class PointerTransformer(HookedModel):
     (for loading weights)."""
 
     def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
-        check_config(cfg)
+        check_pointer(cfg)
         super().__init__(cfg, seed, embedding=False)
         self.blocks = nn.ModuleList([PointerBlock(cfg)])
         self.unembed = Unembed(cfg)
@@ -248,4 +215,4 @@ class PointerTransformer(HookedModel):
         return self.blocks[0].attn.W_Q
 
 
-__all__ = ["PointerTransformer", "TEMPERATURE_DIVISOR", "check_config", "check_task", "parameter_count", "zigzag"]
+__all__ = ["PointerTransformer", "TEMPERATURE_DIVISOR", "zigzag"]

@@ -44,37 +44,14 @@ from transformer_lens import ActivationCache, FactoredMatrix, HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
 from ..validation import TaskError
+from .config import check_hooked
 
 if TYPE_CHECKING:
-    from . import ModelConfig
+    from .config import ModelConfig
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, approximate="tanh"), "silu": F.silu}
 ROTARY_BASE = 10000.0
 LN_EPS = 1e-5
-
-
-def check_config(cfg: "ModelConfig") -> None:
-    """TaskError naming the field when ``cfg`` asks for something this model does not have."""
-    if cfg.layer == "concat":
-        if cfg.d_mlp == 0:
-            raise TaskError("layer='concat' is MLP(concat[x, attention(x)]): it needs d_mlp >= 1, got d_mlp=0")
-        if cfg.normalization_type != "none":
-            raise TaskError(f"layer='concat' (the paper's layer) has no normalisation: normalization_type must be "
-                            f"'none', got {cfg.normalization_type!r}")
-
-
-def parameter_count(cfg: "ModelConfig") -> int:
-    """Entries of ``PositionalTransformer(cfg).state_dict()``."""
-    d, h, dh, dv = cfg.d_model, cfg.n_heads, cfg.d_head, cfg.value_width
-    bias = cfg.bias
-    qk_in = cfg.n_ctx if cfg.positional == "attention" else d
-    norm = {"none": 0, "LN": 2 * d, "RMS": d}[cfg.normalization_type]
-    attention = 2 * h * qk_in * dh + 2 * h * d * dv + bias * (2 * h * dh + h * dv + d)
-    mlp_in = 2 * d if cfg.layer == "concat" else d
-    mlp = mlp_in * cfg.d_mlp + cfg.d_mlp * d + bias * (cfg.d_mlp + d) if cfg.d_mlp else 0
-    block = norm + attention + (norm + mlp if cfg.d_mlp else 0)
-    positional = cfg.n_ctx * d if cfg.positional == "learned" else 0
-    return cfg.d_vocab * d + positional + cfg.n_layers * block + norm + d * cfg.d_vocab_out + bias * cfg.d_vocab_out
 
 
 def _bias(shape: tuple[int, ...], on: bool) -> nn.Parameter | None:
@@ -328,7 +305,7 @@ class PositionalTransformer(HookedModel):
     """The model of the module docstring; ``PositionalTransformer(cfg, seed)``, or ``build_model(cfg, seed)``."""
 
     def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
-        check_config(cfg)
+        check_hooked(cfg)
         super().__init__(cfg, seed)
         if cfg.positional == "attention":
             # The fixed one-hot positions every layer's Q/K read: set by the config, so not in the state dict.
@@ -502,4 +479,4 @@ def _init_paper(model: nn.Module, cfg: "ModelConfig", seed: int) -> None:
                 param.zero_()
 
 
-__all__ = ["HookedModel", "PositionalTransformer", "check_config", "init_weights", "parameter_count"]
+__all__ = ["HookedModel", "PositionalTransformer", "init_weights"]

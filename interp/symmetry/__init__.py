@@ -10,10 +10,14 @@ curves. Derivations, reference numbers and what is known of the paper: docs/theo
 - ``score``: the symmetry score of a toolkit model on its task (in every ``interp analyze`` report).
 """
 
-from .energy import Decomposition, decompose_table, orbit_energies
-from .group import character, character_table, dimensions, hook_dimension, partitions
-from .kernel import kernel_spectrum, linear_kernel, monte_carlo_kernel
-from .score import DOMAINS, symmetry_score
+from ..lazy import lazy_exports
+
+# Imported on first use, so that what does not score models (a family's declaration, the listings) never loads torch.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "DOMAINS": ".score", "symmetry_score": ".score", "kernel_spectrum": ".kernel", "linear_kernel": ".kernel",
+    "monte_carlo_kernel": ".kernel", "Decomposition": ".energy", "decompose_table": ".energy",
+    "orbit_energies": ".energy", **{name: ".group" for name in (
+        "character", "character_table", "dimensions", "hook_dimension", "partitions")}})
 
 __all__ = ["DOMAINS", "Decomposition", "character", "character_table", "decompose_table", "dimensions",
            "hook_dimension", "kernel_spectrum", "linear_kernel", "monte_carlo_kernel", "orbit_energies", "partitions",

@@ -1,7 +1,7 @@
 """The permutation-symmetry score of a toolkit model on its task (docs/theory/symmetry.md, "The score").
 
-For each task its family (``interp.families``) declares a ``Domain``: which positions are rearranged and which
-output is scored:
+For each task its family (``interp.families``) declares a ``Domain`` (``interp.family``): which positions are
+rearranged and which output is scored:
 
 - ``parity``: the n bit positions, CLS fixed (S_n, the readout-at-one-position variant); scored: the logit
   difference at CLS (class 1 minus class 0); target ``+-1``. Closed form ``S_sym = 1 / C(n, k)``.
@@ -21,7 +21,6 @@ symmetry bias is ``B = S_sym(f) - S_sym(target)``, both measured on the same rea
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..family import Registry, families
+from ..family import Domain, Registry, families
 from ..models.fast import training_forward
 from ..tasks import Batch, Task
 from ..validation import check_int
@@ -53,19 +52,6 @@ class Frames:
     batch: Batch
     positions: Tensor
     readout: Tensor
-
-
-@dataclass(frozen=True)
-class Domain:
-    """What the score rearranges and reads for one task (see the module docstring)."""
-
-    group: str
-    scored: str
-    frames: Callable[[Task, int, int], list[Frames]]  # (task, samples, seed) -> frames grouped by m
-    rearrange: Callable[[Task, Tensor, Tensor, Tensor], Tensor]  # (task, inputs [n, ...], positions [n, m], arr [n, a, m])
-    output: Callable[[Task, Tensor, Tensor], Tensor]  # (task, logits [n, pos, vocab], readout [n]) -> [n, C]
-    target: Callable[[Task, Tensor, Batch, Tensor, Tensor], Tensor]  # (task, inputs, batch, example, readout) -> [n, C]
-    closed_form: Callable[[Task], dict[str, Any]]
 
 
 def leading_frames(task: Task, samples: int, seed: int, m: int) -> list[Frames]:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..validation import TaskError, check_int
 
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+# torch is imported where a batch is drawn or scored, so that listing the tasks (``interp tasks``) does not load it.
+
 
 def make_generator(seed: int | torch.Generator) -> torch.Generator:
+    import torch
+
     if isinstance(seed, torch.Generator):
         return seed
     return torch.Generator().manual_seed(int(seed))
@@ -133,9 +137,13 @@ class ClassificationTask(Task):
     """A task whose answer is one class label read at its one readout position: cross-entropy loss, accuracy."""
 
     def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        import torch.nn.functional as F
+
         return F.cross_entropy(self.readout_logits(logits, batch)[:, 0], batch.targets)
 
     def evaluate(self, logits: Tensor, batch: Batch) -> dict[str, float]:
+        import torch.nn.functional as F
+
         out = self.readout_logits(logits, batch)[:, 0]
         return {"accuracy": (out.argmax(-1) == batch.targets).float().mean().item(),
                 "loss": F.cross_entropy(out, batch.targets).item()}

@@ -22,14 +22,16 @@ so a count at any R' <= R is measured through query tokens the model was trained
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+from typing import TYPE_CHECKING, ClassVar
 
 from ..validation import check_float, check_int, check_length
 from .base import Batch, Task, make_generator
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+# torch is imported where a batch is drawn or scored, so that listing the tasks (``interp tasks``) does not load it.
 
 BOS, ZERO, ONE, OPEN, CLOSE, FIRST_QUERY = 0, 1, 2, 3, 4, 5
 IGNORE = -100
@@ -89,6 +91,9 @@ class CountingTask(Task):
         return self.replace(R=self.R if R is None else R, L=self.L if L is None else L, R_min=None)
 
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
+        import torch
+        import torch.nn.functional as F
+
         batch_size = self.check_batch_size(batch_size)
         g = make_generator(seed)
         B, L, R = batch_size, self.L, self.R
@@ -132,6 +137,8 @@ class CountingTask(Task):
         The ground truth of the layer-0 region detector (attends uniformly to these, so its output
         1/(N+1) encodes how many delimiters came before).
         """
+        import torch
+
         tokens = batch.inputs
         P = tokens.shape[1]
         key_ok = (tokens == OPEN) | (tokens == CLOSE) | (tokens == BOS)
@@ -139,6 +146,8 @@ class CountingTask(Task):
         return causal[None] & key_ok[:, None, :]
 
     def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        import torch.nn.functional as F
+
         out = self.readout_logits(logits, batch)
         targets = batch.targets.masked_fill(batch.targets > self.max_count, IGNORE)
         return F.cross_entropy(out.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)

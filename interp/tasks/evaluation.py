@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import torch
-from torch import Tensor
-
 from ..validation import check_int
 from .base import Batch, Task
 
 if TYPE_CHECKING:
-    from torch import nn
+    import torch
+    from torch import Tensor, nn
+
+# torch is imported where a model is scored, so that listing the tasks (``interp tasks``) does not load it.
 
 EVAL_SEED = 12345  # fresh samples for `interp eval` and reports; training's held-out set uses its own stream
 # Bytes of attention scores and patterns one evaluation chunk may hold. Small enough that two processes
@@ -33,7 +33,6 @@ def model_device(model: "nn.Module") -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.no_grad()
 def evaluate(model: "nn.Module", task: Task, samples: int = 8192, seed: int = EVAL_SEED, chunk: int | None = None) -> dict[str, float]:
     """The task's metrics on ``samples`` fresh examples.
 
@@ -42,21 +41,26 @@ def evaluate(model: "nn.Module", task: Task, samples: int = 8192, seed: int = EV
     a number (chunks drawn one by one would be other examples, and a mean of chunk means rounds differently
     and weights a ratio such as counting's accuracy over asked queries wrongly).
     """
+    import torch
+
     check_int("samples", samples, 1)
     chunk = chunk_size(model, task) if chunk is None else check_int("chunk", chunk, 1)
     device = model_device(model)
     batch = task.sample(samples, torch.Generator().manual_seed(seed))
     outputs = []
-    for start in range(0, samples, chunk):
-        part = batch[start:start + chunk].to(device)
-        outputs.append(task.readout_logits(model(part.inputs), part))
-    outputs = torch.cat(outputs)
-    return task.evaluate(outputs, readout_batch(batch.targets.to(device), readouts=outputs.shape[1]))
+    with torch.no_grad():
+        for start in range(0, samples, chunk):
+            part = batch[start:start + chunk].to(device)
+            outputs.append(task.readout_logits(model(part.inputs), part))
+        outputs = torch.cat(outputs)
+        return task.evaluate(outputs, readout_batch(batch.targets.to(device), readouts=outputs.shape[1]))
 
 
 def readout_batch(targets: Tensor, readouts: int) -> Batch:
     """A batch whose positions are its readouts, to score outputs kept at the readout positions only
     (``[batch, n_readout, ...]``): ``Task.evaluate`` reads nothing of a batch but its targets and readout."""
+    import torch
+
     n, device = targets.shape[0], targets.device
     return Batch(inputs=torch.zeros(n, 0, dtype=torch.long, device=device), targets=targets,
                  readout=torch.arange(readouts, device=device),

@@ -7,16 +7,43 @@ for the CLS readout are exactly S.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, ClassVar
 
 from ..validation import TaskError, check_int, check_length, check_seed, shown
 from .base import Batch, ClassificationTask, make_generator
 
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+# torch is imported where a batch is drawn or scored, so that listing the tasks (``interp tasks``) does not load it.
+
 CLS = 2
+
+
+def randperm_head(n: int, k: int, seed: int) -> list[int]:
+    """The first ``k`` entries of ``torch.randperm(n, generator=torch.Generator().manual_seed(seed))``, drawn
+    without torch, so that making a parity task (``interp tasks`` lists the default one) does not load it.
+
+    torch's CPU generator is MT19937 seeded by ``init_genrand(seed)``, and its randperm (for n below 2^32 / 20)
+    swaps position ``i`` with ``i + r_i mod (n - i)`` for ``i = 0, 1, ...``, ``r_i`` the generator's i-th 32-bit
+    output: position i is settled at step i, so the first k outputs give the first k entries. Python's
+    ``random.Random`` is the same MT19937; only its seeding differs, so its state is set here as torch seeds
+    its own. ``tests/test_tasks.py`` holds this to ``torch.randperm``."""
+    state = [seed & 0xFFFFFFFF]
+    for i in range(1, 624):
+        state.append((1812433253 * (state[-1] ^ (state[-1] >> 30)) + i) & 0xFFFFFFFF)
+    generator = random.Random()
+    generator.setstate((3, (*state, 624), None))
+    moved: dict[int, int] = {}  # position -> the entry swapped into it (the others still hold their own index)
+    head = []
+    for i in range(k):
+        j = i + generator.getrandbits(32) % (n - i)
+        head.append(moved.get(j, j))
+        moved[j] = moved.get(i, i)
+    return head
 
 
 @dataclass(frozen=True)
@@ -38,9 +65,7 @@ class ParityTask(ClassificationTask):
         check_seed("seed", self.seed)
         if self.subset is None:
             check_int("k", self.k, 1, self.n)
-            g = make_generator(self.seed)
-            subset = tuple(sorted(torch.randperm(self.n, generator=g)[: self.k].tolist()))
-            object.__setattr__(self, "subset", subset)
+            object.__setattr__(self, "subset", tuple(sorted(randperm_head(self.n, self.k, self.seed))))
             return
         if not isinstance(self.subset, (list, tuple)):
             raise TaskError(f"subset must be a list of positions, got {shown(self.subset)}")
@@ -74,6 +99,8 @@ class ParityTask(ClassificationTask):
         return bits[:, list(self.subset)].sum(-1) % 2
 
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
+        import torch
+
         batch_size = self.check_batch_size(batch_size)
         g = make_generator(seed)
         bits = torch.randint(0, 2, (batch_size, self.n), generator=g)

@@ -20,13 +20,16 @@ The theory and the reference numbers: docs/theory/positional.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, ClassVar
 
 from ..validation import check_float, check_length
 from .base import Batch, Task, make_generator
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+# torch is imported where a batch is drawn or scored, so that listing the tasks (``interp tasks``) does not load it.
 
 # Values up to MAX_SCALE^2 stay far inside float32 (and sums of them too) at any length a machine can hold.
 MAX_SCALE = 1e6
@@ -41,6 +44,8 @@ def sample_values(batch_size: int, n: int, c: float, train_range: float, g: torc
     region is ``{|u1| > r}`` (area ``4 rc (rc - r)``) plus ``{|u1| <= r, |u2| > r}`` (area ``4 r (rc - r)``),
     picked in proportion to their areas, each uniform.
     """
+    import torch
+
     high = train_range * c
     u = torch.rand(batch_size, 4, generator=g)
     if c > 1:
@@ -58,18 +63,24 @@ def sample_values(batch_size: int, n: int, c: float, train_range: float, g: torc
 
 def prefix_relevance(n: int) -> Tensor:
     """``[n, n+1]`` bool: output i depends on positions ``0 .. i`` (never the extra node)."""
+    import torch
+
     return torch.cat([torch.ones(n, n, dtype=torch.bool).tril(), torch.zeros(n, 1, dtype=torch.bool)], dim=1)
 
 
 def cumulative_median(x: Tensor) -> Tensor:
     """``[batch, n]``: the median of ``x[:, :i+1]``, averaging the two middle values of an even prefix
     (``torch.quantile(..., 0.5, interpolation='midpoint')``, the authors' choice)."""
+    import torch
+
     return torch.stack([torch.quantile(x[:, : i + 1], 0.5, dim=1, interpolation="midpoint")
                         for i in range(x.shape[1])], dim=1)
 
 
 def cumulative_max_subarray(x: Tensor) -> Tensor:
     """``[batch, n]``: the largest sum of a non-empty contiguous run inside ``x[:, :i+1]`` (Kadane)."""
+    import torch
+
     best = ending = x[:, 0]
     out = [best]
     for i in range(1, x.shape[1]):
@@ -122,12 +133,16 @@ class ValueTask(Task):
 
     def relevance(self) -> Tensor:
         """``[n, n+1]`` bool: the positions each output depends on."""
+        import torch
+
         if self.cumulative:
             return prefix_relevance(self.n)
         return torch.cat([torch.ones(self.n, self.n, dtype=torch.bool), torch.zeros(self.n, 1, dtype=torch.bool)], 1)
 
     def batch_from_values(self, x: Tensor, info: dict[str, Tensor] | None = None) -> Batch:
         """The batch holding values ``x`` ``[batch, n]`` (and the extra node)."""
+        import torch
+
         B = x.shape[0]
         inputs = torch.cat([x, torch.zeros(B, 1)], dim=1)[..., None]
         relevant = self.relevance().expand(B, -1, -1).clone()

@@ -26,14 +26,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import einops
-import torch
-from torch import Tensor
 
 from ..validation import TaskError, check_choice, check_int, check_length
 from .base import Batch, Task, make_generator
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+# torch is imported where a batch is drawn or scored, so that listing the tasks (``interp tasks``) does not load it.
 
 POSITION_MODES = ("learned", "orthonormal", "gaussian", "fixed")
 CODE_MODES = ("orthonormal", "gaussian", "fixed")  # the modes whose position codes arrive in the features
@@ -48,6 +52,8 @@ def fixed_codes(length: int, code_dim: int) -> Tensor:
     ``length`` is: a model trained at T and run at T' > T sees the same first T codes, and the rows
     beyond T are codes it never saw.
     """
+    import torch
+
     rows = [torch.randn(code_dim, generator=torch.Generator().manual_seed(FIXED_CODES_SEED + i)) for i in range(length)]
     table = torch.stack(rows) if rows else torch.zeros(0, code_dim)
     return table / table.norm(dim=-1, keepdim=True)
@@ -115,6 +121,8 @@ class SelectionTask(Task):
         return self.d
 
     def sample(self, batch_size: int, seed: int | torch.Generator = 0) -> Batch:
+        import torch
+
         batch_size = self.check_batch_size(batch_size)
         g = make_generator(seed)
         B, T, d, q = batch_size, self.T, self.d, self.q
@@ -143,6 +151,8 @@ class SelectionTask(Task):
 
     def position_codes(self, batch_size: int, g: torch.Generator) -> Tensor:
         """``[batch, T, m]``: the position codes of ``batch_size`` examples in this task's code mode."""
+        import torch
+
         if self.positions == "orthonormal":
             return self.orthonormal_codes(batch_size, g)
         if self.positions == "gaussian":
@@ -152,6 +162,8 @@ class SelectionTask(Task):
 
     def orthonormal_codes(self, batch_size: int, g: torch.Generator) -> Tensor:
         """``[batch, T, m]``: T orthonormal rows per example, Haar-distributed."""
+        import torch
+
         gauss = torch.randn(batch_size, self.code_dim, self.T, generator=g)
         basis, r = torch.linalg.qr(gauss)
         # Sign fix makes the QR factor Haar-distributed rather than biased by the QR convention.

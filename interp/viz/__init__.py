@@ -2,19 +2,15 @@
 self-contained HTML reports, all offline. Analyses and experiments hand over data; this package draws it.
 """
 
+from ..lazy import lazy_exports
 from ..plot import Plot
-from .attention import (
-    RELEVANT_MARK,
-    AttentionView,
-    OfflineAttention,
-    attention_views,
-    show_attention,
-    side_by_side,
-    to_props,
-)
-from .claims import claims_html, claims_markdown, claims_text, show_claims
-from .figures import draw
-from .report import render_report, write_model_report, write_report
+
+# Imported on first use: the command line's text (interp.viz.text) must not load torch with the reports.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "draw": ".figures", "render_report": ".report", "write_model_report": ".report", "write_report": ".report",
+    **{name: ".attention" for name in ("RELEVANT_MARK", "AttentionView", "OfflineAttention", "attention_views",
+                                       "show_attention", "side_by_side", "to_props")},
+    **{name: ".claims" for name in ("claims_html", "claims_markdown", "claims_text", "show_claims")}})
 
 __all__ = [
     "RELEVANT_MARK",

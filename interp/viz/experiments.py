@@ -5,8 +5,7 @@ untested row's detail opens with why it could not be tested)."""
 from __future__ import annotations
 
 import html
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,23 +145,6 @@ def experiment_text(summary: Mapping[str, Any]) -> str:
         cells = row_cells(row)
         lines.append(f"  [{cells['Verdict']:>14}] {cells['Row']}: {cells['Measured']} (reference {cells['Reference']}, "
                      f"{cells['Source']})")
-    return "\n".join(lines)
-
-
-def experiments_text(experiments: Iterable[Any], verbose: bool = False) -> str:
-    """What ``interp experiment list`` prints: a line per experiment, its name then its title; ``verbose`` adds
-    its paper, seeds and options on indented lines below."""
-    experiments = list(experiments)
-    width = max((len(cls.name) for cls in experiments), default=0)
-    lines = []
-    for cls in experiments:
-        lines.append(f"{cls.name:<{width}}  {cls.title}")
-        if verbose:
-            lines += [f"  paper: {cls.paper}",
-                      f"  seeds: {cls.seeds} (--quick: {cls.quick_seeds}); options: "
-                      + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.options.items())]
-            if cls.quick:
-                lines.append("  --quick sets: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.quick.items()))
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """What the command line prints: plain text (and JSON) drawn from the data the commands hand over.
 
-``interp analyze`` prints ``interp.viz.report.summary_text`` and ``interp experiment`` the texts of
-``interp.viz.experiments``; the other commands print these.
+``interp analyze`` prints ``interp.viz.report.summary_text`` and ``interp experiment run`` and ``table`` the texts
+of ``interp.viz.experiments``; the other commands print these. Nothing here loads torch: ``interp tasks`` and
+``interp experiment list`` print without it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,23 @@ def tasks_text(rows: Iterable[tuple["Task", "ModelConfig", "TrainConfig"] | tupl
         lines.append("  task:  " + fields_line(task.params()))
         lines.append("  model: " + fields_line(dataclasses.asdict(model_cfg)))
         lines.append("  train: " + fields_line(dataclasses.asdict(train_cfg)))
+    return "\n".join(lines)
+
+
+def experiments_text(experiments: Iterable[Any], verbose: bool = False) -> str:
+    """What ``interp experiment list`` prints: a line per experiment, its name then its title; ``verbose`` adds
+    its paper, seeds and options on indented lines below."""
+    experiments = list(experiments)
+    width = max((len(cls.name) for cls in experiments), default=0)
+    lines = []
+    for cls in experiments:
+        lines.append(f"{cls.name:<{width}}  {cls.title}")
+        if verbose:
+            lines += [f"  paper: {cls.paper}",
+                      f"  seeds: {cls.seeds} (--quick: {cls.quick_seeds}); options: "
+                      + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.options.items())]
+            if cls.quick:
+                lines.append("  --quick sets: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in cls.quick.items()))
     return "\n".join(lines)
 
 
