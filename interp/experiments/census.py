@@ -37,7 +37,8 @@ def census(results: Sequence["RunResult"]) -> list[dict[str, Any]]:
     for result in results:
         if not result.ok:
             continue
-        for model, record in result.measurements.get("mechanisms", {}).items():
+        # by name: a run's measurements come back from JSON with their keys sorted
+        for model, record in sorted(result.measurements.get("mechanisms", {}).items()):
             entry = entries.setdefault((result.group, model), {
                 "group": result.group, "model": model, "seeds": 0, "solved": 0,
                 "among_solved": dict.fromkeys(STATUSES, 0), "among_all": dict.fromkeys(STATUSES, 0)})
