@@ -394,7 +394,7 @@ def process_seconds(args: list[str], repeats: int = 5) -> float:
 
 def bench_cli(target: float = 0.6, repeats: int = 5) -> dict[str, Any]:
     """``interp --help`` against ``import torch``, each in a fresh interpreter; and the two listings issue 23 wants
-    as light (``interp tasks``, which makes every task's default, tracr's compiled program included, and
+    as light (``interp tasks``, which makes every task's default but compiles no tracr program, and
     ``interp experiment list``), each as a ratio to the same ``import torch`` and against the same target."""
     help_seconds = process_seconds(["-m", "interp", "--help"], repeats)
     torch_seconds = process_seconds(["-c", "import torch"], repeats)

@@ -14,10 +14,14 @@ A family module (``interp/families/<name>.py``, or any module outside the packag
         circuit=None,                                # the analysis's circuit heads alone, where cheaper than analyze
         symmetry=Domain(...),                        # what the permutation-symmetry score rearranges (or None)
         readouts=lambda task: 1,                     # answer positions per example (the memory estimate)
+        compiled_by=None,                            # optional: the package that compiles its tasks (tracr)
     )
 
 Every field must be given, ``None`` (or an empty mapping) where a family has none of it: a family that
-forgets one fails when it is loaded, with its name, not later as a ``KeyError``. A construction named after
+forgets one fails when it is loaded, with its name, not later as a ``KeyError`` (``experiments`` and
+``compiled_by`` are optional). A family whose tasks are made by compiling a program (``compiled_by``, the package
+that compiles it) is listed by ``interp tasks`` from its declared defaults, without compiling, unless
+``--compile`` asks for the compiled model's shape. A construction named after
 its task is that task's default construction; the others are variants picked by name.
 
 The families are the toolkit's own (``BUILTIN``) and those that installed packages declare as entry points
@@ -106,6 +110,7 @@ class Family:
     symmetry: "Domain | None" = _UNSET
     readouts: Callable[["Task"], int] = _UNSET
     experiments: tuple[type, ...] = ()  # interp.experiments.base.Experiment subclasses the family brings
+    compiled_by: str | None = None  # the package that compiles its tasks' programs (the module docstring)
 
     def __post_init__(self) -> None:
         who = f"family {self.name!r}" if isinstance(self.name, str) else "a family"

@@ -876,7 +876,7 @@ import json, sys
 from interp.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "loaded": sorted({name.split(".")[0] for name in sys.modules}
-                                                 & {"torch", "transformer_lens"})}))
+                                                 & {"torch", "transformer_lens", "tracr", "jax"})}))
 """
 
 
@@ -884,7 +884,7 @@ print(json.dumps({"code": code, "loaded": sorted({name.split(".")[0] for name in
                                   ["experiment", "list", "--verbose"]])
 def test_the_listings_load_no_torch_and_list_everything(argv):
     """``interp tasks`` and ``interp experiment list`` answer from the families, the tasks' defaults and the
-    experiments' declarations: torch and TransformerLens load only for work on models (their speed against a
+    experiments' declarations: torch and TransformerLens load only for work on models, tracr and jax only to compile (their speed against a
     bare ``import torch``: ``make bench``'s ``cli``)."""
     from interp.experiments import EXPERIMENTS
 

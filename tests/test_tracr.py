@@ -4,7 +4,9 @@ of the ``tracr`` family; and the other families never load tracr."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import importlib.util
 import itertools
 import json
 import os
@@ -278,10 +280,35 @@ def test_without_the_extra_a_tracr_task_is_one_line(tmp_path):
                           env=env, capture_output=True, text=True)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "pip install 'interp[tracr]'" in done.stderr and not (tmp_path / "out").exists()
-    listed = subprocess.run([sys.executable, "-m", "interp", "tasks"], env=env, capture_output=True, text=True)
+    listed = subprocess.run([sys.executable, "-m", "interp", "tasks", "--compile"], env=env, capture_output=True,
+                            text=True)
     assert listed.returncode == 0, listed.stderr  # the other tasks are listed; tracr says why it is not
     assert "parity: k-sparse parity" in listed.stdout and "tracr: not available here: tracr tasks need the tracr extra" \
         in listed.stdout
+
+
+def test_interp_tasks_lists_tracr_as_declared_without_compiling(monkeypatch, capsys):
+    """Without --compile, the tracr row gives the declared defaults and says the shape needs compiling (tracr and
+    jax stay unloaded: tests/test_cli.py); with --compile, the compiled shape; where tracr is not installed, why."""
+    from interp.cli.listing import cmd_tasks
+    from interp.families.tracr import compiled_shape
+
+    def tracr_rows(compile: bool) -> list[str]:
+        cmd_tasks(argparse.Namespace(compile=compile))
+        lines = capsys.readouterr().out.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("tracr:"))
+        return lines[start:start + 5]
+
+    declared = tracr_rows(False)
+    assert declared[2] == '  task:  program="hist", vocab=null, max_seq_len=5, causal=false, length=null'
+    assert declared[3].startswith("  model: the program's compiled shape") and "--compile" in declared[3]
+    compiled = tracr_rows(True)
+    shape = compiled_shape(TracrTask())
+    assert all(f"{key}={json.dumps(value)}" in compiled[3] for key, value in shape.items())
+    assert declared[4] == compiled[4]  # the same training fields either way
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tracr" else real(name, *a))
+    assert tracr_rows(False)[0].startswith("tracr: not available here: tracr tasks need the tracr extra")
 
 
 def test_the_named_spaces_claim_tells_a_head_from_another():

@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("tasks", help="list tasks with their parameters and defaults")
+    p.add_argument("--compile", action="store_true",
+                   help="compile the tasks whose model a program compiles to (tracr), to print its shape")
     p.set_defaults(verb="tasks")
 
     p = sub.add_parser("train", help="train a model on a task and write a checkpoint")

@@ -8,12 +8,16 @@ load them. A family from outside the package is listed like the toolkit's own, w
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 from ..defaults import configure
 from ..experiments.registry import EXPERIMENTS
+from ..family import family_of, task_classes
 from ..tasks import TASKS
+from ..training.config import TrainConfig
 from ..validation import ConfigError
 from ..viz.text import experiments_text, tasks_text
 
@@ -25,11 +29,32 @@ def cmd_tasks(args: argparse.Namespace) -> None:
     # What `interp train TASK` trains: the default preset (it may set task parameters, e.g. counting's R_min).
     rows: list[Any] = []
     for name in TASKS:
-        try:
-            rows.append(configure(name))
-        except ConfigError as e:  # a family whose optional extra is not installed (tracr) is listed with why
-            rows.append((name, str(e)))
+        compiled_by = family_of(name).compiled_by
+        if compiled_by and importlib.util.find_spec(compiled_by) is None:
+            rows.append((name, f"{name} tasks need the {compiled_by} extra ({compiled_by} is not installed): "
+                               f"pip install 'interp[{compiled_by}]'"))
+        elif compiled_by and not args.compile:
+            rows.append(declared(name))
+        else:
+            try:
+                task, model_cfg, train_cfg = configure(name)
+                rows.append((type(task), task.params(), dataclasses.asdict(model_cfg), dataclasses.asdict(train_cfg)))
+            except ConfigError as e:  # a family whose optional extra cannot be loaded is listed with why
+                rows.append((name, str(e)))
     print(tasks_text(rows))
+
+
+def declared(name: str) -> tuple[type, dict[str, Any], str, dict[str, Any]]:
+    """The default preset of a task whose model comes from compiling it, as declared: its task class's defaults
+    under the preset's, the model as a note, the training fields (a value the preset computes from the task, as
+    the task shows it)."""
+    family, task_type = family_of(name), task_classes()[name]
+    preset = family.presets["default"]
+    task_fields = {f.name: f.default for f in dataclasses.fields(task_type) if f.init} | preset.get("task", {})
+    train = {key: value for key, value in preset.get("train", {}).items() if not callable(value)}
+    train_cfg = TrainConfig(**{**family.train, "target": family.target, **train})
+    return (task_type, task_fields, f"the program's compiled shape (interp tasks --compile prints it: "
+                                    f"{family.compiled_by} compiles it)", dataclasses.asdict(train_cfg))
 
 
 def cmd_list(args: argparse.Namespace) -> None:

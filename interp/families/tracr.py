@@ -256,4 +256,5 @@ FAMILY = Family(
     circuit=None,
     symmetry=None,  # a program's outputs have no one permutation domain
     readouts=lambda task: task.length,
+    compiled_by="tracr",  # interp tasks lists it without importing tracr (and jax) or compiling
 )

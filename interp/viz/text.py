@@ -26,21 +26,22 @@ def fields_line(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={json.dumps(value)}" for key, value in values.items())
 
 
-def tasks_text(rows: Iterable[tuple["Task", "ModelConfig", "TrainConfig"] | tuple[str, str]]) -> str:
-    """``interp tasks``: each task's summary, metric and default task, model and training fields; a task that
-    cannot be made here, ``(name, why)``, as one line."""
+def tasks_text(rows: Iterable[tuple[type["Task"], Mapping[str, Any], Mapping[str, Any] | str, Mapping[str, Any]]
+                                | tuple[str, str]]) -> str:
+    """``interp tasks``: each task's summary, metric and default task, model and training fields (the model's as a
+    note where only compiling would give them); a task that cannot be made here, ``(name, why)``, as one line."""
     lines = []
     for row in rows:
         if len(row) == 2:
             lines.append(f"{row[0]}: not available here: {row[1]}")
             continue
-        task, model_cfg, train_cfg = row
-        summary = (type(task).__doc__ or "").strip().splitlines()
-        lines.append(f"{task.name}: {summary[0] if summary else ''}".rstrip())
-        lines.append(f"  metric: {task.metric} ({'higher' if task.higher_is_better else 'lower'} is better)")
-        lines.append("  task:  " + fields_line(task.params()))
-        lines.append("  model: " + fields_line(dataclasses.asdict(model_cfg)))
-        lines.append("  train: " + fields_line(dataclasses.asdict(train_cfg)))
+        task_type, task_fields, model_fields, train_fields = row
+        summary = (task_type.__doc__ or "").strip().splitlines()
+        lines.append(f"{task_type.name}: {summary[0] if summary else ''}".rstrip())
+        lines.append(f"  metric: {task_type.metric} ({'higher' if task_type.higher_is_better else 'lower'} is better)")
+        lines.append("  task:  " + fields_line(task_fields))
+        lines.append("  model: " + (model_fields if isinstance(model_fields, str) else fields_line(model_fields)))
+        lines.append("  train: " + fields_line(train_fields))
     return "\n".join(lines)
 
 
