@@ -183,15 +183,39 @@ def test_this_process_runs_the_last_runs_while_the_workers_start(monkeypatch):
                 self.started = time.sleep(0.5)
             return super().submit(fn, *args)
 
-    here = threading.current_thread().name
     monkeypatch.setattr(runner, "execute", lambda *task: time.sleep(0.05) or
-                        {"id": task[3], "here": threading.current_thread().name == here})
+                        {"id": task[3], "here": threading.current_thread().name.startswith(runner.THIS_PROCESS)})
     pending = {i: ("name", {}, "cpu", i) for i in range(30)}
     with SlowToStart(1) as pool:
         results = list(runner.run_beside_workers(pool, pending))
     assert sorted(r["id"] for r in results) == list(range(30)) and pending == {}
     mine = sorted(r["id"] for r in results if r["here"])
     assert mine and mine == list(range(30 - len(mine), 30)) and len(mine) < 30
+
+
+def test_the_workers_results_come_while_this_process_runs_a_long_one(monkeypatch):
+    """A run this process took while the workers started may outlast the rest of the sweep: the workers' results
+    are yielded as they finish, before it (so they are stored and counted), and it comes last."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    class SlowToStart(ThreadPoolExecutor):
+        def submit(self, fn, *args):
+            if not hasattr(self, "started"):
+                self.started = time.sleep(0.3)
+            return super().submit(fn, *args)
+
+    def execute(*task):
+        here = threading.current_thread().name.startswith(runner.THIS_PROCESS)
+        time.sleep(1.5 if here else 0.01)
+        return {"id": task[3], "here": here, "at": time.perf_counter()}
+
+    monkeypatch.setattr(runner, "execute", execute)
+    pending = {i: ("name", {}, "cpu", i) for i in range(10)}
+    with SlowToStart(1) as pool:
+        results = [{**result, "yielded": time.perf_counter()} for result in runner.run_beside_workers(pool, pending)]
+    assert sorted(r["id"] for r in results) == list(range(10)) and pending == {}
+    assert [r["here"] for r in results] == [False] * 9 + [True]  # this process took one run: the last, the slow one
+    assert all(r["yielded"] < results[-1]["at"] for r in results[:9])  # yielded while it still ran
 
 
 @pytest.mark.slow

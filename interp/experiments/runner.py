@@ -19,7 +19,7 @@ import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from pathlib import Path
@@ -68,6 +68,9 @@ WORKER_PRELOAD = ["interp.experiments.runner", "interp.analysis.run", "interp.tr
                   "transformer_lens.model_bridge"]
 
 
+THIS_PROCESS = "interp-this-process"  # the thread that runs this process's share of a sweep
+
+
 def failed(task: tuple, message: str) -> dict[str, Any]:
     name, spec, device, run_id = task
     return RunResult(run_id, name, spec["group"], spec["params"], spec["seed"], device, "failed", error=message).to_dict()
@@ -111,15 +114,24 @@ class WorkerQueue:
 
 def run_beside_workers(pool: Executor, pending: dict[int, tuple]) -> Iterator[dict[str, Any]]:
     """Run every task in ``pending`` (removing each once its result is yielded) in ``pool``'s workers, and
-    in this process while they start."""
+    in this process while they start. This process's runs go to a thread of its own, so that the workers' results
+    are yielded (stored, counted by the progress bar) as they come, not only once its run is done: a run can take
+    longer than the rest of the sweep."""
     queue = WorkerQueue(pool, pending)
-    while (i := queue.take_last()) is not None:
-        yield execute(*pending.pop(i))
-    futures = queue.submitted()
-    for future in as_completed(futures):
-        data = future.result()
-        del pending[futures[future]]
-        yield data
+    own: dict[Future, int] = {}
+    with ThreadPoolExecutor(1, thread_name_prefix=THIS_PROCESS) as here:
+        while (i := queue.take_last()) is not None:
+            future = here.submit(execute, *pending[i])
+            own[future] = i
+            while not future.done() and queue.thread.is_alive():
+                queue.thread.join(timeout=0.05)
+            if not future.done():  # the workers run: take no more, let this one finish beside them
+                break
+        futures = {**queue.submitted(), **own}
+        for future in as_completed(futures):
+            data = future.result()
+            del pending[futures[future]]
+            yield data
 
 
 def local_executor(jobs: int) -> Callable[[list[tuple]], Iterator[dict[str, Any]]]:
