@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from interp.experiments import EXPERIMENTS, get_experiment
 from interp.experiments.base import VERDICTS, Reference, Row, row
-from interp.experiments.statistics import too_few_sizes
+from interp.experiments.statistics import slope_at_least, too_few_sizes
 from interp.grading import AtLeast, AtMost, Inside, Untested, weakest
 from interp.experiments.resummarize import committed, resummarize, resummarized_rows
 from interp.paths import EXPERIMENTS as FOLDER
@@ -193,12 +196,74 @@ def test_rows_on_models_a_cut_budget_left_unfitted_are_untested(name):
                    for r in budget)
 
 
-def test_a_slope_from_one_size_is_untested_with_the_sizes_that_got_there():
-    rows = summarize("selection-fcn", committed("selection-fcn")[2])
-    for name in ("critical FCN first-layer width (nMSE < 0.01) grows like T d",
-                 "critical transformer d_head (positional width) (nMSE < 0.01) grows like log T at most"):
-        assert rows[name].verdict == "untested" and rows[name].measured["slope"] is None
-        assert rows[name].detail.startswith("only T = 8 reached nMSE < 0.01 within ")
+def critical_runs(reaches) -> list:
+    """selection-fcn's committed runs with each critical run's nMSE set by ``reaches(model, T, width)``."""
+    return [with_measurements(r, nmse=0.001 if reaches(r.params["model"], r.params["T"], r.params["width"]) else 0.5)
+            if r.params.get("part") == "critical" else r for r in committed("selection-fcn")[2]]
+
+
+FCN_ROW = "critical FCN first-layer width (nMSE < 0.01) grows like T d"
+TRANSFORMER_ROW = "critical transformer d_head (positional width) (nMSE < 0.01) grows like log T at most"
+
+
+def test_critical_widths_that_never_got_there_are_lower_bounds_not_missing_points():
+    """A T whose runs never got below the threshold bounds the slope from below: enough for the FCN's "at least like
+    T d" to be partial (never reproduced, the budget may be what stopped it), never enough to refute the
+    transformer's "at most like log T" (untested); with every T there, both are fitted and graded."""
+    options = committed("selection-fcn")[1]["options"]
+    d, widest = options["critical_d"], max(options["fcn_factors"])
+    only_8 = summarize("selection-fcn", critical_runs(lambda model, T, width: T == 8 and width >= (8 if model ==
+                                                                                                    "transformer" else 2 * T * d)))
+    fcn, transformer = only_8[FCN_ROW], only_8[TRANSFORMER_ROW]
+    # each larger T's widest against T = 8's critical width, the smaller of the two
+    expected = min(math.log(widest * T * d / (2 * 8 * d)) / math.log(T / 8) for T in (16, 32))
+    assert fcn.verdict == "partial" and fcn.measured["at_least"] == pytest.approx(expected)
+    assert fcn.detail.startswith(f"slope > {expected:.2f} (the T that never got there)")
+    assert transformer.verdict == "untested" and transformer.measured["slope"] is None
+    assert transformer.detail.startswith("only T = 8 reached nMSE < 0.01 within ")
+    every_T = summarize("selection-fcn", critical_runs(lambda model, T, width: width >= (8 if model == "transformer"
+                                                                                          else 2 * T * d)))
+    assert every_T[FCN_ROW].verdict == "reproduced" and every_T[FCN_ROW].measured["slope"] == pytest.approx(1.0)
+    assert every_T[TRANSFORMER_ROW].verdict == "reproduced" and every_T[TRANSFORMER_ROW].measured["slope"] == pytest.approx(0.0, abs=1e-9)
+    assert every_T[FCN_ROW].measured["at_least"] is None
+
+
+def with_curves(results, curve):
+    """The transformer's critical runs with ``curve(run)`` as their learning curves (None: none recorded)."""
+    return [with_measurements(r, curve=curve(r)) if r.params.get("model") == "transformer" else r for r in results]
+
+
+def test_a_transformer_slope_above_log_t_needs_widths_that_stopped_improving():
+    """Critical d_head growing like T would refute "at most like log T" only where the narrower widths at the
+    larger T had stopped improving (their learning curves flat over the second half); still falling, or with no
+    curve, the budget did not decide it."""
+    linear = critical_runs(lambda model, T, width: width >= (T if model == "transformer" else 2 * T * 2))
+    steps = committed("selection-fcn")[1]["options"]["transformer_steps"]
+
+    def curve(falling: bool):
+        return lambda r: [[step, (0.5 - 0.4 * step / steps) if falling else 0.1] for step in range(0, steps + 1, 250)]
+
+    assert summarize("selection-fcn", with_curves(linear, curve(False)))[TRANSFORMER_ROW].verdict == "not_reproduced"
+    for curves, shown in ((curve(True), "half-way"), (lambda r: None, "no learning curve recorded")):
+        row = summarize("selection-fcn", with_curves(linear, curves))[TRANSFORMER_ROW]
+        assert row.verdict == "untested" and row.measured["slope"] == pytest.approx(1.0)
+        assert row.detail.startswith("the slope rests on widths that trained all their steps") and shown in row.detail
+
+
+@given(exponent=st.floats(0.1, 3.0), scale=st.floats(0.5, 50.0),
+       sizes=st.lists(st.sampled_from([4, 8, 16, 32, 64, 128]), min_size=2, max_size=5, unique=True),
+       short=st.floats(0.2, 1.0))
+def test_a_censored_bound_never_exceeds_the_true_growth(exponent, scale, sizes, short):
+    """On an exact power law, a size left censored at any bound at or below its true value bounds the slope from
+    below, and at its true value gives the exponent itself."""
+    sizes = sorted(sizes)
+    value = {T: scale * T**exponent for T in sizes}
+    reached, censored = sizes[:1], sizes[1:]
+    at_least = slope_at_least([(T, value[T]) for T in reached], [(T, short * value[T]) for T in censored])
+    assert at_least <= exponent + 1e-9
+    assert slope_at_least([(T, value[T]) for T in reached], [(T, value[T]) for T in censored]) == \
+        pytest.approx(exponent)
+    assert slope_at_least([(T, value[T]) for T in censored], [(T, value[T]) for T in reached]) is None
 
 
 # --- shown and counted ------------------------------------------------------------------------------

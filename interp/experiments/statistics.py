@@ -84,6 +84,17 @@ def loglog_slope(x: Sequence[float], y: Sequence[float], groups: Sequence[Any] |
     return {"slope": slope, "low": low, "high": high, "points": len(lx)}
 
 
+def slope_at_least(reached: Iterable[tuple[float, float]], censored: Iterable[tuple[float, float]]) -> float | None:
+    """The least log-log slope that censored points allow: a size whose quantity never reached the goal within
+    the budget has it above ``bound`` (the largest tried), so against a smaller size that reached it at ``w``
+    the growth between the two is more than ``log(bound / w) / log(size / smaller)``. ``reached`` and
+    ``censored``: ``(size, value)`` and ``(size, bound)`` points; the smallest such bound over the pairs (each
+    holds on its own), None where no censored size is larger than a reached one."""
+    bounds = [math.log(bound / w) / math.log(size / smaller)
+              for size, bound in censored for smaller, w in reached if size > smaller]
+    return min(bounds) if bounds else None
+
+
 def too_few_sizes(reached: Iterable[Any], size: str, goal: str, budget: str) -> Untested | None:
     """Untested when fewer than two distinct sizes (``reached``: those of the points a log-log fit rests on)
     reached ``goal`` within ``budget``, since a slope needs two; None when a slope can be fitted."""
