@@ -163,3 +163,32 @@ def test_train_eval_analyze_from_the_cli(cli, tmp_path):
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary["model"]["architecture"] == "pointer"
     assert any(c["name"] == "agrees with the construction" for c in summary["claims"])
+
+
+def test_the_experiments_pointer_runs_record_their_mechanism_on_the_toolkit_model():
+    """parity-minimal and parity-ffnn train the authors' layout and hand its queries to the toolkit's model for the
+    census: the same logits on every input, and the status the probes give the toolkit model itself."""
+    from interp.experiments.census import mechanism as census_record
+    from interp.experiments.parity import as_minimal_model, hg_split, train_pointer
+
+    task = ParityTask(n=8, k=2, seed=3)
+    authors = PointerParity(PointerParityConfig(n=8, k=2, n_heads=2), seed=5)
+    with torch.no_grad():
+        authors.W_Q.mul_(7.0)  # sharp pointers, away from the init
+    toolkit = as_minimal_model(authors, task)
+    inputs = every_input(task)
+    logits = toolkit(inputs)[:, -1]
+    assert torch.allclose((logits[:, 1] - logits[:, 0] + 1) / 2, authors(inputs[:, :8]), atol=1e-5)
+
+    data = hg_split(8, 2, 3, 1.0)
+    out = train_pointer(PointerParityConfig(n=8, k=2, n_heads=2), 3, data, 0.1, 30, 10)
+    assert set(out["mechanisms"]) == {"pointer"}
+    assert out["mechanisms"]["pointer"]["solved"] == (out["solved_at"] is not None)
+    assert out["mechanisms"]["pointer"]["status"] in {"predicted", "partly", "absent", "untested"}
+    frozen = PointerParityConfig(n=8, k=2, n_heads=4, readout="mlp", train_queries=False)
+    assert "mechanisms" not in train_pointer(frozen, 3, data, 0.1, 10, 10)  # not the minimal model: no census
+    # the construction's queries, through the same path, are the predicted circuit
+    built = construct(task, preset="minimal")
+    with torch.no_grad():
+        authors.W_Q.copy_(built.W_Q)
+    assert census_record(as_minimal_model(authors, task), task, True)["status"] == "predicted"

@@ -9,6 +9,8 @@ trained (``positional`` and ``standard``, say); ``census`` groups the entries by
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +26,10 @@ def mechanism(model: Any, task: Any, solved: bool, seed: int = 0) -> dict[str, A
     from ..analysis.run import analyze_model  # the probes load torch: only a run that trained a model needs them
     from ..models import on_device
 
-    analysis = analyze_model(on_device(model, "cpu"), task, samples=SAMPLES, seed=seed)
+    # TransformerLens's patching draws a progress bar per call; from every run of a sweep they would bury the
+    # sweep's own, so the census's probes run without them.
+    with contextlib.redirect_stderr(io.StringIO()):
+        analysis = analyze_model(on_device(model, "cpu"), task, samples=SAMPLES, seed=seed)
     return {"status": analysis.assessment.status, "solved": bool(solved)}
 
 

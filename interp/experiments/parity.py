@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor
 
+    from ..models.pointer import PointerTransformer
+
 # What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
 # that listing the experiments (``interp experiment list``) reads this module without loading it.
 
@@ -87,7 +89,8 @@ def train_pointer(cfg, seed: int, data: dict[str, Any], lr: float, epochs: int, 
     """Adam on the pointer model's trainable parameters over shuffled minibatches of ``batch_size`` (the authors'
     80,000; full batch where that holds the whole set, or None), for ``epochs`` epochs with the test accuracy every
     ``eval_every`` epochs; stops at ``target`` test accuracy. Epochs count in the result and the formation.
-    The weights and the shuffles come from ``seed`` on the CPU, so a seed starts the same on every ``device``."""
+    The weights and the shuffles come from ``seed`` on the CPU, so a seed starts the same on every ``device``. A
+    zig-zag model's run records its mechanism status for the census (``as_minimal_model``)."""
     import torch
 
     from ..models import on_device
@@ -128,7 +131,26 @@ def train_pointer(cfg, seed: int, data: dict[str, Any], lr: float, epochs: int, 
         }
     if record_every:
         out["formation"] = [h for h in history if h["step"] % record_every == 0 or h is history[-1]]
+    if cfg.readout == "zigzag":
+        toolkit = as_minimal_model(model, data["task"])
+        out["mechanisms"] = {"pointer": mechanism(toolkit, data["task"], out["solved_at"] is not None, seed)}
     return out
+
+
+def as_minimal_model(model, task: ParityTask) -> "PointerTransformer":
+    """The toolkit's minimal model (``interp train parity --preset minimal``) holding the trained queries of the
+    authors' layout ``model`` (a zig-zag ``PointerParity``): the same function (``tests/test_pointer.py``), with the
+    hooks and weight names the family's probes, ``analyze`` and the census read. The experiments train the authors'
+    layout, as their released code does (it reads bits rather than tokens)."""
+    import torch
+
+    from ..models import build_model
+    from ..models.config import ModelConfig, minimal_model
+
+    toolkit = build_model(ModelConfig.for_task(task, **minimal_model(task)), seed=None)
+    with torch.no_grad():
+        toolkit.W_Q.copy_(model.W_Q.detach().cpu())
+    return toolkit
 
 
 class ParityConstruction(Experiment):
@@ -543,7 +565,8 @@ class ParityFFNN(Experiment):
         pointer = train_pointer(PointerParityConfig(n=n, k=k, n_heads=k), spec.seed, data, p["pointer_lr"],
                                 p["pointer_epochs"], p["eval_every"], target=p["target"])
         return {"mlp": found, "tried": tried, "pointer_solved": pointer["solved_at"] is not None,
-                "pointer_accuracy": pointer["test_accuracy"], "pointer_parameters": 2 * k}
+                "pointer_accuracy": pointer["test_accuracy"], "pointer_parameters": 2 * k,
+                "mechanisms": pointer["mechanisms"]}
 
     def rows(self, options):
         return [
