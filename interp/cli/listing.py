@@ -46,8 +46,8 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 
 def declared(name: str) -> tuple[type, dict[str, Any], str, dict[str, Any]]:
     """The default preset of a task whose model comes from compiling it, as declared: its task class's defaults
-    under the preset's, the model as a note, the training fields (a value the preset computes from the task, as
-    the task shows it)."""
+    under the preset's, the model as a note, and the training fields (a training value the preset would compute
+    from the task is left at the family's, since no task is made)."""
     family, task_type = family_of(name), task_classes()[name]
     preset = family.presets["default"]
     task_fields = {f.name: f.default for f in dataclasses.fields(task_type) if f.init} | preset.get("task", {})
