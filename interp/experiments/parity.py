@@ -606,7 +606,7 @@ def smallest_mlps(runs: list[RunResult]) -> list[tuple[int, int, int]]:
 
 def mlp_growth(runs: list[RunResult], options: dict[str, Any]) -> Measured:
     """The log-log slope of the narrowest MLP's parameters against n; the value: (slope >= 0.9 with the interval
-    above 0, the interval above 0)."""
+    above 0, the interval above 0). The detail gives each run's parameters and width."""
     points = smallest_mlps(runs)
     missing = [(r.params["n"], r.seed) for r in runs if r.ok and not r.measurements["mlp"]]
     fit = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[2] for p in points])
@@ -614,7 +614,11 @@ def mlp_growth(runs: list[RunResult], options: dict[str, Any]) -> Measured:
                              f"{options['steps']} steps at widths up to {options['widths'][-1]}")
     low = fit["low"]
     value = unfitted or (fit["slope"] >= 0.9 and low > 0, low is not None and low > 0)
-    detail = "; ".join(f"n={n}: " + ", ".join(str(p[1]) for p in points if p[0] == n) for n in options["ns"])
+    # Widths apart from parameters: parameters = (n + 2) width + 1, so at a flat width they grow through the input
+    # layer alone.
+    widths = {(r.params["n"], r.seed): r.measurements["mlp"]["width"] for r in runs if r.ok and r.measurements["mlp"]}
+    detail = "; ".join(f"n={n}: " + ", ".join(f"{p[1]} (width {widths[n, p[2]]})" for p in points if p[0] == n)
+                       for n in options["ns"])
     if missing:
         detail += f"; no width up to {options['widths'][-1]} reached {options['target']} at (n, seed) {missing}"
     return Measured(value, fit, detail)
