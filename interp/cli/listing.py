@@ -52,7 +52,7 @@ def declared(name: str) -> tuple[type, dict[str, Any], str, dict[str, Any]]:
     preset = family.presets["default"]
     task_fields = {f.name: f.default for f in dataclasses.fields(task_type) if f.init} | preset.get("task", {})
     train = {key: value for key, value in preset.get("train", {}).items() if not callable(value)}
-    train_cfg = TrainConfig(**{**family.train, "target": family.target, **train})
+    train_cfg = TrainConfig.for_task(task_type, **train)  # it reads the task's name alone, a class attribute
     return (task_type, task_fields, f"the program's compiled shape (interp tasks --compile prints it: "
                                     f"{family.compiled_by} compiles it)", dataclasses.asdict(train_cfg))
 

@@ -81,8 +81,9 @@ class TrainConfig:
             check_float("target", self.target)
 
     @classmethod
-    def for_task(cls, task: Task, **overrides: Any) -> "TrainConfig":
-        """The task family's training settings and target (``interp.family``) with ``overrides``."""
+    def for_task(cls, task: Task | type[Task], **overrides: Any) -> "TrainConfig":
+        """The task family's training settings and target (``interp.family``) with ``overrides``; only the task's
+        name is read, so a task class serves as well as a task."""
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - fields)
         if unknown:
