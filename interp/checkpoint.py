@@ -133,7 +133,7 @@ REQUIRED_SECTIONS = ("task", "model", "weights")
 TRAINING_ONLY_MODEL_FIELDS = ("freeze_attention", "init_mode")
 # Model fields added after format version 1 was written; a config without them means their defaults, which
 # is what those checkpoints were built with.
-ADDED_MODEL_FIELDS = ("architecture", "layer", "bias", "decoder", "decoder_vocab_start", "d_value")
+ADDED_MODEL_FIELDS = ("architecture", "layer", "bias", "decoder", "decoder_vocab_start", "d_value", "readout")
 
 
 JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",

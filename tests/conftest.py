@@ -86,8 +86,9 @@ c.write_tensors = write_then_die
 
 
 # The experiments that train transformers with a family's probes: their summaries carry a mechanism census.
-CENSUS_EXPERIMENTS = {"parity-minimal", "parity-ffnn", "parity-online", "selection-fcn", "symmetry-bias",
-                      "counting-attention", "counting-bias", "positional-scale", "positional-bias-free", "positional-size"}
+CENSUS_EXPERIMENTS = {"parity-minimal", "parity-ffnn", "parity-frozen-attention", "parity-online", "selection-fcn",
+                      "symmetry-bias", "counting-attention", "counting-bias", "positional-scale", "positional-bias-free",
+                      "positional-size"}
 
 
 def check_census(summary: dict) -> None:

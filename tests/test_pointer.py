@@ -21,6 +21,7 @@ from interp.constructions import construct
 from interp.defaults import configure
 from interp.families.parity import analyze
 from interp.models import ModelConfig, build_model
+from interp.models.config import pointer_parameter_count
 from interp.models.pointer import PointerTransformer
 from interp.models.pointer_parity import PointerParity, PointerParityConfig
 from interp.tasks import ParityTask, TaskError
@@ -185,10 +186,53 @@ def test_the_experiments_pointer_runs_record_their_mechanism_on_the_toolkit_mode
     assert set(out["mechanisms"]) == {"pointer"}
     assert out["mechanisms"]["pointer"]["solved"] == (out["solved_at"] is not None)
     assert out["mechanisms"]["pointer"]["status"] in {"predicted", "partly", "absent", "untested"}
-    frozen = PointerParityConfig(n=8, k=2, n_heads=4, readout="mlp", train_queries=False)
-    assert "mechanisms" not in train_pointer(frozen, 3, data, 0.1, 10, 10)  # not the minimal model: no census
+    frozen = train_pointer(PointerParityConfig(n=8, k=2, n_heads=4, readout="mlp", train_queries=False), 3, data, 0.1,
+                           10, 10)
+    assert frozen["mechanisms"]["pointer"]["solved"] == (frozen["test_accuracy"] >= 0.95)
     # the construction's queries, through the same path, are the predicted circuit
     built = construct(task, preset="minimal")
     with torch.no_grad():
         authors.W_Q.copy_(built.W_Q)
     assert census_record(as_minimal_model(authors, task), task, True)["status"] == "predicted"
+
+
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(3, 12), heads=st.integers(1, 9), width=st.integers(1, 12), norm=st.floats(0.5, 40.0),
+       seed=st.integers(0, 10_000))
+def test_the_frozen_attention_control_is_the_authors_model_with_hooks_or_without(n, heads, width, norm, seed):
+    """``readout="mlp"``: the authors' frozen-attention control (their ``readout="mlp"``, frozen queries) moved into
+    the toolkit's pointer model computes their score on every input, with and without hooks, each head's bit mass
+    in a residual direction of its own; its checkpoint holds the queries and the MLP, and only the MLP trains."""
+    from interp.experiments.parity import as_minimal_model
+
+    task = ParityTask(n=n, k=min(2, n), seed=seed)
+    authors = PointerParity(PointerParityConfig(n=n, k=task.k, n_heads=heads, query_norm=norm, readout="mlp",
+                                                readout_width=width, train_queries=False), seed=seed)
+    model = as_minimal_model(authors, task)
+    inputs = every_input(task)
+    logits = model(inputs)[:, -1]
+    assert torch.allclose((logits[:, 1] - logits[:, 0] + 1) / 2, authors(inputs[:, :n]), atol=1e-4)
+    hooked, cache = model.run_with_cache(inputs)
+    assert torch.allclose(hooked[:, -1], logits, atol=1e-5)
+    assert model.residual_labels == [f"head {h}" for h in range(heads)] + ["score"]
+    assert torch.allclose(cache["blocks.0.hook_resid_mid"][:, n, :heads], authors.hook_head_out(inputs[:, :n].float()
+                          @ authors.pattern().T), atol=1e-5)
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert trainable == ["blocks.0.mlp.W_in", "blocks.0.mlp.b_in", "blocks.0.mlp.W_out", "blocks.0.mlp.b_out"]
+    assert sum(v.numel() for v in model.state_dict().values()) == pointer_parameter_count(model.interp_config)
+
+
+def test_the_frozen_attention_control_checkpoint_and_faults(tmp_path):
+    task = ParityTask(n=8, k=2, seed=0)
+    cfg = dataclasses.replace(minimal_config(task), readout="mlp", n_heads=5, d_model=6, d_mlp=16, freeze_attention=True)
+    model = build_model(cfg, seed=3)
+    save(tmp_path / "ckpt", model, task, seed=3)
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    assert loaded.model_config.readout == "mlp"
+    assert torch.equal(loaded.model(every_input(task)), model(every_input(task)))
+    with pytest.raises(TaskError, match="d_model=6"):
+        dataclasses.replace(cfg, d_model=2)
+    with pytest.raises(TaskError, match="nothing to train"):
+        dataclasses.replace(minimal_config(task), freeze_attention=True)
+    with pytest.raises(TaskError, match="readout='mlp' needs architecture='pointer'"):
+        ModelConfig(readout="mlp")

@@ -444,3 +444,34 @@ def test_a_killed_paper_run_resumes_mid_epoch_to_the_same_weights(tmp_path):
     assert killed.returncode == 9, killed.stderr
     resumed = train(task, model_cfg, train_cfg, out, resume=True, progress=False).model
     assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+
+
+@pytest.mark.parametrize("name", list(VALUE_TASKS))
+def test_the_authors_fit_is_read_on_the_tasks_training_range(name):
+    """``AUTHORS_FIT`` turns the authors' MSE at c = 1 into a relative error through the mean square target of the
+    task's training range at n = 8: the constant it uses is what the task's sampler gives."""
+    from interp.experiments.positional import AUTHORS_FIT, AUTHORS_MSE, MEAN_SQUARE_TARGET
+
+    targets = make_task(name, n=8).sample(100_000, 0).targets
+    assert targets.pow(2).mean().item() == pytest.approx(MEAN_SQUARE_TARGET[name], rel=0.02)
+    for model, fit in AUTHORS_FIT[name].items():
+        assert fit ** 2 * MEAN_SQUARE_TARGET[name] == pytest.approx(AUTHORS_MSE[name][model][0])
+
+
+def test_the_committed_summaries_show_ours_beside_every_cell_the_authors_report():
+    """Every cell of the authors' scale table (task x model x c) and of their size sweep (model x n) has a row
+    whose reference is the authors' number and whose measured value is ours, graded or untested."""
+    from interp.experiments.positional import AUTHORS_MSE, AUTHORS_SCALES, AUTHORS_SIZE
+    from interp.experiments.resummarize import committed
+
+    scale = {row["name"]: row for row in committed("positional-scale")[1]["rows"]}
+    for task, by_model in AUTHORS_MSE.items():
+        for model, cells in by_model.items():
+            row = scale[f"{task}: {model} MSE at c = 1, 2, 4, 10 within 10x of the authors'"]
+            assert row["reference"]["value"] == {f"c={c}": v for c, v in zip(AUTHORS_SCALES, cells)}
+            assert all(isinstance(row["measured"]["ours"][f"c={c}"], float) for c in AUTHORS_SCALES), row["name"]
+    size = {row["name"]: row for row in committed("positional-size")[1]["rows"]}
+    for model, cells in AUTHORS_SIZE.items():
+        for n, theirs in cells.items():
+            row = size[f"n = {n}: {model} MSE on [-6, 6] within 10x of the authors' {theirs:g}"]
+            assert isinstance(row["measured"]["ours"], float) and row["measured"]["authors"] == theirs

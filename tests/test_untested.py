@@ -180,16 +180,20 @@ def with_fit(result, relative_error: float):
 
 @pytest.mark.parametrize("name", ["positional-scale", "positional-bias-free", "positional-size"])
 def test_rows_on_models_a_cut_budget_left_unfitted_are_untested(name):
-    """Short of the authors' epochs, a row on models that do not fit the training range says the budget did not
-    decide it; with those models fitted, or at the authors' whole budget (where a poor fit is a finding), the same
-    results are graded."""
+    """Short of the authors' epochs, a row on models that fit the training range worse than the authors' (beyond
+    the rows' factor 10 in MSE) says the budget did not decide it, and still shows what was measured; with those
+    models fitted as well as the authors', or at the authors' whole budget (where a poor fit is a finding), the
+    same results are graded."""
     _, recorded, results = committed(name)
     experiment, options, seeds = get_experiment(name), recorded["options"], recorded["seeds"]
     assert options["epochs"] < 2001
     loose = rows_by_name(experiment.summarize([with_fit(r, 0.5) for r in results], options, seeds))
-    budget = [r for r in loose.values() if r.detail.startswith("the budget did not reach fitted models")]
-    assert budget and all(r.verdict == "untested" for r in budget)
-    for graded in (experiment.summarize([with_fit(r, 0.01) for r in results], options, seeds),
+    budget = [r for r in loose.values() if r.detail.startswith("the budget did not reach the authors' fit")]
+    assert budget and all(r.verdict == "untested" and r.measured for r in budget)
+    # 0.01 is 10x worse than the authors' cumsum fit (0.00097): still short of it
+    assert rows_by_name(experiment.summarize([with_fit(r, 0.01) for r in results], options, seeds))[budget[0].name] \
+        .verdict == "untested"
+    for graded in (experiment.summarize([with_fit(r, 1e-4) for r in results], options, seeds),
                    experiment.summarize([with_fit(r, 0.5) for r in results], {**options, "epochs": 2001}, seeds)):
         rows = rows_by_name(graded)
         assert all(rows[r.name].verdict != "untested" or rows[r.name].detail.startswith("not run at this scale")

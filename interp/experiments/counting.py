@@ -28,7 +28,7 @@ from ..tasks import CountingTask
 from ..tasks.counting import CLOSE, IGNORE, ONE, OPEN, ZERO
 from .base import Experiment, Measured, Reference, RowSpec, RunResult, RunSpec
 from .census import mechanism
-from .statistics import NO_FINISHED_RUN, ok_results, spread
+from .statistics import NO_FINISHED_RUN, gated, ok_results, spread
 
 # What trains and measures models (torch, TransformerLens) is imported inside the functions that run them, so
 # that listing the experiments (``interp experiment list``) reads this module without loading it.
@@ -258,15 +258,16 @@ def unless_out_of_budget(statistic: Callable[[list[RunResult]], Measured], short
     if short is None:
         return statistic
 
-    def measure(runs: list[RunResult]) -> Measured:
-        measured, finished = statistic(runs), ok_results(runs)
+    def ran_out(runs: list[RunResult]) -> Untested | None:
+        finished = ok_results(runs)
         if finished and all(r.measurements["steps"] >= r.params["steps"] for r in finished):
-            return Measured(Untested(f"the budget ran out: each of the {len(finished)} runs trained all its steps "
-                                     f"without reaching held-out accuracy {target} ({short})"),
-                            measured.shown, measured.detail)
-        return measured
+            return Untested(f"the budget ran out: each of the {len(finished)} runs trained all its steps without "
+                            f"reaching held-out accuracy {target} ({short})")
+        return None
 
-    return measure
+    return gated(statistic, ran_out)
+
+
 # The row-name endings that say which model a row is about.
 DECODER_ONLY, PAPER_MODEL = ": decoder-only adaptation", ": the paper's encoder-decoder"
 
@@ -459,7 +460,8 @@ class CountingBias(Experiment):
             f"the bias token predicts out-of-distribution behaviour (criterion: does its count change?){label}",
             Reference("a bias generalises where the number of its tokens stays as in training", f"{THEORY}; {GOLKAR}",
                       "paper"),
-            partial(prediction_agreement, options=options), Share(0.9, 0.7, sentence_template=(
+            partial(prediction_agreement, options=options, adaptation=label == DECODER_ONLY),
+            Share(0.9, 0.7, sentence_template=(
                 f"reproduced if the prediction (bias_generalises) matches the measurement (worst accuracy >= {GOOD}) for "
                 ">= {reproduced:percent} of (seed, direction) pairs of the seeds that solve the task in distribution; "
                 "partial if >= {partial:percent}")), runs=trained))
@@ -559,8 +561,9 @@ def bias_behaviour(runs: list[RunResult], bias: str, expected: dict[str, bool], 
                     "; ".join(f"seed {s}: " + ", ".join(f"{k} {w:.3f}" for k, w in d.items()) for s, d in seen.items()))
 
 
-def prediction_agreement(runs: list[RunResult], options: dict[str, Any]) -> Measured:
-    """Whether bias_generalises predicts each (solving seed, direction) pair's measurement."""
+def prediction_agreement(runs: list[RunResult], options: dict[str, Any], adaptation: bool = False) -> Measured:
+    """Whether bias_generalises predicts each (solving seed, direction) pair's measurement; ``adaptation``: the runs
+    are the toolkit's decoder-only model, not the paper's, and the detail says what a miss then means."""
     trained = solving(runs)
     pairs = [(r.seed, k, predicted, worst) for r in trained for k, (predicted, worst) in directions(r, options).items()]
     agree = [(worst >= GOOD) == predicted for _, _, predicted, worst in pairs]
@@ -569,7 +572,10 @@ def prediction_agreement(runs: list[RunResult], options: dict[str, Any]) -> Meas
     misses = "; ".join(f"seed {s} {k}: predicted {'generalises' if pr else 'fails'}, worst {w:.3f}"
                        for s, k, pr, w in pairs if (w >= GOOD) != pr) or "every pair agrees"
     measured = (f"{sum(agree)} of {len(pairs)} (seed, direction) pairs agree, from the {len(trained)} seeds that solve the "
-                f"task in distribution (accuracy >= {GOOD}: the condition arose, each measured at its worst cell); "
+                f"task in distribution (accuracy >= {GOOD}: the condition arose, each measured at its worst cell, on "
+                "the counts the seed was trained to give: not a budget artifact"
+                + ("; the model is the toolkit's decoder-only one, so a miss says the paper's rule does not carry over "
+                   "to it, not that it fails on the paper's encoder-decoder" if adaptation else "") + "); "
                 if pairs else "")
     return Measured(agree or Untested(reason), {"agreement": sum(agree) / len(pairs) if pairs else None, "pairs": len(pairs)},
                     measured + misses)

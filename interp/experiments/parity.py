@@ -89,8 +89,9 @@ def train_pointer(cfg, seed: int, data: dict[str, Any], lr: float, epochs: int, 
     """Adam on the pointer model's trainable parameters over shuffled minibatches of ``batch_size`` (the authors'
     80,000; full batch where that holds the whole set, or None), for ``epochs`` epochs with the test accuracy every
     ``eval_every`` epochs; stops at ``target`` test accuracy. Epochs count in the result and the formation.
-    The weights and the shuffles come from ``seed`` on the CPU, so a seed starts the same on every ``device``. A
-    zig-zag model's run records its mechanism status for the census (``as_minimal_model``)."""
+    The weights and the shuffles come from ``seed`` on the CPU, so a seed starts the same on every ``device``. The
+    run records its model's mechanism status for the census (``as_minimal_model``): solved is reaching ``target``
+    with the zig-zag readout, and ``FROZEN_SOLVES`` test accuracy with the frozen-attention control's MLP."""
     import torch
 
     from ..models import on_device
@@ -131,25 +132,38 @@ def train_pointer(cfg, seed: int, data: dict[str, Any], lr: float, epochs: int, 
         }
     if record_every:
         out["formation"] = [h for h in history if h["step"] % record_every == 0 or h is history[-1]]
-    if cfg.readout == "zigzag":
-        toolkit = as_minimal_model(model, data["task"])
-        out["mechanisms"] = {"pointer": mechanism(toolkit, data["task"], out["solved_at"] is not None, seed)}
+    solved = out["solved_at"] is not None if cfg.readout == "zigzag" else out["test_accuracy"] >= FROZEN_SOLVES
+    out["mechanisms"] = {"pointer": mechanism(as_minimal_model(model, data["task"]), data["task"], solved, seed)}
     return out
 
 
+FROZEN_SOLVES = 0.95  # the test accuracy at which a frozen-attention model counts as solving (E3's rows)
+
+
 def as_minimal_model(model, task: ParityTask) -> "PointerTransformer":
-    """The toolkit's minimal model (``interp train parity --preset minimal``) holding the trained queries of the
-    authors' layout ``model`` (a zig-zag ``PointerParity``): the same function (``tests/test_pointer.py``), with the
-    hooks and weight names the family's probes, ``analyze`` and the census read. The experiments train the authors'
-    layout, as their released code does (it reads bits rather than tokens)."""
+    """The toolkit's pointer model holding the weights of the authors' layout ``model`` (a ``PointerParity``): with
+    the zig-zag, the minimal model (``interp train parity --preset minimal``) and its trained queries; with the MLP
+    readout, the frozen-attention control (``readout="mlp"``) and its queries and MLP. The same function
+    (``tests/test_pointer.py``), with the hooks and weight names the family's probes, ``analyze`` and the census
+    read. The experiments train the authors' layout, as their released code does (it reads bits, not tokens)."""
     import torch
 
     from ..models import build_model
     from ..models.config import ModelConfig, minimal_model
 
-    toolkit = build_model(ModelConfig.for_task(task, **minimal_model(task)), seed=None)
+    H = model.cfg.n_heads
+    fields = (minimal_model(task) if model.cfg.readout == "zigzag" else
+              {**minimal_model(task), "readout": "mlp", "n_heads": H, "d_model": H + 1, "d_mlp": model.cfg.readout_width,
+               "freeze_attention": not model.cfg.train_queries})
+    toolkit = build_model(ModelConfig.for_task(task, **fields), seed=None)
     with torch.no_grad():
         toolkit.W_Q.copy_(model.W_Q.detach().cpu())
+        if model.cfg.readout == "mlp":
+            readout = toolkit.blocks[0].mlp
+            readout.W_in[:H].copy_(model.mlp_in.weight.detach().cpu().T)
+            readout.b_in.copy_(model.mlp_in.bias.detach().cpu())
+            readout.W_out[:, H].copy_(model.mlp_out.weight.detach().cpu()[0])
+            readout.b_out[H] = model.mlp_out.bias.detach().cpu()[0]
     return toolkit
 
 
@@ -450,7 +464,7 @@ class ParityFrozenAttention(Experiment):
                                   readout_width=p["readout_width"], train_queries=False)
         data = hg_split(n, p["k"], spec.seed, 0.8, cap=p["data_cap"])
         out = train_pointer(cfg, spec.seed, data, p["lr"], p["epochs"], p["eval_every"], target=1.0, device=device)
-        return {k: out[k] for k in ("test_accuracy", "train_accuracy", "min_coverage", "subset")}
+        return {k: out[k] for k in ("test_accuracy", "train_accuracy", "min_coverage", "subset", "mechanisms")}
 
     def rows(self, options):
         k, specs = options["k"], []
@@ -504,7 +518,7 @@ def heads_needed(runs: list[RunResult], ns: list[int], heads: list[int], epochs:
     larger at the largest n, it never decreases)."""
     needed = {}
     for n in ns:
-        enough = [h for h in heads if (m := median_accuracy(runs, n=n, heads=h)) is not None and m >= 0.95]
+        enough = [h for h in heads if (m := median_accuracy(runs, n=n, heads=h)) is not None and m >= FROZEN_SOLVES]
         needed[n] = min(enough) if enough else None
     known = [v if v is not None else math.inf for v in needed.values()]
     monotone = all(a <= b for a, b in zip(known, known[1:]))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..grading import Untested
-from .base import RunResult
+from .base import Measured, RunResult
 
 NO_FINISHED_RUN = "none of its runs finished"  # the reason when a row's every run failed
 
@@ -103,3 +103,15 @@ def too_few_sizes(reached: Iterable[Any], size: str, goal: str, budget: str) -> 
         return None
     which = f"only {size} = {sizes[0]}" if sizes else f"no {size}"
     return Untested(f"{which} reached {goal} within {budget}, and a slope needs two sizes")
+
+
+def gated(statistic: Callable[[list[RunResult]], Measured],
+          gate: Callable[[list[RunResult]], Untested | None]) -> Callable[[list[RunResult]], Measured]:
+    """``statistic``, its value untested where ``gate`` finds the runs could not decide it (a budget that did not
+    reach what the row is about); what the statistic measured is shown either way."""
+
+    def measure(runs: list[RunResult]) -> Measured:
+        found, reason = statistic(runs), gate(runs)
+        return Measured(reason, found.shown, found.detail) if reason else found
+
+    return measure

@@ -16,7 +16,10 @@ not offer are added here, each visible in the weights and hooks:
 ``architecture="hooked"`` builds ``interp.models.positional.PositionalTransformer`` instead: a
 ``HookedRootModule`` with TL hook and weight names for what a bridge cannot express: positional
 attention (``positional="attention"``), the positional-attention paper's concatenate-then-MLP layer
-(``layer="concat"``) and models with no biases (``bias=False``).
+(``layer="concat"``) and models with no biases (``bias=False``). ``architecture="pointer"`` builds
+``interp.models.pointer.PointerTransformer``: Han & Ghoshdastidar's minimal parity model (one 2-d query a head on fixed
+circular keys, their frozen zig-zag), or with ``readout="mlp"`` their frozen-attention control (a trainable ReLU MLP
+on each head's output; ``freeze_attention=True`` keeps the queries at their init).
 """
 
 from ..lazy import lazy_exports

@@ -23,6 +23,7 @@ POSITIONAL = ("learned", "none", "rotary", "attention")  # "attention": position
 # "pointer": interp.models.pointer.PointerTransformer, Han & Ghoshdastidar's minimal parity model (2 numbers a head).
 ARCHITECTURES = ("bridge", "hooked", "encoder-decoder", "pointer")
 LAYERS = ("additive", "concat")
+POINTER_READOUTS = ("zigzag", "mlp")
 NORMALIZATION = ("none", "LN", "RMS")
 ATTENTION_DIRS = ("causal", "bidirectional")
 INPUT_KINDS = ("tokens", "features")
@@ -64,6 +65,9 @@ class ModelConfig:
     # The per-head width of values (W_V's columns, W_O's rows); 0: d_head. Another width needs architecture="hooked"
     # (the positional-attention paper: queries and keys n + 1 wide, values d_model / n_heads).
     d_value: int = 0
+    # architecture="pointer": "zigzag", the authors' frozen width-k zig-zag on the summed bit mass (their minimal
+    # model), or "mlp", their frozen-attention control's trainable ReLU MLP (width d_mlp) on each head's own output.
+    readout: str = "zigzag"
 
     def __post_init__(self) -> None:
         for name in ("n_layers", "n_heads", "d_model", "d_head"):
@@ -81,6 +85,9 @@ class ModelConfig:
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("layer", self.layer, LAYERS)
         check_bool("bias", self.bias)
+        check_choice("readout", self.readout, POINTER_READOUTS)
+        if self.readout != "zigzag" and self.architecture != "pointer":
+            raise TaskError(f"readout={self.readout!r} needs architecture='pointer' (the minimal parity model)")
         if self.architecture == "bridge":
             for name, value, default in (("positional", self.positional, "attention"), ("layer", self.layer, "concat"),
                                          ("bias", self.bias, False)):
@@ -207,9 +214,9 @@ def check_encoder_decoder(cfg: "ModelConfig") -> None:
 # "pointer": interp.models.pointer.PointerTransformer, Han & Ghoshdastidar's minimal parity model
 
 # The fields the pointer model fixes: its shape is the authors' model, not a choice.
-POINTER_FIXED = {"n_layers": 1, "d_model": 2, "d_head": 1, "normalization_type": "none",
+POINTER_FIXED = {"n_layers": 1, "d_head": 1, "normalization_type": "none",
                  "attention_dir": "bidirectional", "positional": "none", "input_kind": "tokens", "act_fn": "relu",
-                 "layer": "additive", "bias": True, "freeze_attention": False}
+                 "layer": "additive", "bias": True}
 
 
 def check_pointer(cfg: "ModelConfig") -> None:
@@ -218,26 +225,42 @@ def check_pointer(cfg: "ModelConfig") -> None:
         if getattr(cfg, name) != value:
             raise TaskError(f"architecture='pointer' (the minimal parity model) needs {name}={value!r}, "
                             f"got {getattr(cfg, name)!r}")
-    if cfg.d_mlp != cfg.n_heads:
+    if cfg.d_model != pointer_width(cfg):
+        raise TaskError(f"architecture='pointer' with readout={cfg.readout!r} needs d_model={pointer_width(cfg)} ("
+                        + ("count and parity" if cfg.readout == "zigzag" else "one direction a head and the score")
+                        + f"), got {cfg.d_model}")
+    if cfg.readout == "zigzag" and cfg.d_mlp != cfg.n_heads:
         raise TaskError(f"architecture='pointer': the zig-zag's width d_mlp must equal n_heads={cfg.n_heads} "
                         f"(both are the task's k), got d_mlp={cfg.d_mlp}")
+    if cfg.readout == "zigzag" and cfg.freeze_attention:
+        raise TaskError("architecture='pointer' with the zig-zag readout trains its queries alone: freeze_attention "
+                        "would leave nothing to train (readout='mlp' is the authors' frozen-attention control)")
+    if cfg.readout == "mlp" and cfg.d_mlp < 1:
+        raise TaskError("architecture='pointer' with readout='mlp' needs a readout width d_mlp >= 1")
     if cfg.d_vocab_out and cfg.d_vocab_out != 2:
         raise TaskError(f"architecture='pointer' answers a parity (two classes), got d_vocab_out={cfg.d_vocab_out}")
     if cfg.n_ctx and cfg.n_ctx < 2:
         raise TaskError(f"architecture='pointer' reads at least one bit and CLS: n_ctx >= 2, got {cfg.n_ctx}")
 
 
+def pointer_width(cfg: "ModelConfig") -> int:
+    """The pointer model's residual width: count and parity (zig-zag), or a direction a head and the score (MLP)."""
+    return 2 if cfg.readout == "zigzag" else cfg.n_heads + 1
+
+
 def check_pointer_task(cfg: "ModelConfig", task: Any) -> None:
-    """TaskError unless ``task`` is a parity task whose k is the model's ``n_heads``."""
+    """TaskError unless ``task`` is a parity task, whose k is the model's ``n_heads`` under the zig-zag (it decodes
+    counts 0 .. k); the MLP readout takes any number of heads."""
     k = getattr(task, "k", None)
-    if getattr(task, "name", None) != "parity" or k != cfg.n_heads:
+    if getattr(task, "name", None) != "parity" or (cfg.readout == "zigzag" and k != cfg.n_heads):
         raise TaskError(f"architecture='pointer' reads k = n_heads = {cfg.n_heads} bits of a parity task, got task "
                         f"{getattr(task, 'name', '?')!r}" + (f" with k = {k}" if k is not None else ""))
 
 
 def pointer_parameter_count(cfg: "ModelConfig") -> int:
-    """Entries of the pointer model's state dict: the queries alone."""
-    return 2 * cfg.n_heads
+    """Entries of the pointer model's state dict: the queries, and the MLP readout's W_in, b_in, W_out, b_out."""
+    readout = 0 if cfg.readout == "zigzag" else 2 * cfg.d_model * cfg.d_mlp + cfg.d_mlp + cfg.d_model
+    return 2 * cfg.n_heads + readout
 
 
 def minimal_model(task: Any) -> dict[str, Any]:
@@ -250,4 +273,4 @@ def minimal_model(task: Any) -> dict[str, Any]:
 __all__ = ["ACT_FNS", "ARCHITECTURES", "ATTENTION_DIRS", "DECODERS", "INIT_MODES", "INPUT_KINDS", "LAYERS",
            "ModelConfig", "NORMALIZATION", "POINTER_FIXED", "POSITIONAL", "TL_INIT_MODES", "check_encoder_decoder",
            "check_hooked", "check_pointer", "check_pointer_task", "hooked_parameter_count", "minimal_model",
-           "pointer_parameter_count"]
+           "pointer_parameter_count", "pointer_width"]

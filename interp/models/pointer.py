@@ -26,6 +26,11 @@ training loop, checkpoints and the parity probes take it like any other model. I
 
 Everything but ``W_Q`` is set by the config (non-persistent buffers, so a checkpoint holds ``W_Q`` alone): 2k
 trained numbers. ``n_heads`` must equal the task's k (the zig-zag decodes counts 0 .. k) and ``d_mlp`` too.
+
+``readout="mlp"`` is the authors' frozen-attention control instead (their ``readout="mlp"``): any number of heads,
+each writing its bit mass into a residual direction of its own (``residual_labels = ["head 0", ..., "score"]``,
+``d_model = n_heads + 1``), and a trainable ReLU MLP of width ``d_mlp`` (``W_in``, ``b_in``, ``W_out``, ``b_out``,
+in the checkpoint beside ``W_Q``) writing the score; ``freeze_attention=True`` keeps the queries at their init.
 Derivation and the authors' settings beside the toolkit's: docs/theory/parity.md.
 """
 
@@ -70,7 +75,10 @@ class PointerAttention(nn.Module):
         codes = torch.cat([torch.stack([angles.cos(), angles.sin()], dim=1), torch.zeros(1, 2)])  # CLS: no code
         self.register_buffer("W_K", codes, persistent=False)  # [n_ctx, 2]
         W_O = torch.zeros(H, 1, cfg.d_model)
-        W_O[:, 0, 0] = 1.0  # every head writes its bit mass into "count"
+        if cfg.readout == "zigzag":
+            W_O[:, 0, 0] = 1.0  # every head writes its bit mass into "count"
+        else:
+            W_O[:, 0, :H] = torch.eye(H)  # each head into a direction of its own
         self.register_buffer("W_O", W_O, persistent=False)
         for name in ("hook_q", "hook_k", "hook_v", "hook_attn_scores", "hook_pattern", "hook_z", "hook_result"):
             setattr(self, name, HookPoint())
@@ -134,11 +142,38 @@ class ZigZag(nn.Module):
         return post @ self.W_out + self.b_out
 
 
+class ReadoutMLP(nn.Module):
+    """The frozen-attention control's trainable ReLU MLP from the head directions to ``score``: ``W_in``
+    ``[d_model, d_mlp]``, ``b_in``, ``W_out`` ``[d_mlp, d_model]``, ``b_out``. The head rows of ``W_in`` and the
+    ``score`` column of ``W_out`` and ``b_out`` are drawn as PyTorch's ``nn.Linear`` on the n_heads inputs (the
+    authors' init) from ``generator``, zero without one (for loading weights); the rest start at zero and get no
+    gradient (nothing writes ``score`` before the MLP, and nothing reads the head directions after it)."""
+
+    def __init__(self, cfg: "ModelConfig", generator: torch.Generator | None):
+        super().__init__()
+        H, width = cfg.n_heads, cfg.d_mlp
+        self.W_in = nn.Parameter(torch.zeros(cfg.d_model, width))
+        self.b_in = nn.Parameter(torch.zeros(width))
+        self.W_out = nn.Parameter(torch.zeros(width, cfg.d_model))
+        self.b_out = nn.Parameter(torch.zeros(cfg.d_model))
+        if generator is not None:
+            with torch.no_grad():
+                for weight, bias, fan_in in ((self.W_in[:H], self.b_in, H), (self.W_out[:, H], self.b_out[H:], width)):
+                    bound = 1 / math.sqrt(fan_in)
+                    weight.uniform_(-bound, bound, generator=generator)
+                    bias.uniform_(-bound, bound, generator=generator)
+        self.hook_pre, self.hook_post = HookPoint(), HookPoint()
+
+    def forward(self, x: Tensor) -> Tensor:
+        post = self.hook_post(F.relu(self.hook_pre(x @ self.W_in + self.b_in)))
+        return post @ self.W_out + self.b_out
+
+
 class PointerBlock(nn.Module):
-    def __init__(self, cfg: "ModelConfig"):
+    def __init__(self, cfg: "ModelConfig", generator: torch.Generator | None = None):
         super().__init__()
         self.attn = PointerAttention(cfg)
-        self.mlp = ZigZag(cfg)
+        self.mlp = ZigZag(cfg) if cfg.readout == "zigzag" else ReadoutMLP(cfg, generator)
         for name in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"):
             setattr(self, name, HookPoint())
 
@@ -149,12 +184,13 @@ class PointerBlock(nn.Module):
 
 
 class Unembed(nn.Module):
-    """``logits = resid @ W_U + b_U = (1/2 - parity, parity - 1/2)``, fixed."""
+    """``logits = resid @ W_U + b_U = (1/2 - s, s - 1/2)``, fixed; ``s`` the last residual direction (parity or
+    score)."""
 
     def __init__(self, cfg: "ModelConfig"):
         super().__init__()
         W_U = torch.zeros(cfg.d_model, 2)
-        W_U[1] = torch.tensor([-1.0, 1.0])
+        W_U[-1] = torch.tensor([-1.0, 1.0])
         self.register_buffer("W_U", W_U, persistent=False)
         self.register_buffer("b_U", torch.tensor([0.5, -0.5]), persistent=False)
 
@@ -165,20 +201,22 @@ class Unembed(nn.Module):
 class PointerTransformer(HookedModel):
     """The model of the module docstring; ``PointerTransformer(cfg, seed)``, or ``build_model(cfg, seed)``.
 
-    ``seed`` draws each query as a unit vector at a uniform angle (the authors' init); None leaves them zero
-    (for loading weights)."""
+    ``seed`` draws each query as a unit vector at a uniform angle (the authors' init), then the MLP readout if
+    there is one; None leaves them zero (for loading weights)."""
 
     def __init__(self, cfg: "ModelConfig", seed: int | None = 0):
         check_pointer(cfg)
         super().__init__(cfg, seed, embedding=False)
-        self.blocks = nn.ModuleList([PointerBlock(cfg)])
+        g = None if seed is None else torch.Generator().manual_seed(seed)
+        angles = None if g is None else torch.rand(cfg.n_heads, generator=g) * 2 * math.pi
+        self.blocks = nn.ModuleList([PointerBlock(cfg, g)])
         self.unembed = Unembed(cfg)
-        self.residual_labels = list(RESIDUAL_LABELS)
-        if seed is not None:
-            g = torch.Generator().manual_seed(seed)
-            angles = torch.rand(cfg.n_heads, generator=g) * 2 * math.pi
+        self.residual_labels = (list(RESIDUAL_LABELS) if cfg.readout == "zigzag" else
+                                [f"head {h}" for h in range(cfg.n_heads)] + ["score"])
+        if angles is not None:
             with torch.no_grad():
                 self.blocks[0].attn.W_Q.copy_(torch.stack([angles.cos(), angles.sin()], dim=1))
+        self.blocks[0].attn.W_Q.requires_grad_(not cfg.freeze_attention)
         self.setup()
 
     def forward(self, inputs: Tensor) -> Tensor:
@@ -199,8 +237,7 @@ class PointerTransformer(HookedModel):
         bits = (inputs[:, :n] == ONE).to(attn.W_Q.dtype)  # [batch, n]
         z = bits @ attn.pointer()[:, :n].T  # [batch, head]
         resid_mid = z @ attn.W_O[:, 0, :]  # [batch, d_model]
-        resid_post = resid_mid + F.relu(resid_mid @ mlp.W_in + mlp.b_in) @ mlp.W_out + mlp.b_out
-        return self.unembed(resid_post)[:, None].expand(-1, inputs.shape[1], -1)
+        return self.unembed(resid_mid + mlp(resid_mid))[:, None].expand(-1, inputs.shape[1], -1)
 
     def pointer(self) -> Tensor:
         """``[head, n]``: each head's attention over the bit positions."""
