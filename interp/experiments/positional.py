@@ -214,8 +214,7 @@ def against_authors(runs: list[RunResult], task: str, model: str, options: dict[
              Untested(no_run([task]) if c in scales else f"not run at this scale: c = {c} is not among the scales")
              for c, f in factors.items()}
     return Measured(value, {"ours": {f"c={c}": v for c, v in ours.items()}},
-                    "ours vs the authors': " + ", ".join(f"c = {c} {fmt(ours[c])} vs {theirs[c]:g}" for c in AUTHORS_SCALES)
-                    + f"; trained {protocol(options)}")
+                    "ours vs the authors': " + ", ".join(f"c = {c} {fmt(ours[c])} vs {theirs[c]:g}" for c in AUTHORS_SCALES))
 
 
 def in_distribution(runs: list[RunResult], tasks: list[str]) -> Measured:
@@ -520,8 +519,8 @@ class PositionalSize(Experiment):
             references = AUTHORS_SIZE if task == "cumsum" else {}
 
             def sizes(which: str, models: list[str], **extra: Any) -> Callable[[list[RunResult]], Measured]:
-                return if_fitted(partial(size_statistic, which=which, ns=options["ns"], c=options["c"], options=options,
-                                         **extra), models, options)
+                return if_fitted(partial(size_statistic, which=which, ns=options["ns"], c=options["c"], **extra),
+                                 models, options)
 
             for model, cells in references.items():
                 for n, theirs in cells.items():
@@ -576,8 +575,8 @@ class PositionalSize(Experiment):
 class SizeMedians:
     """One task's median MSE at scale c per n, for each model, and the rows' statistics on them."""
 
-    def __init__(self, runs: list[RunResult], ns: list[int], c: float, options: dict[str, Any]):
-        self.ns, self.options = ns, options
+    def __init__(self, runs: list[RunResult], ns: list[int], c: float):
+        self.ns = ns
         by_n = {n: ok_results(runs, n=n) for n in ns}
         self.pos, self.std = ({n: median(measured(group, model, "mse", c)) for n, group in by_n.items()}
                               for model in ("positional", "standard"))
@@ -593,7 +592,7 @@ class SizeMedians:
         theirs = AUTHORS_SIZE[model][n]
         return Measured(measured_or(ours, no_run([f"n = {n}"])), {"ours": ours, "authors": theirs},
                         f"ours {fmt(ours)} vs the authors' {theirs:g} (ours / theirs "
-                        f"{fmt(ours / theirs if ours is not None else None)}); trained {protocol(self.options)}")
+                        f"{fmt(ours / theirs if ours is not None else None)})")
 
     @property
     def advantage(self) -> Measured:
@@ -612,10 +611,9 @@ class SizeMedians:
         return Measured(self.incomplete or (increasing, largest_last), {f"n={n}": v for n, v in self.std.items()})
 
 
-def size_statistic(runs: list[RunResult], which: str, ns: list[int], c: float, options: dict[str, Any],
-                   **extra: Any) -> Measured:
+def size_statistic(runs: list[RunResult], which: str, ns: list[int], c: float, **extra: Any) -> Measured:
     """The statistic ``which`` (a method or property of SizeMedians) of one task's runs."""
-    statistic = getattr(SizeMedians(runs, ns, c, options), which)
+    statistic = getattr(SizeMedians(runs, ns, c), which)
     return statistic(**extra) if callable(statistic) else statistic
 
 
