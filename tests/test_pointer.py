@@ -21,10 +21,10 @@ from interp.constructions import construct
 from interp.defaults import configure
 from interp.families.parity import analyze
 from interp.models import ModelConfig, build_model
-from interp.models.config import pointer_parameter_count
+from interp.models.config import check_pointer_task, pointer_parameter_count
 from interp.models.pointer import PointerTransformer
 from interp.models.pointer_parity import PointerParity, PointerParityConfig
-from interp.tasks import ParityTask, TaskError
+from interp.tasks import ParityTask, TaskError, make_task
 from interp.training import TrainConfig, squared_mean_hinge, train
 
 TINY = {"n": 8, "k": 2}  # what the CLI tests train: the minimal preset at n = 8, k = 2
@@ -236,3 +236,6 @@ def test_the_frozen_attention_control_checkpoint_and_faults(tmp_path):
         dataclasses.replace(minimal_config(task), freeze_attention=True)
     with pytest.raises(TaskError, match="readout='mlp' needs architecture='pointer'"):
         ModelConfig(readout="mlp")
+    dataclasses.replace(cfg, n_ctx=10).check_fits(ParityTask(n=9, k=4, seed=0))  # any k: the MLP reads every head
+    with pytest.raises(TaskError, match="reads a parity task, got task 'counting'"):
+        check_pointer_task(cfg, make_task("counting"))

@@ -253,8 +253,9 @@ def check_pointer_task(cfg: "ModelConfig", task: Any) -> None:
     counts 0 .. k); the MLP readout takes any number of heads."""
     k = getattr(task, "k", None)
     if getattr(task, "name", None) != "parity" or (cfg.readout == "zigzag" and k != cfg.n_heads):
-        raise TaskError(f"architecture='pointer' reads k = n_heads = {cfg.n_heads} bits of a parity task, got task "
-                        f"{getattr(task, 'name', '?')!r}" + (f" with k = {k}" if k is not None else ""))
+        wants = f"k = n_heads = {cfg.n_heads} bits of a parity task" if cfg.readout == "zigzag" else "a parity task"
+        raise TaskError(f"architecture='pointer' reads {wants}, got task {getattr(task, 'name', '?')!r}"
+                        + (f" with k = {k}" if k is not None else ""))
 
 
 def pointer_parameter_count(cfg: "ModelConfig") -> int:
