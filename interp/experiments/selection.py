@@ -441,8 +441,8 @@ CRITICAL_ROWS = (  # (model, label, prediction, rule on (the slope's (reproduced
         "0.5; partial if the slope is >= 0.5"), EVERY_SEED_GOT_THERE), "{rules[0]}; {rules[1]}")),
     ("transformer", "transformer d_head (positional width)", "grows like log T at most", AllOf((
         AtMost(0.5, AT_MOST_LOG_T), EVERY_SEED_GOT_THERE), "reproduced if the fitted log-log slope of the critical "
-        "width against T is <= {rules[0].reproduced} (log T between T = 8 and 32 is a slope of 0.37; linear growth a slope of 1); partial if <= "
-        "{rules[0].partial}; {rules[1]}")),
+        "width against T is <= {rules[0].reproduced} (log T between T = 8 and 32 is a slope of 0.37; linear growth a "
+        "slope of 1); partial if <= {rules[0].partial}; {rules[1]}")),
 )
 
 
