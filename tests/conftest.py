@@ -85,10 +85,11 @@ c.write_tensors = write_then_die
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
 
 
-# The experiments that train transformers with a family's probes: their summaries carry a mechanism census.
+# The experiments that train transformers (or Wang et al.'s model, or a GP-limit bridge's readout): their summaries
+# carry a mechanism census. The others train nothing: constructions, random networks, discovery on hand-built models.
 CENSUS_EXPERIMENTS = {"parity-minimal", "parity-ffnn", "parity-frozen-attention", "parity-online", "selection-fcn",
-                      "symmetry-bias", "counting-attention", "counting-bias", "positional-scale", "positional-bias-free",
-                      "positional-size"}
+                      "selection-length", "selection-dynamics", "symmetry-bias", "symmetry-learning-curves",
+                      "counting-attention", "counting-bias", "positional-scale", "positional-bias-free", "positional-size"}
 
 
 def check_census(summary: dict) -> None:

@@ -283,9 +283,30 @@ def test_every_experiment_has_quick_summary_committed():
         assert summary["runs"]["failed"] == 0, (name, summary["failures"])
         assert all((folder / f).exists() for f in summary["figures"])
         assert f"analyses/experiments/{name}/summary.md" in readme, name
+        check_census(summary)  # every experiment that trains transformers counts their mechanisms
         summaries.append(summary)
     # The README's table is the one `interp experiment table` computes from these summaries, not an edited copy.
     assert replace_results_block(readme, results_table(summaries)) == readme
+
+
+def test_the_readme_states_the_committed_censuses_of_wangs_model_and_the_gp_bridge():
+    """The README's census sentences on Wang et al.'s model and the GP-limit bridge are what the committed summaries
+    count."""
+    def census(name):
+        summary = json.loads((ROOT / "analyses" / "experiments" / name / "summary.json").read_text())
+        return {entry["group"].split()[0]: entry for entry in summary["census"]}
+
+    length, dynamics, curves = census("selection-length"), census("selection-dynamics"), census("symmetry-learning-curves")
+    for entry in (length["orthonormal"], length["learned"], dynamics["orthonormal"], *curves.values()):
+        assert entry["among_all"]["predicted"] == entry["solved"] == entry["seeds"]  # every seed solves, predicted
+    assert length["fixed"]["solved"] == length["fixed"]["among_solved"]["partly"] == 3
+    for entry in (length["gaussian"], dynamics["gaussian"]):
+        assert entry["solved"] == 0 and entry["among_all"]["partly"] == entry["seeds"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert ("in `selection-length` every orthonormal and learned-table seed, in `selection-dynamics` every orthonormal "
+            "one. The fixed code table's 3 seeds solve") in readme
+    assert "the Gaussian codes' seeds, noise-limited, are `partly` and do not solve" in readme
+    assert "GP regression's) at both lengths" in readme and sorted(curves) == ["L=6", "L=8"]
 
 
 # --- the command line ------------------------------------------------------------------------------

@@ -15,11 +15,12 @@ from interp.analysis import analyze_model
 from interp.analysis.counting import (accuracy_within, bias_counts, bias_generalises, count_cap)
 from interp.analysis.selection import at_length, logit_gap
 from interp.constructions import counting, counting_close_bias
-from interp.constructions.selection import nmse_from_gap
+from interp.constructions.selection import nmse_from_gap, wang_selection
 from interp.experiments import run_experiment
 from interp.experiments.base import VERDICTS
 from interp.experiments.counting import permutation_invariant_ceiling
-from interp.experiments.selection import fcn_bound, gap_flow, train_wang
+from interp.experiments.census import mechanism
+from interp.experiments.selection import fcn_bound, gap_flow, train_wang, wang_mechanism
 from interp.models import ModelConfig, build_model
 from interp.models.wang import WangSelection
 from interp.tasks import TaskError, evaluate, make_task
@@ -213,6 +214,52 @@ def test_wang_learned_table_is_zero_beyond_the_trained_length():
     expected = chosen[:, :4] @ model.W[:, :4]
     torch.testing.assert_close(scores[:, :4], expected.detach())
     assert (scores[:, 4:] == 0).all()  # the entries of positions beyond T were never trained: 0
+
+
+@SETTINGS
+@given(positions=st.sampled_from(["orthonormal", "gaussian", "fixed", "learned"]), T=st.integers(2, 12),
+       d=st.integers(1, 5), q_share=st.floats(0.0, 1.0), extra_codes=st.integers(0, 8), scale=st.floats(0.0, 8.0),
+       seed=st.integers(0, 10_000))
+def test_wang_model_as_a_bridge_is_the_same_function_and_the_probes_read_its_gap(positions, T, d, q_share, extra_codes,
+                                                                                 scale, seed):
+    """``wang_selection`` holds a WangSelection's W in the construction's layout: on fresh inputs it gives the same
+    output, never attends from the query to itself, and the probes read the gap of W."""
+    q = 1 + int(q_share * (T - 2)) if T > 2 else 1
+    task = make_task("selection", T=T, d=d, q=q, positions=positions, code_dim=T + extra_codes)
+    model = WangSelection(task)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.W.copy_(scale * torch.randn(model.W.shape, generator=g))
+    bridge = wang_selection(task, model.W)
+    batch = task.sample(64, seed + 1)
+    with torch.no_grad():
+        logits, cache = bridge.run_with_cache(batch.inputs)
+        torch.testing.assert_close(logits[:, T], model(batch.inputs)[:, T], atol=1e-5, rtol=1e-4)
+    assert (cache["blocks.0.attn.hook_pattern"][:, 0, T, T] == 0).all()  # Wang et al.'s query has no key of its own
+    gap = analyze_model(bridge, task, samples=64, seed=seed + 1).claim("selected tokens win by a logit gap").value
+    assert gap == pytest.approx(logit_gap(model.scores(batch.inputs).detach(), batch.relevant[:, 0, :T]), abs=1e-4)
+
+
+def test_wang_model_as_a_bridge_refuses_another_task_or_table_shape():
+    task = make_task("selection", T=4, d=2, q=1, positions="learned")
+    with pytest.raises(TaskError, match="^W must be \\[4, 4\\]"):
+        wang_selection(task, torch.zeros(5, 5))
+    with pytest.raises(TaskError, match="^task must be a selection task"):
+        wang_selection(make_task("parity", n=4, k=2), torch.zeros(4, 4))
+
+
+def test_the_census_of_wang_models_reads_what_W_learned_not_what_the_architecture_fixes():
+    """At W = 0 nothing is learned: with the claims its architecture makes true left out, the status is absent; a
+    W = gamma I that solves the task is the predicted circuit. A name that is no claim of the analysis raises."""
+    task = make_task("selection", T=8, d=4, q=2, positions="orthonormal", code_dim=16)
+    model = WangSelection(task)
+    assert mechanism(wang_selection(task, model.W), task, False)["status"] == "partly"  # the fixed parts hold
+    assert wang_mechanism(model, task, 1.0, seed=0) == {"wang": {"status": "absent", "solved": False}}
+    with torch.no_grad():
+        model.W.copy_(8.0 * torch.eye(16))
+    assert wang_mechanism(model, task, 0.001, seed=0) == {"wang": {"status": "predicted", "solved": True}}
+    with pytest.raises(KeyError, match="no claim 'heads copy'"):
+        mechanism(wang_selection(task, model.W), task, True, by_architecture=["heads copy"])
 
 
 def test_gradient_flow_predicts_the_trained_gap():

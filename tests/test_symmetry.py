@@ -414,6 +414,24 @@ def test_every_report_carries_the_symmetry_score(shipped_reports):
         assert "## Permutation symmetry" in (report_dir / "summary.md").read_text()
 
 
+def test_a_wide_bridges_census_record_says_whether_its_trained_function_is_the_gps():
+    """No task's probes read a GP-limit bridge: its census status is how far its trained learnability curves are from
+    exact GP regression's (the row's thresholds), and it solved when every target reaches 1/2 at the largest P."""
+    from interp.experiments.symmetry import GP_TRACKS, gp_mechanism
+
+    gpr = {"standard": [0.1, 0.6], "trivial": [0.3, 0.9]}
+
+    def record(shift: float, last: float = 0.9) -> dict:
+        return gp_mechanism({"gpr": gpr, "trained": {"standard": [0.1, 0.6 + shift], "trivial": [0.3, last]}})
+
+    assert GP_TRACKS == (0.1, 0.2)
+    assert record(0.05) == {"status": "predicted", "solved": True}
+    assert record(0.15) == {"status": "partly", "solved": True}
+    assert record(-0.15) == {"status": "partly", "solved": False}  # s_1 - mean(s) ends at 0.45 < 1/2
+    assert record(0.3) == {"status": "absent", "solved": True}
+    assert record(0.0, last=0.45) == {"status": "absent", "solved": False}  # 0.45 against the GP's 0.9
+
+
 # --- experiments ----------------------------------------------------------------------------------
 
 

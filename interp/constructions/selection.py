@@ -27,6 +27,7 @@ from ..validation import TaskError, check_int
 from .pieces import ResidualBasis, assemble, block_weights, construction_config, set_attention_head
 
 if TYPE_CHECKING:
+    from torch import Tensor
     from transformer_lens.model_bridge import TransformerBridge
 
 # The default beta targets error * BATCH_MARGIN in expectation. A batch estimate of nMSE is the
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 BATCH_MARGIN = 0.25
 # Below this the float32 rounding of the attention-weighted sum dominates the softmax leak.
 MIN_ERROR = 1e-8
+# A logit this far below every other key's has softmax weight exactly 0 in float32 (exp(-104) underflows).
+SELF_EXCLUDED = 1e4
 
 
 def nmse_from_gap(length: int, q: int, gap: float, null_keys: int = 0) -> float:
@@ -101,17 +104,58 @@ def selection(
             f"{expected_nmse(max_length, q, beta):.3g}; need beta >= {beta_for(max_length, q, error):.4g}"
         )
     beta = float(beta)
+    params = {
+        "T": task.T,
+        "d": d,
+        "q": q,
+        "positions": task.positions,
+        "error": error,
+        "max_length": max_length,
+        "beta": beta,
+        "expected_nmse": expected_nmse(max_length, q, beta),
+    }
+    match = {(f"subset[{j}]", f"position[{j}]"): 1.0 for j in range(m)}
+    return _one_head(task, match, beta, name="selection", params=params)
 
+
+def wang_selection(task: SelectionTask, W: "Tensor") -> "TransformerBridge":
+    """Wang et al.'s simplified model holding the score table ``W`` (``[m, m]``, ``interp.models.wang.WangSelection.W``),
+    as a bridge in this module's layout, so that the selection probes read it like any other model.
+
+    The head scores data token i by ``s^T W p_i`` (where the construction has ``beta * I``) and the query's own
+    key by ``-SELF_EXCLUDED``: Wang et al.'s query attends to the data tokens only, and that logit's softmax
+    weight is exactly 0 in float32. OV copies the content. On the T data tokens it was trained with, this is
+    ``WangSelection``'s function (``tests/test_selection_counting_experiments.py``); longer inputs go through
+    ``interp.analysis.selection.at_length`` as for any bridge.
+    """
+    if not isinstance(task, SelectionTask):
+        raise TaskError(f"task must be a selection task, got {getattr(task, 'name', type(task).__name__)!r}")
+    m = task.code_width
+    if tuple(W.shape) != (m, m):
+        raise TaskError(f"W must be [{m}, {m}] (the task's code width), got {list(W.shape)}")
+    table = W.detach().float().cpu()
+    match = {(f"subset[{j}]", f"position[{k}]"): float(table[j, k]) for j in range(m) for k in range(m)}
+    match["is_query", "is_query"] = -SELF_EXCLUDED
+    params = {"T": task.T, "d": task.d, "q": task.q, "positions": task.positions}
+    return _one_head(task, match, 1.0, name="wang_selection", params=params)
+
+
+def _one_head(task: SelectionTask, match: dict[tuple[str, str], float], beta: float, *, name: str,
+              params: dict[str, Any]) -> "TransformerBridge":
+    """The one-head model of the module docstring's layout whose head scores ``beta * match`` and copies the
+    content (``set_attention_head``)."""
+    d, m = task.d, task.code_width
     basis = ResidualBasis()
     basis.add("content", range(d)).add("is_query").add("position", range(m)).add("subset", range(m))
     basis.add("mean", range(d))
     learned = task.positions == "learned"
+    queries = len({query for query, _ in match})  # one query-key column per query label (``set_attention_head``)
     cfg = construction_config(
         task,
         n_layers=1,
         n_heads=1,
         d_model=basis.d_model,
-        d_head=max(m, d),
+        d_head=max(queries, d),
         d_mlp=0,
         attention_dir="causal",
         positional="learned" if learned else "none",
@@ -124,26 +168,11 @@ def selection(
             feature_label[col] = block if block == "is_query" else f"{block}[{key}]"
     W_E = basis.rows([{feature_label[col]: 1.0} for col in range(task.d_vocab)])
     pos_rows = [{f"position[{i}]": 1.0} if learned and i < task.T else {} for i in range(cfg.n_ctx)]
-    head = set_attention_head(
-        basis,
-        match={(f"subset[{j}]", f"position[{j}]"): 1.0 for j in range(m)},
-        copy={(f"content[{i}]", f"mean[{i}]"): 1.0 for i in range(d)},
-        beta=beta,
-    )
+    head = set_attention_head(basis, match=match, copy={(f"content[{i}]", f"mean[{i}]"): 1.0 for i in range(d)}, beta=beta)
     W_U = basis.rows([{f"mean[{i}]": 1.0} for i in range(d)]).T
     weights = {"embed.W_E": W_E, "pos_embed.W_pos": basis.rows(pos_rows), "unembed.W_U": W_U}
     weights.update(block_weights(cfg, 0, [head]))
-    params = {
-        "T": task.T,
-        "d": d,
-        "q": q,
-        "positions": task.positions,
-        "error": error,
-        "max_length": max_length,
-        "beta": beta,
-        "expected_nmse": expected_nmse(max_length, q, beta),
-    }
-    return assemble(cfg, weights, basis, name="selection", params=params)
+    return assemble(cfg, weights, basis, name=name, params=params)
 
 
-__all__ = ["selection", "expected_nmse", "beta_for", "nmse_from_gap", "BATCH_MARGIN", "MIN_ERROR"]
+__all__ = ["selection", "wang_selection", "SELF_EXCLUDED", "expected_nmse", "beta_for", "nmse_from_gap", "BATCH_MARGIN", "MIN_ERROR"]

@@ -20,9 +20,14 @@ if TYPE_CHECKING:
 SAMPLES = 512  # probe samples: a census needs the verdicts, not the last digit of each probe's value
 
 
-def mechanism(model: Any, task: Any, solved: bool, seed: int = 0) -> dict[str, Any]:
+def mechanism(model: Any, task: Any, solved: bool, seed: int = 0, by_architecture: Sequence[str] = ()) -> dict[str, Any]:
     """The record of one trained model: its family's probes' status, and whether it ``solved`` the task (each
-    experiment's own criterion). The probes run on the CPU, where the analysis is defined."""
+    experiment's own criterion). The probes run on the CPU, where the analysis is defined.
+
+    ``by_architecture``: the names of claims the model's architecture makes true whatever it learns (Wang et al.'s
+    fixed values, say); they are left out of the status, which then says what training found. A name that is not
+    one of the analysis's claims raises KeyError."""
+    from ..analysis.mechanism import assess
     from ..analysis.run import analyze_model  # the probes load torch: only a run that trained a model needs them
     from ..models import on_device
 
@@ -30,7 +35,8 @@ def mechanism(model: Any, task: Any, solved: bool, seed: int = 0) -> dict[str, A
     # sweep's own, so the census's probes run without them.
     with contextlib.redirect_stderr(io.StringIO()):
         analysis = analyze_model(on_device(model, "cpu"), task, samples=SAMPLES, seed=seed)
-    return {"status": analysis.assessment.status, "solved": bool(solved)}
+    fixed = {analysis.claim(name).name for name in by_architecture}
+    return {"status": assess([c for c in analysis.claims if c.name not in fixed]).status, "solved": bool(solved)}
 
 
 def census(results: Sequence["RunResult"]) -> list[dict[str, Any]]:

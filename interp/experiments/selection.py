@@ -99,6 +99,21 @@ def train_wang(task: SelectionTask, lr: float, steps: int, seed: int, batch_size
     return model.eval(), history
 
 
+SOLVED_NMSE = 0.01  # a selection model solves the task at nMSE <= 0.01 (the probes' "solves the task")
+# What Wang et al.'s model has by its architecture whatever W learns: values that are the content, a query without
+# a key of its own, keys that are position codes alone. Its census reads what W learned.
+WANG_ARCHITECTURE = ("OV copies the content", "the query does not attend to itself",
+                     "where the query looks does not depend on content")
+
+
+def wang_mechanism(model, task: SelectionTask, nmse: float, seed: int) -> dict[str, Any]:
+    """The census record of a trained ``WangSelection`` (solved: ``nmse`` at T <= ``SOLVED_NMSE``), read by the
+    selection probes on the same function as a bridge (``interp.constructions.selection.wang_selection``)."""
+    from ..constructions.selection import wang_selection
+
+    return {"wang": mechanism(wang_selection(task, model.W), task, nmse <= SOLVED_NMSE, seed, WANG_ARCHITECTURE)}
+
+
 # --- selection-length ------------------------------------------------------------------------------
 
 
@@ -150,7 +165,9 @@ class SelectionLength(Experiment):
                 continue  # orthonormal codes serve at most m positions
             nmse[str(length)] = evaluate(*at_length(model, task, length), samples=p["eval_samples"], seed=spec.seed + 3)["nmse"]
             predicted[str(length)] = nmse_from_gap(length, task.q, gap)
-        return {"gap": gap, "cos_identity": model.cos_to_identity(), "nmse": nmse, "predicted": predicted}
+        at_T = nmse[str(task.T)] if str(task.T) in nmse else evaluate(model, task, p["eval_samples"], spec.seed + 3)["nmse"]
+        return {"gap": gap, "cos_identity": model.cos_to_identity(), "nmse": nmse, "predicted": predicted,
+                "mechanisms": wang_mechanism(model, task, at_T, spec.seed)}
 
     def rows(self, options):
         T, lengths, arms = options["T"], options["test_lengths"], self.arms(options)
@@ -600,8 +617,9 @@ class SelectionDynamics(Experiment):
     def measure(self, spec, device):
         p = spec.params
         task = selection_task(p)
-        _, history = train_wang(task, p["lr"], p["steps"], spec.seed, p["batch_size"], record_steps(p["steps"]), p["held_out"])
-        return {"history": history}
+        model, history = train_wang(task, p["lr"], p["steps"], spec.seed, p["batch_size"], record_steps(p["steps"]),
+                                    p["held_out"])
+        return {"history": history, "mechanisms": wang_mechanism(model, task, history[-1]["nmse"], spec.seed)}
 
     def rows(self, options):
         marks = record_steps(options["steps"])
