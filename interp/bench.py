@@ -16,6 +16,8 @@
 - analysis: seconds to analyse each shipped default model (target: all three under 120 s);
 - cli: ``interp --help``, ``interp tasks`` and ``interp experiment list``, each in a fresh interpreter, as a ratio
   to a bare ``import torch`` in one (target < 0.6: none of them imports torch or TransformerLens).
+- memory: ``evaluate``'s peak memory at 4000 examples over its peak at 400, each in a fresh process with the
+  experiment workers' heap (target <= 1.2: memory does not grow with the number of chunks).
 
 ``--device cuda`` measures instead what a GPU buys (``bench-cuda.json``): seconds per step of ``interp train``'s
 own loop (sampling on the CPU included) for each shipped preset, on one CPU thread and on the GPU, and their ratio.
@@ -46,6 +48,7 @@ from .experiments import run_experiment
 from .experiments.runner import WORKER_PRELOAD
 from .experiments.statistics import loglog_slope
 from .files import write_json
+from .machine import cpu_model
 from .models import ModelConfig, build_model
 from .models.fast import training_forward
 from .paths import TRAINED_MODELS
@@ -408,6 +411,35 @@ def bench_cli(target: float = 0.6, repeats: int = 5) -> dict[str, Any]:
             **{f"{name}_meets_target": seconds / torch_seconds < target for name, seconds in listings.items()}}
 
 
+# Peak memory (KiB) of one evaluation in a fresh process, under the heap every experiment worker runs with.
+MEMORY_PROBE = """
+import resource, sys
+from interp.allocator import reuse_freed_memory
+reuse_freed_memory()
+from interp.constructions import parity
+from interp.tasks import evaluate
+from interp.tasks.parity import ParityTask
+task = ParityTask(n=200, k=10, seed=1)
+evaluate(parity(task, scale=5.0), task, samples=int(sys.argv[1]), seed=2)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory(samples: int = 4000, target: float = 1.2) -> dict[str, Any]:
+    """``evaluate``'s peak memory over many chunks against over a tenth as many (parity's n = 200 construction, 13
+    examples a chunk), each in a fresh process whose heap never shrinks (``interp.allocator``, as in every
+    experiment worker): with nothing kept per chunk the peak does not grow with the chunk count (target ratio
+    <= 1.2; a list of per-chunk outputs made it 11 GB at 20,000 samples)."""
+    def peak_mb(count: int) -> float:
+        done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(count)], capture_output=True, text=True,
+                              check=True)
+        return int(done.stdout.split()[-1]) / 1024
+
+    many, few = peak_mb(samples), peak_mb(samples // 10)
+    return {"samples": samples, "peak_mb": many, "baseline_samples": samples // 10, "baseline_peak_mb": few,
+            "ratio": many / few, "target_ratio": target, "meets_target": many / few <= target}
+
+
 # The presets a GPU is weighed on: the shipped models, and the paper-scale models that experiments train.
 DEVICE_PRESETS = ("parity:default", "parity:minimal", "selection:default", "counting:default", "counting:paper",
                   "cumsum:paper")
@@ -432,16 +464,6 @@ def loop_seconds_per_step(name: str, device: str, steps: int) -> float:
 
     seconds(steps)  # warm-up: kernels, allocator, caches
     return max(seconds(2 * steps) - seconds(steps), 0.0) / steps
-
-
-def cpu_model() -> str:
-    """The CPU's model name, where Linux says it (``platform.processor()`` is often empty there)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        lines = []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or platform.machine()
 
 
 def bench_device(device: str, steps: int = 50) -> dict[str, Any]:
@@ -485,6 +507,7 @@ def main(argv: list[str] | None = None) -> None:
         "models": bench_models(),
         "training": bench_training(),
         "cli": bench_cli(),
+        "memory": bench_memory(),
     }
     if not args.skip_scaling:
         results["scaling"] = bench_scaling()

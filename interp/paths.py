@@ -22,8 +22,14 @@ def repository_root() -> Path:
 ROOT = repository_root()
 TRAINED_MODELS = ROOT / "trained_models"  # <task>/<preset>-seed<N>/: checkpoints, shipped ones included
 REPORTS = ROOT / "analyses" / "reports"  # <task>/<run>/: what `interp analyze` writes
-EXPERIMENTS = ROOT / "analyses" / "experiments"  # <name>/: what `interp experiment run` writes
+EXPERIMENTS = ROOT / "analyses" / "experiments"  # <name>/ (--quick) and <name>/full/: what `interp experiment run` writes
 DISCOVERY = ROOT / "analyses" / "discovery"  # <task>/<run>/<method>-<ablation>/: what `interp discover` writes
+
+
+def experiment_folder(name: str, quick: bool) -> Path:
+    """Where experiment ``name``'s summary of one scale lives: ``<name>/`` at --quick, ``<name>/full/`` at full scale,
+    so that a full run sits beside the quick one instead of replacing it."""
+    return EXPERIMENTS / name if quick else EXPERIMENTS / name / "full"
 
 
 def find_checkpoints(root: str | Path = TRAINED_MODELS) -> list[Path]:

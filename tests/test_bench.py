@@ -81,3 +81,11 @@ def test_cli_timing_compares_help_and_the_listings_with_importing_torch():
     for listing in ("tasks", "experiment_list"):
         assert out[f"{listing}_ratio"] == pytest.approx(out[f"{listing}_seconds"] / out["import_torch_seconds"])
         assert out[f"{listing}_meets_target"] == (out[f"{listing}_ratio"] < out["target_ratio"])
+
+
+def test_memory_compares_evaluations_over_ten_times_as_many_chunks():
+    out = bench.bench_memory(samples=130)  # 10 chunks of 13 against 1
+    assert (out["samples"], out["baseline_samples"]) == (130, 13)
+    assert out["peak_mb"] > 0 and out["baseline_peak_mb"] > 0
+    assert out["ratio"] == out["peak_mb"] / out["baseline_peak_mb"]
+    assert out["meets_target"] == (out["ratio"] <= out["target_ratio"])

@@ -307,6 +307,22 @@ def test_diverging_training_stops_and_keeps_the_last_finite_resume_state(tmp_pat
     assert DIVERGED.search(err) and not (tmp_path / "unclipped").exists()
 
 
+def test_a_full_scale_sweep_goes_beside_the_quick_one_with_its_machine_and_time(tmp_path):
+    """Without --out, `interp experiment run NAME` writes the full scale to analyses/experiments/NAME/full/ and --quick
+    to NAME/, so that neither replaces the other; each summary names the machine and the seconds it took."""
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "INTERP_ROOT": str(tmp_path)}
+    folder = tmp_path / "analyses" / "experiments" / "parity-construction"
+    for extra in ([], ["--quick"]):
+        done = subprocess.run([sys.executable, "-m", "interp", *TINY_SWEEP, *extra], capture_output=True, text=True,
+                              env=env)
+        assert done.returncode == 0, done.stderr
+    full, quick = (json.loads((path / "summary.json").read_text()) for path in (folder / "full", folder))
+    assert (full["scale"], quick["scale"]) == ("full", "quick")
+    for summary in (full, quick):
+        assert "cores" in summary["machine"] and summary["seconds"] >= 0
+    assert f"device cpu ({full['machine']}), {full['seconds']:g} s." in (folder / "full" / "summary.md").read_text()
+
+
 def test_several_runs_train_over_workers_and_a_fault_in_one_spares_the_others(tmp_path, cli):
     """`make train`'s form, `interp train task:preset ... --jobs N`: each run goes to its default folder; one whose
     folder another process holds fails with one line naming it, and the others finish and are kept."""

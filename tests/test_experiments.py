@@ -271,22 +271,27 @@ def test_every_parity_experiment_runs_at_tiny_scale(tmp_path, name):
 
 
 def test_every_experiment_has_quick_summary_committed():
-    """`make reproduce` output is committed: each experiment's quick summary, linked from the README."""
+    """`make reproduce` output is committed: each experiment's quick summary, linked from the README; and where a
+    full scale ran, its summary in NAME/full/ beside it, with the machine and the time it took."""
+    from interp.cli.experiment import committed_summaries
     from interp.viz.experiments import replace_results_block, results_table
 
     readme = (ROOT / "README.md").read_text()
-    summaries = []
-    for name in EXPERIMENTS:
-        folder = ROOT / "analyses" / "experiments" / name
+    full = [name for name in EXPERIMENTS if (ROOT / "analyses" / "experiments" / name / "full").is_dir()]
+    assert full  # the full scales that fit on the CPU ran
+    for name, scale in [(name, "quick") for name in EXPERIMENTS] + [(name, "full") for name in full]:
+        folder = ROOT / "analyses" / "experiments" / name / ("full" if scale == "full" else "")
         summary = json.loads((folder / "summary.json").read_text())
-        assert summary["scale"] == "quick" and summary["experiment"] == name
+        assert summary["scale"] == scale and summary["experiment"] == name
         assert summary["runs"]["failed"] == 0, (name, summary["failures"])
         assert all((folder / f).exists() for f in summary["figures"])
-        assert f"analyses/experiments/{name}/summary.md" in readme, name
+        assert f"analyses/experiments/{name}/{'full/' if scale == 'full' else ''}summary.md" in readme, name
+        if scale == "full":
+            assert summary["machine"] and summary["seconds"] > 0
+            assert f"({summary['machine']}), {summary['seconds']:g} s." in (folder / "summary.md").read_text()
         check_census(summary)  # every experiment that trains transformers counts their mechanisms
-        summaries.append(summary)
     # The README's table is the one `interp experiment table` computes from these summaries, not an edited copy.
-    assert replace_results_block(readme, results_table(summaries)) == readme
+    assert replace_results_block(readme, results_table(committed_summaries())) == readme
 
 
 def test_the_readme_states_the_committed_censuses_of_wangs_model_and_the_gp_bridge():
@@ -307,6 +312,27 @@ def test_the_readme_states_the_committed_censuses_of_wangs_model_and_the_gp_brid
             "one. The fixed code table's 3 seeds solve") in readme
     assert "the Gaussian codes' seeds, noise-limited, are `partly` and do not solve" in readme
     assert "GP regression's) at both lengths" in readme and sorted(curves) == ["L=6", "L=8"]
+
+
+def test_the_readme_states_where_the_full_scale_verdicts_differ_from_the_quick_ones():
+    """Every committed full scale gives its quick run's verdicts but the sharp frozen-heads growth row, whose votes at
+    the largest H the README quotes."""
+    folder = ROOT / "analyses" / "experiments"
+    differ = {}
+    for full in sorted(folder.glob("*/full/summary.json")):
+        quick = json.loads((full.parent.parent / "summary.json").read_text())["rows"]
+        rows = json.loads(full.read_text())["rows"]
+        assert len(rows) == len(quick)  # the same rows, whose names may quote the scale's sizes
+        for row, quick_row in zip(rows, quick):
+            if row["verdict"] != quick_row["verdict"]:
+                differ[full.parent.parent.name, row["name"]] = row
+    grows = ("parity-frozen-attention", "sharp frozen heads: heads needed for 95 % grow with n")
+    assert list(differ) == [grows] and differ[grows]["verdict"] == "not_reproduced"
+    assert differ[grows]["measured"] == {"n=8": 24, "n=12": 48, "n=16": 48, "n=24": "> 48", "n=32": 48}
+    assert "at H = 48: n=8 3/3, n=12 3/3, n=16 3/3, n=24 1/3, n=32 2/3" in differ[grows]["detail"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert ("Their verdicts are the quick ones' but one" in readme and "rise from 24 (n = 8) to 48 (n = 12)" in readme
+            and "1 of 3 seeds reaches 95 % at n = 24 and 2 of 3 at n = 32" in readme)
 
 
 # --- the command line ------------------------------------------------------------------------------

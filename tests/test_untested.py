@@ -23,6 +23,8 @@ from interp.viz.experiments import counts_line, experiment_markdown, results_tab
 
 REFERENCE = Reference(1.0, "a paper", "paper")
 COMMITTED = [name for name in EXPERIMENTS if (FOLDER / name / "summary.json").is_file()]
+# (name, folder) of each committed full-scale summary, beside its quick one
+COMMITTED_FULL = [(name, FOLDER / name / "full") for name in EXPERIMENTS if (FOLDER / name / "full" / "summary.json").is_file()]
 
 
 def rows_by_name(summary) -> dict[str, Row]:
@@ -302,15 +304,17 @@ def test_the_results_table_has_an_untested_column_and_the_reasons():
 # --- committed summaries are what their results summarise to ------------------------------------------
 
 
-@pytest.mark.parametrize("name", COMMITTED)
-def test_a_committed_summary_resummarises_to_its_rows(name):
-    assert resummarized_rows(name) == committed(name)[1]["rows"]
+@pytest.mark.parametrize("name,folder", [(name, None) for name in COMMITTED] + COMMITTED_FULL)
+def test_a_committed_summary_resummarises_to_its_rows(name, folder):
+    assert resummarized_rows(name, folder) == committed(name, folder)[1]["rows"]
 
 
-def test_resummarize_rewrites_a_summary_as_the_sweep_wrote_it(tmp_path):
-    folder = shutil.copytree(FOLDER / "parity-construction", tmp_path / "parity-construction")
+@pytest.mark.parametrize("scale", ["", "full"])
+def test_resummarize_rewrites_a_summary_as_the_sweep_wrote_it(tmp_path, scale):
+    committed_folder = FOLDER / "selection-dynamics" / scale
+    folder = shutil.copytree(committed_folder, tmp_path / "selection-dynamics", ignore=shutil.ignore_patterns("runs"))
     before = json.loads((folder / "summary.json").read_text())
     (folder / "summary.md").unlink()
-    after = resummarize("parity-construction", folder)
-    assert after == before == json.loads((folder / "summary.json").read_text())  # seconds too: the sweep's
-    assert (folder / "summary.md").read_text() == (FOLDER / "parity-construction" / "summary.md").read_text()
+    after = resummarize("selection-dynamics", folder)
+    assert after == before == json.loads((folder / "summary.json").read_text())  # seconds and machine: the sweep's
+    assert (folder / "summary.md").read_text() == (committed_folder / "summary.md").read_text()

@@ -11,7 +11,7 @@ from ..checkpoint import read_json
 from ..experiments.registry import EXPERIMENTS
 from ..experiments.runner import run_experiment
 from ..files import check_writable_dir, write_text
-from ..paths import EXPERIMENTS as FOLDER
+from ..paths import experiment_folder
 from ..validation import TaskError
 from ..viz.experiments import experiment_text, replace_results_block, results_table
 from . import parse_value
@@ -29,14 +29,16 @@ def parse_settings(items: list[str]) -> dict[str, Any]:
 
 
 def committed_summaries() -> list[dict[str, Any]]:
-    """Every registered experiment's summary in ``analyses/experiments/`` (those that have one), in registry order.
+    """Every registered experiment's summaries in ``analyses/experiments/`` (those it has), in registry order, the
+    full scale's (``NAME/full/``) after the quick one's.
 
     A damaged one is refused with a line naming it (CheckpointError: interp's reader of JSON files)."""
     out = []
     for name in EXPERIMENTS:
-        path = FOLDER / name / "summary.json"
-        if path.is_file():
-            out.append(read_json(path))
+        for quick in (True, False):
+            path = experiment_folder(name, quick) / "summary.json"
+            if path.is_file():
+                out.append(read_json(path))
     return out
 
 

@@ -22,7 +22,8 @@ from .registry import get_experiment
 
 
 def committed(name: str, folder: str | Path | None = None) -> tuple[Path, dict[str, Any], list[RunResult]]:
-    """The folder of experiment ``name``'s committed summary (``analyses/experiments/NAME`` unless ``folder``),
+    """The folder of experiment ``name``'s committed summary (``analyses/experiments/NAME``, the quick one, unless
+    ``folder``: ``NAME/full`` for the full scale's),
     its ``summary.json`` and the results of ``results.jsonl``, in the order the sweep wrote them."""
     folder = Path(folder) if folder is not None else EXPERIMENTS / name
     paths = [folder / "summary.json", folder / "results.jsonl"]
@@ -53,4 +54,5 @@ def resummarize(name: str, folder: str | Path | None = None) -> dict[str, Any]:
     ``summary.json`` data. Its ``seconds`` stays the sweep's: re-summarising ran nothing."""
     experiment, summary, folder, recorded, results = summarize_committed(name, folder)
     return write_summary(folder, experiment, summary, results, options=recorded["options"], seeds=recorded["seeds"],
-                         quick=recorded["scale"] == "quick", device=recorded["device"], seconds=recorded["seconds"])
+                         quick=recorded["scale"] == "quick", device=recorded["device"], seconds=recorded["seconds"],
+                         machine=recorded.get("machine"))

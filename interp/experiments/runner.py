@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 from ..allocator import reuse_freed_memory
 from ..files import check_writable_dir, exclusive, finite, json_text, write_json, write_text
 from ..models import resolve_device
-from ..paths import EXPERIMENTS
+from ..machine import describe
+from ..paths import experiment_folder
 from ..validation import TaskError, check_choice, check_int
 from ..workers import worker_pool
 from ..viz.experiments import write_summary
@@ -239,7 +240,7 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, 
     if address and executor != "ray":
         raise TaskError("--address is the address of a Ray cluster: it needs --executor ray")
     device = resolve_device(device)
-    out = Path(out) if out is not None else EXPERIMENTS / name
+    out = Path(out) if out is not None else experiment_folder(name, quick)
     try:
         check_writable_dir("--out", out)
     except ValueError as e:
@@ -271,4 +272,4 @@ def run_experiment(name: str, *, quick: bool = False, seeds: int | None = None, 
         write_text(out / "results.jsonl", "".join(json_text(r.to_dict(), sort_keys=True) + "\n" for r in results))
         summary = experiment.summarize(results, options, seeds)
         return write_summary(out, experiment, summary, results, options=options, seeds=seeds, quick=quick,
-                             device=device, seconds=round(time.time() - started, 1))
+                             device=device, seconds=round(time.time() - started, 1), machine=describe(device))

@@ -108,7 +108,7 @@ def sample_block_outputs(tokens: np.ndarray, *, V: int, sp2: float, attention: s
     N, L = tokens.shape
     r = mean_readout(L) if readout is None else np.asarray(readout, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    outputs = []
+    outputs = np.empty((networks, N))  # one buffer: a small array kept per chunk fragments the heap (tasks.evaluation)
     for start in range(0, networks, chunk):
         S = min(chunk, networks - start)
         W = L if positional_width is None else positional_width
@@ -138,8 +138,8 @@ def sample_block_outputs(tokens: np.ndarray, *, V: int, sp2: float, attention: s
             weights /= weights.sum(-1, keepdims=True)
         else:
             weights = scores / L
-        outputs.append(a * np.einsum("m,snml,snl->sn", r, weights, v))
-    return np.concatenate(outputs)
+        outputs[start:start + S] = a * np.einsum("m,snml,snl->sn", r, weights, v)
+    return outputs
 
 
 def monte_carlo_kernel(tokens: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:

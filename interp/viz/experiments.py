@@ -101,7 +101,8 @@ def _header_lines(summary: Mapping[str, Any]) -> list[str]:
     runs = summary["runs"]
     return [
         f"Paper: {summary['paper']}. Scale: {summary['scale']} ({summary['seeds']} seeds); options "
-        f"`{format_value(summary['options'])}`; device {summary['device']}.",
+        f"`{format_value(summary['options'])}`; device {summary['device']}"
+        + (f" ({summary['machine']}), {summary['seconds']:g} s." if summary.get("machine") else "."),
         f"Runs: {runs['finished']} of {runs['asked']} finished" + (f", {runs['failed']} failed" if runs["failed"] else "") + ".",
     ]
 
@@ -161,15 +162,18 @@ def miss_text(row: Mapping[str, Any]) -> str:
 
 def results_table(summaries: Sequence[Mapping[str, Any]], root: str = "analyses/experiments") -> str:
     """The README's table of every experiment's committed summary: verdict counts (untested always with its
-    column), and for each row that did not reproduce (fully), ``miss_text``."""
+    column), and for each row that did not reproduce (fully), ``miss_text``. A full-scale summary (in ``NAME/full/``)
+    says on which device and in how many seconds it ran."""
     lines = ["| experiment | scale | rows | " + " | ".join(VERDICTS.values())
              + " | what did not reproduce: measured (reference), or why untested |",
              "|---|---|---|" + "---|" * len(VERDICTS) + "---|"]
     for summary in summaries:
         counts = row_counts(summary["rows"])
         misses = [miss_text(row) for row in summary["rows"] if row["verdict"] != "reproduced"]
-        link = f"[{summary['experiment']}]({root}/{summary['experiment']}/summary.md)"
-        lines.append(f"| {link} | {summary['scale']} | {len(summary['rows'])} | "
+        folder = summary["experiment"] + ("" if summary["scale"] == "quick" else "/full")
+        link = f"[{summary['experiment']}]({root}/{folder}/summary.md)"
+        scale = summary["scale"] + (f" ({summary['device']}, {summary['seconds']:g} s)" if summary["scale"] == "full" else "")
+        lines.append(f"| {link} | {scale} | {len(summary['rows'])} | "
                      + " | ".join(str(counts.get(v, 0)) for v in VERDICTS) + " | "
                      + "<br>".join(m.replace("|", "\\|") for m in misses) + " |")
     return "\n".join(lines)
@@ -204,9 +208,11 @@ def write_experiment_report(out: Path, summary: Mapping[str, Any]) -> None:
 
 
 def write_summary(out: Path, experiment: Any, summary: Any, results: Sequence[Any], *, options: dict[str, Any],
-                  seeds: int, quick: bool, device: str, seconds: float) -> dict[str, Any]:
+                  seeds: int, quick: bool, device: str, seconds: float, machine: str | None = None) -> dict[str, Any]:
     """An experiment's summary (``experiment.summarize``'s rows, plots and notes over ``results``, the runs' records)
-    written to ``out``: ``summary.json`` (rows as data), the PNG plots, ``summary.md`` and ``report.html``."""
+    written to ``out``: ``summary.json`` (rows as data), the PNG plots, ``summary.md`` and ``report.html``.
+    ``machine``: the hardware behind ``device`` in words (``interp.machine.describe``); summaries written before it
+    was recorded have none."""
     figures = [draw(plot, out) for plot in summary.plots]
     failed = [r for r in results if not r.ok]
     rows = [row.to_dict() for row in summary.rows]
@@ -218,6 +224,7 @@ def write_summary(out: Path, experiment: Any, summary: Any, results: Sequence[An
         "options": options,
         "seeds": seeds,
         "device": device,
+        **({"machine": machine} if machine else {}),
         "runs": {"asked": len(results), "finished": len(results) - len(failed), "failed": len(failed)},
         "failures": [{"group": r.group, "seed": r.seed, "error": (r.error or "").splitlines()[0]} for r in failed],
         "rows": rows,
