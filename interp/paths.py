@@ -26,10 +26,14 @@ EXPERIMENTS = ROOT / "analyses" / "experiments"  # <name>/ (--quick) and <name>/
 DISCOVERY = ROOT / "analyses" / "discovery"  # <task>/<run>/<method>-<ablation>/: what `interp discover` writes
 
 
+def experiment_subfolder(name: str, quick: bool) -> str:
+    """Where experiment ``name``'s summary of one scale lives under ``EXPERIMENTS``: ``<name>`` at --quick,
+    ``<name>/full`` at full scale, so that a full run sits beside the quick one instead of replacing it."""
+    return name if quick else f"{name}/full"
+
+
 def experiment_folder(name: str, quick: bool) -> Path:
-    """Where experiment ``name``'s summary of one scale lives: ``<name>/`` at --quick, ``<name>/full/`` at full scale,
-    so that a full run sits beside the quick one instead of replacing it."""
-    return EXPERIMENTS / name if quick else EXPERIMENTS / name / "full"
+    return EXPERIMENTS / experiment_subfolder(name, quick)
 
 
 def find_checkpoints(root: str | Path = TRAINED_MODELS) -> list[Path]:

@@ -114,6 +114,24 @@ def test_no_solving_seed_is_untested_and_a_solver_off_s_is_not():
     assert rows[name].verdict == "not_reproduced"
 
 
+def test_sharp_frozen_heads_grow_by_coverage_only_where_solving_tracks_it():
+    """The full scale's sharp growth row reads the frozen inits' chance to cover S because its trained runs solve
+    exactly when their heads cover S (74 of 75). Mark every trained run uncovered and coverage no longer stands in:
+    the row falls back on the trained seeds' medians, three seeds a cell, whose votes at H = 48 turn at n = 24."""
+    folder = FOLDER / "parity-frozen-attention" / "full"
+    _, recorded, results = committed("parity-frozen-attention", folder)
+    experiment, options, seeds = get_experiment("parity-frozen-attention"), recorded["options"], recorded["seeds"]
+    name = "sharp frozen heads: heads needed for 95 % grow with n"
+    row = rows_by_name(experiment.summarize(results, options, seeds))[name]
+    assert row.verdict == "reproduced" and row.detail.startswith(
+        "the trained runs solve exactly when their heads cover S in 74 of 75;")
+    assert row.measured == {"n=8": 12, "n=12": 24, "n=16": 24, "n=24": 48, "n=32": 48}
+    uncovered = [with_measurements(r, min_coverage=0.0) if "heads" in r.params else r for r in results]
+    row = rows_by_name(experiment.summarize(uncovered, options, seeds))[name]
+    assert row.verdict == "not_reproduced" and "so the trained seeds' medians decide" in row.detail
+    assert row.measured == {"n=8": 24, "n=12": 48, "n=16": 48, "n=24": "> 48", "n=32": 48}
+
+
 PAPER = ": the paper's encoder-decoder"
 
 

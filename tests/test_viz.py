@@ -15,6 +15,8 @@ from interp.models import ModelConfig, build_model
 from interp.tasks import make_task
 from interp.viz import AttentionView, attention_views, render_report, show_attention, to_props, write_report
 from interp.viz.attention import VIEW_CLASS, bundle_js
+from interp.viz.figures import draw
+from interp.plot import Plot
 
 BUNDLE_MARK = "var CircuitsVis="  # the bundle's one global definition
 
@@ -124,6 +126,14 @@ def test_figures_embedded_as_data_uris(tmp_path):
     assert "<figcaption>accuracy curve</figcaption>" in page
     with pytest.raises(ValueError, match="cannot embed"):
         report(tmp_path, figures=[tmp_path / "r" / "report.html"])
+
+
+def test_a_log_plot_whose_series_have_no_value_is_drawn(tmp_path):
+    """A width no run reached leaves a series of Nones; on log axes that is an empty plot, not a crash."""
+    empty = Plot.lines("widths", "no run got there", [10, 20], {"width": [None, None]}, logx=True, logy=True)
+    assert draw(empty, tmp_path).stat().st_size > 0
+    some = Plot.lines("widths", "one did", [10, 20], {"width": [None, 8], "other": [None, None]}, logy=True)
+    assert draw(some, tmp_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_verdicts_rendered_and_checked(tmp_path):

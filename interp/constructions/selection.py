@@ -70,9 +70,14 @@ def beta_for(length: int, q: int, error: float) -> float:
     return math.log(u) if u > 1 else 0.0
 
 
-def _check(task: Any, error: Any, max_length: Any) -> tuple[SelectionTask, float, int]:
+def _selection_task(task: Any) -> SelectionTask:
     if not isinstance(task, SelectionTask):
         raise TaskError(f"task must be a selection task, got {getattr(task, 'name', type(task).__name__)!r}")
+    return task
+
+
+def _check(task: Any, error: Any, max_length: Any) -> tuple[SelectionTask, float, int]:
+    task = _selection_task(task)
     if isinstance(error, bool) or not isinstance(error, (int, float)) or not MIN_ERROR <= error < 1:
         raise TaskError(f"error must be a number in [{MIN_ERROR:g}, 1) (float32 floor), got {error!r}")
     longest = task.T if task.positions == "learned" else task.code_dim
@@ -128,9 +133,7 @@ def wang_selection(task: SelectionTask, W: "Tensor") -> "TransformerBridge":
     ``WangSelection``'s function (``tests/test_selection_counting_experiments.py``); longer inputs go through
     ``interp.analysis.selection.at_length`` as for any bridge.
     """
-    if not isinstance(task, SelectionTask):
-        raise TaskError(f"task must be a selection task, got {getattr(task, 'name', type(task).__name__)!r}")
-    m = task.code_width
+    m = _selection_task(task).code_width
     if tuple(W.shape) != (m, m):
         raise TaskError(f"W must be [{m}, {m}] (the task's code width), got {list(W.shape)}")
     table = W.detach().float().cpu()

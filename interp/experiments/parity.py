@@ -4,7 +4,8 @@
 - ``parity-minimal`` (E2): the authors' minimal model (2 trainable numbers a head), seeds that reach
   100 %, when, and where the others stall; head angles over training.
 - ``parity-frozen-attention`` (E3): the same model with its queries frozen at random and a trainable
-  readout: accuracy with H = k heads, and the heads needed for 95 %, against n.
+  readout: accuracy with H = k heads, and the heads needed for 95 %, against n (for sharp heads, from how often
+  frozen inits cover S, where the trained runs show that covering S is what solving takes).
 - ``parity-ffnn``: the smallest MLP that learns parity on a fixed sample budget, against n, beside the
   2k-parameter attention model on the same data.
 - ``parity-online`` (E4): Barak et al.'s online MLP at widths 10 / 100 / 1000 on (50, 3), and the
@@ -440,28 +441,35 @@ class ParityFrozenAttention(Experiment):
     title = "E3: with attention frozen at random, parity needs more heads as n grows"
     paper = HG
     options = {"ns": [8, 12, 16, 24, 32], "k": 3, "head_factors": [1, 2, 4, 8, 16], "variants": ["soft", "sharp"],
-               "data_cap": 40000, "epochs": 1500, "lr": 0.01, "readout_width": 64, "eval_every": 50}
+               "data_cap": 40000, "epochs": 1500, "lr": 0.01, "readout_width": 64, "eval_every": 50,
+               "cover_draws": 1000}
     quick = {"ns": [8, 16, 32], "head_factors": [1, 4, 16], "epochs": 600}
     seeds, quick_seeds = 3, 2
 
     def grid(self, options, seeds):
         keys = ("k", "data_cap", "epochs", "lr", "readout_width", "eval_every")
-        return [RunSpec(f"{variant} n={n} H={f * options['k']}",
-                        {"variant": variant, "n": n, "heads": f * options["k"], **{key: options[key] for key in keys}}, seed)
-                for variant in options["variants"] for n in options["ns"] for f in options["head_factors"]
-                for seed in range(seeds)]
+        heads = [f * options["k"] for f in options["head_factors"]]
+        specs = [RunSpec(f"{variant} n={n} H={h}",
+                         {"variant": variant, "n": n, "heads": h, **{key: options[key] for key in keys}}, seed)
+                 for variant in options["variants"] for n in options["ns"] for h in heads for seed in range(seeds)]
+        # Sharp heads solve where they cover S (the growth row's premise, which the trained runs check), and
+        # whether they do is fixed at init: many untrained draws give each (n, H) its chance, one doubling past
+        # the trained grid's top.
+        if "sharp" in options["variants"]:
+            specs += [RunSpec(f"sharp n={n} cover", {"variant": "sharp", "n": n, "k": options["k"],
+                                                     "cover_heads": heads + [2 * heads[-1]],
+                                                     "draws": options["cover_draws"]}, 0) for n in options["ns"]]
+        return specs
 
     def measure(self, spec, device):
-        from ..constructions.parity import pointer_sharpness
         from ..models.pointer_parity import PointerParityConfig
 
         p = spec.params
         n = p["n"]
-        # soft: the authors' init (unit queries, tau = n/4); sharp: the construction's sharpness, so each frozen
-        # head points at one random position almost one-hot.
-        norm = 1.0 if p["variant"] == "soft" else pointer_sharpness(n) * n / 4
-        cfg = PointerParityConfig(n=n, k=p["k"], n_heads=p["heads"], query_norm=norm, readout="mlp",
-                                  readout_width=p["readout_width"], train_queries=False)
+        if "draws" in p:
+            return {"cover_rate": cover_rates(n, p["k"], p["cover_heads"], p["draws"])}
+        cfg = PointerParityConfig(n=n, k=p["k"], n_heads=p["heads"], query_norm=frozen_query_norm(p["variant"], n),
+                                  readout="mlp", readout_width=p["readout_width"], train_queries=False)
         data = hg_split(n, p["k"], spec.seed, 0.8, cap=p["data_cap"])
         out = train_pointer(cfg, spec.seed, data, p["lr"], p["epochs"], p["eval_every"], target=1.0, device=device)
         return {k: out[k] for k in ("test_accuracy", "train_accuracy", "min_coverage", "subset", "mechanisms")}
@@ -469,6 +477,12 @@ class ParityFrozenAttention(Experiment):
     def rows(self, options):
         k, specs = options["k"], []
         heads = [f * k for f in options["head_factors"]]
+        grow_rule = ("reproduced if the smallest H at which the median run reaches 95 % never decreases with n and is "
+                     "larger (or beyond the largest H tried) at the largest n than at the smallest; partial if it only "
+                     "never decreases")
+        sharp_rule = (f". The median run reaches 95 % where half of {options['cover_draws']} frozen inits cover S, if "
+                      f"at least {COVER_TRACKS * 100:.0f} % of the trained runs solve exactly when their heads cover S; "
+                      "else where the median trained seed does")
         for variant in options["variants"]:
             specs += [
                 RowSpec(f"{variant} frozen heads, H = k: accuracy stays near chance",
@@ -476,29 +490,37 @@ class ParityFrozenAttention(Experiment):
                         partial(accuracy_with_k_heads, ns=options["ns"]), AtMost(0.6, 0.75, sentence_template=(
                             "reproduced if the median test accuracy with H = k is <= {reproduced} at every n >= 16; "
                             "partial if <= {partial}")),
-                        runs=lambda r, variant=variant: r.params["variant"] == variant and r.params["heads"] == k),
+                        runs=lambda r, variant=variant: r.params["variant"] == variant and r.params.get("heads") == k),
                 RowSpec(f"{variant} frozen heads: heads needed for 95 % grow with n",
                         Reference("k-parity is learnable with fixed heads only if the number of heads or their norms "
                                   "grow with n", HG, "paper"),
-                        partial(heads_needed, ns=options["ns"], heads=heads, epochs=options["epochs"]), Holds(
-                            "reproduced if the smallest H reaching 95 % (median over seeds) never decreases with n and "
-                            "is larger (or beyond the largest H tried) at the largest n than at the smallest; partial "
-                            "if it only never decreases"),
+                        partial(heads_needed_to_cover if variant == "sharp" else heads_needed, ns=options["ns"],
+                                heads=heads, epochs=options["epochs"]),
+                        Holds(grow_rule + (sharp_rule if variant == "sharp" else "")),
                         runs=lambda r, variant=variant: r.params["variant"] == variant)]
         return specs
 
     def plots(self, results, options, seeds):
         heads = [f * options["k"] for f in options["head_factors"]]
-        return [Plot.lines(
+        plots = [Plot.lines(
             f"frozen_{variant}", f"{variant} frozen heads: test accuracy against n (median over seeds)", options["ns"],
             {f"H={h}": [median_accuracy(results, variant=variant, n=n, heads=h) for n in options["ns"]] for h in heads},
             xlabel="n", ylabel="test accuracy", hline=0.95) for variant in options["variants"]]
+        if rates := cover_rate_by_n(results):
+            tried = next(iter(rates.values()))
+            plots.append(Plot.lines(
+                "frozen_sharp_cover", f"sharp frozen heads: share of {options['cover_draws']} random inits whose heads "
+                "cover every bit of S", list(tried), {f"n={n}": list(r.values()) for n, r in rates.items()},
+                xlabel="H", ylabel="share covering S", logx=True, hline=0.5))
+        return plots
 
     def notes(self, results, options, seeds):
         return ("Queries frozen at random angles; a trainable ReLU readout (width "
                 f"{options['readout_width']}) sees every head's attended bit mass. 'soft': the authors' init (unit "
                 "queries, temperature n/4: nearly uniform attention); 'sharp': the construction's sharpness, so each "
-                "head points almost one-hot at a random position. Data: min(0.8 * 2^n, data_cap) draws, split 75/25.")
+                "head points almost one-hot at a random position. Data: min(0.8 * 2^n, data_cap) draws, split 75/25. "
+                f"Coverage: for sharp heads, {options['cover_draws']} untrained draws (seeds 0 up) per (n, H), each "
+                f"covering S when every bit of S gets at least {COVERED} of one head's attention.")
 
 
 def median_accuracy(runs: list[RunResult], **params: Any) -> float | None:
@@ -513,25 +535,96 @@ def accuracy_with_k_heads(runs: list[RunResult], ns: list[int]) -> Measured:
                     spread(list(medians.values())), ", ".join(f"n={n}: {m:.3f}" for n, m in medians.items()))
 
 
+def frozen_query_norm(variant: str, n: int) -> float:
+    """soft: the authors' init (unit queries, tau = n/4: nearly uniform attention); sharp: the construction's
+    sharpness, so each frozen head points at one random position almost one-hot."""
+    from ..constructions.parity import pointer_sharpness
+
+    return 1.0 if variant == "soft" else pointer_sharpness(n) * n / 4
+
+
+# A sharp head's attention sits on the one or two positions nearest its angle and leaks ~n^-5 elsewhere, so a bit
+# counts as covered when the heads give it a quarter of one head's attention or more.
+COVERED = 0.25
+COVER_TRACKS = 0.9  # the share of trained runs that must solve exactly when covered for coverage to stand in
+
+
+def cover_rates(n: int, k: int, heads: list[int], draws: int) -> dict[str, float]:
+    """For each H in ``heads``, the share of ``draws`` sharp frozen inits whose heads cover every bit of their S.
+    Draw s is seed s's model and subset, as a trained run with seed s starts (its queries never move)."""
+    import torch
+
+    from ..models.pointer_parity import PointerParity, PointerParityConfig
+
+    rates = {}
+    for h in heads:
+        cfg = PointerParityConfig(n=n, k=k, n_heads=h, query_norm=frozen_query_norm("sharp", n), readout="mlp",
+                                  train_queries=False)
+        covered = 0
+        with torch.no_grad():
+            for seed in range(draws):
+                subset = list(ParityTask(n=n, k=k, seed=seed).subset)
+                covered += bool(PointerParity(cfg, seed=seed).pattern()[:, subset].sum(0).min() >= COVERED)
+        rates[str(h)] = covered / draws  # str keys: as JSON stores them
+    return rates
+
+
+def cover_rate_by_n(runs: list[RunResult]) -> dict[int, dict[int, float]]:
+    """``{n: {H: share of inits covering S}}`` from the finished coverage runs, H ascending (stored results hold H
+    as sorted strings)."""
+    return {r.params["n"]: dict(sorted((int(h), rate) for h, rate in r.measurements["cover_rate"].items()))
+            for r in ok_results(runs) if "cover_rate" in r.measurements}
+
+
+def grows(needed: dict[int, int | None]) -> tuple[bool, bool]:
+    """(never decreases with n and is larger at the largest n than at the smallest, never decreases); None is
+    beyond every H tried."""
+    known = [v if v is not None else math.inf for v in needed.values()]
+    monotone = all(a <= b for a, b in zip(known, known[1:]))
+    return monotone and known[-1] > known[0], monotone
+
+
 def heads_needed(runs: list[RunResult], ns: list[int], heads: list[int], epochs: int) -> Measured:
-    """The smallest H whose median accuracy reaches 95 % at each n; the value: (it never decreases with n and is
-    larger at the largest n, it never decreases)."""
+    """The smallest H whose median accuracy reaches 95 % at each n; the value: ``grows`` of them."""
     needed = {}
     for n in ns:
         enough = [h for h in heads if (m := median_accuracy(runs, n=n, heads=h)) is not None and m >= FROZEN_SOLVES]
         needed[n] = min(enough) if enough else None
-    known = [v if v is not None else math.inf for v in needed.values()]
-    monotone = all(a <= b for a, b in zip(known, known[1:]))
-    value = ((monotone and known[-1] > known[0], monotone) if any(v is not None for v in needed.values()) else
+    value = (grows(needed) if any(v is not None for v in needed.values()) else
              Untested(f"no n reached 95 % with up to H = {heads[-1]} heads within {epochs} epochs, so there is no "
                       "growth to see"))
-    # Each run solves or stays near chance, so a median over few seeds is a vote: the votes at the largest H show
-    # how close the grid's top cells are.
-    top = {n: [r.measurements["test_accuracy"] >= FROZEN_SOLVES for r in ok_results(runs, n=n, heads=heads[-1])]
-           for n in ns}
-    votes = ", ".join(f"n={n} {sum(v)}/{len(v)}" for n, v in top.items())
     return Measured(value, {f"n={n}": ("> " + str(heads[-1])) if v is None else v for n, v in needed.items()},
-                    f"H tried: {heads}; seeds reaching 95 % at H = {heads[-1]}: {votes}")
+                    f"H tried: {heads}; {top_votes(runs, ns, heads[-1])}")
+
+
+def top_votes(runs: list[RunResult], ns: list[int], top: int) -> str:
+    """How many seeds reach 95 % at H = ``top`` for each n: each run solves or stays near chance, so a median over
+    few seeds is a vote, and these show how close the grid's top cells are."""
+    votes = {n: [r.measurements["test_accuracy"] >= FROZEN_SOLVES for r in ok_results(runs, n=n, heads=top)]
+             for n in ns}
+    return "seeds reaching 95 % at H = {}: {}".format(top, ", ".join(f"n={n} {sum(v)}/{len(v)}"
+                                                                      for n, v in votes.items()))
+
+
+def heads_needed_to_cover(runs: list[RunResult], ns: list[int], heads: list[int], epochs: int) -> Measured:
+    """Sharp frozen heads: the smallest H at which half the frozen inits cover S, at each n, where the trained
+    runs show that a run solves exactly when its heads cover S; else ``heads_needed`` on the trained runs."""
+    trained = [r for r in ok_results(runs) if "heads" in r.params]
+    agree = [(r.measurements["min_coverage"] >= COVERED) == (r.measurements["test_accuracy"] >= FROZEN_SOLVES)
+             for r in trained]
+    tracks = f"the trained runs solve exactly when their heads cover S in {sum(agree)} of {len(agree)}"
+    rates = cover_rate_by_n(runs)
+    if not agree or sum(agree) < COVER_TRACKS * len(agree) or any(n not in rates for n in ns):
+        votes = heads_needed(trained, ns, heads, epochs)
+        return Measured(votes.value, votes.shown, f"{tracks}, so the trained seeds' medians decide; {votes.detail}")
+    tried = list(rates[ns[0]])
+    needed = {n: next((h for h, rate in rates[n].items() if rate >= 0.5), None) for n in ns}
+    value = (grows(needed) if any(v is not None for v in needed.values()) else
+             Untested(f"no n has half its frozen inits covering S with up to H = {tried[-1]} heads"))
+    shares = "; ".join(f"n={n} " + " ".join(f"{rate:.2f}" for rate in rates[n].values()) for n in ns)
+    return Measured(value, {f"n={n}": ("> " + str(tried[-1])) if v is None else v for n, v in needed.items()},
+                    f"{tracks}; share of frozen inits covering S at H = {tried}: {shares}; "
+                    f"{top_votes(trained, ns, heads[-1])}")
 
 
 class ParityFFNN(Experiment):
@@ -604,12 +697,15 @@ class ParityFFNN(Experiment):
 
     def plots(self, results, options, seeds):
         ns = options["ns"]
-        points = smallest_mlps(results)
-        per_n = {n: [p[1] for p in points if p[0] == n] for n in ns}
+        found = [r.measurements["mlp"] | {"n": r.params["n"]} for r in results if r.ok and r.measurements["mlp"]]
+        per_n = {key: [median(m[key] for m in found if m["n"] == n) for n in ns] for key in ("parameters", "width")}
         return [Plot.lines("parameters_against_n", "Smallest network reaching the target accuracy: parameters against n",
-                           ns, {"MLP (median over seeds)": [median(v) for v in per_n.values()],
+                           ns, {"MLP (median over seeds)": per_n["parameters"],
                                 "attention model (2k)": [2 * options["k"]] * len(ns)},
-                           xlabel="n", ylabel="trainable parameters", logx=True, logy=True)]
+                           xlabel="n", ylabel="trainable parameters", logx=True, logy=True),
+                Plot.lines("width_against_n", "Narrowest MLP reaching the target accuracy: its width against n", ns,
+                           {"MLP width (median over seeds)": per_n["width"]}, xlabel="n", ylabel="hidden width",
+                           logx=True, logy=True)]
 
     def notes(self, results, options, seeds):
         return (f"Each run searches MLP widths {options['widths']} (one ReLU hidden layer, Adam, logistic loss, "
@@ -634,13 +730,18 @@ def mlp_growth(runs: list[RunResult], options: dict[str, Any]) -> Measured:
     low = fit["low"]
     value = unfitted or (fit["slope"] >= 0.9 and low > 0, low is not None and low > 0)
     # Widths apart from parameters: parameters = (n + 2) width + 1, so at a flat width they grow through the input
-    # layer alone.
+    # layer alone; the width's own slope says whether the hidden layer grows too.
     widths = {(r.params["n"], r.seed): r.measurements["mlp"]["width"] for r in runs if r.ok and r.measurements["mlp"]}
+    width_fit = loglog_slope([p[0] for p in points], [widths[p[0], p[2]] for p in points], groups=[p[2] for p in points])
     detail = "; ".join(f"n={n}: " + ", ".join(f"{p[1]} (width {widths[n, p[2]]})" for p in points if p[0] == n)
                        for n in options["ns"])
+    if width_fit["low"] is not None:
+        detail += (f"; the width alone: log-log slope {width_fit['slope']:.2f} [{width_fit['low']:.2f}, "
+                   f"{width_fit['high']:.2f}] (parameters = (n + 2) width + 1 grow with n through the input layer even "
+                   "at a flat width)")
     if missing:
         detail += f"; no width up to {options['widths'][-1]} reached {options['target']} at (n, seed) {missing}"
-    return Measured(value, fit, detail)
+    return Measured(value, {**fit, **{f"width_{key}": width_fit[key] for key in ("slope", "low", "high")}}, detail)
 
 
 def pointer_solves(runs: list[RunResult], ns: list[int]) -> Measured:

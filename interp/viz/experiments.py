@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import write_json, write_text
+from ..paths import experiment_subfolder
 from .claims import counts_sentence, format_value, tally
 from .figures import draw
 from .report import figures_html, lead_html, markdown_html, page
@@ -170,7 +171,7 @@ def results_table(summaries: Sequence[Mapping[str, Any]], root: str = "analyses/
     for summary in summaries:
         counts = row_counts(summary["rows"])
         misses = [miss_text(row) for row in summary["rows"] if row["verdict"] != "reproduced"]
-        folder = summary["experiment"] + ("" if summary["scale"] == "quick" else "/full")
+        folder = experiment_subfolder(summary["experiment"], summary["scale"] == "quick")
         link = f"[{summary['experiment']}]({root}/{folder}/summary.md)"
         scale = summary["scale"] + (f" ({summary['device']}, {summary['seconds']:g} s)" if summary["scale"] == "full" else "")
         lines.append(f"| {link} | {scale} | {len(summary['rows'])} | "

@@ -66,7 +66,9 @@ def draw(plot: Plot, directory: str | Path) -> Path:
             y = np.array([np.nan if v is None else v for v in values], dtype=float)
             ax.plot(d["x"], y, d["styles"].get(name, "-o"), label=name, markersize=3)
         ax.set_xscale("log" if d["logx"] else "linear")
-        ax.set_yscale("log" if d["logy"] else "linear")
+        # A series with no value (no run got there) leaves nothing to put on a log axis.
+        shown = [v for values in d["series"].values() for v in values if v is not None]
+        ax.set_yscale("log" if d["logy"] and any(v > 0 for v in shown) else "linear")
         ax.set_xlabel(d["xlabel"])
         ax.set_ylabel(d["ylabel"])
         if len(d["series"]) > 1:
