@@ -507,11 +507,17 @@ class ParityFrozenAttention(Experiment):
             {f"H={h}": [median_accuracy(results, variant=variant, n=n, heads=h) for n in options["ns"]] for h in heads},
             xlabel="n", ylabel="test accuracy", hline=0.95) for variant in options["variants"]]
         if rates := cover_rate_by_n(results):
-            tried = next(iter(rates.values()))
+            # Lines: the draws' share covering S; points in the same colour: the trained seeds' share solving (a
+            # label starting with "_" stays out of the legend).
+            tried, series, styles = list(next(iter(rates.values()))), {}, {}
+            for i, (n, rate) in enumerate(rates.items()):
+                series[f"n={n}"], series[f"_n={n} solving"] = list(rate.values()), [solving_share(results, n, h)
+                                                                                  for h in tried]
+                styles |= {f"n={n}": f"C{i}-", f"_n={n} solving": f"C{i}o"}
             plots.append(Plot.lines(
-                "frozen_sharp_cover", f"sharp frozen heads: share of {options['cover_draws']} random inits whose heads "
-                "cover every bit of S", list(tried), {f"n={n}": list(r.values()) for n, r in rates.items()},
-                xlabel="H", ylabel="share covering S", logx=True, hline=0.5))
+                "frozen_sharp_cover", f"Sharp frozen heads: {options['cover_draws']} inits covering S (lines), trained "
+                "seeds reaching 95 % (points)", tried, series, xlabel="H", ylabel="share", logx=True, hline=0.5,
+                styles=styles))
         return plots
 
     def notes(self, results, options, seeds):
@@ -526,6 +532,12 @@ class ParityFrozenAttention(Experiment):
 def median_accuracy(runs: list[RunResult], **params: Any) -> float | None:
     """The median test accuracy over the finished runs with ``params``, None where none finished."""
     return median([r.measurements["test_accuracy"] for r in ok_results(runs, **params)])
+
+
+def solving_share(runs: list[RunResult], n: int, heads: int) -> float | None:
+    """The share of the finished sharp runs at (n, H) reaching 95 % test accuracy, None where none ran."""
+    group = ok_results(runs, variant="sharp", n=n, heads=heads)
+    return sum(r.measurements["test_accuracy"] >= FROZEN_SOLVES for r in group) / len(group) if group else None
 
 
 def accuracy_with_k_heads(runs: list[RunResult], ns: list[int]) -> Measured:
