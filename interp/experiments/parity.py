@@ -534,10 +534,15 @@ def median_accuracy(runs: list[RunResult], **params: Any) -> float | None:
     return median([r.measurements["test_accuracy"] for r in ok_results(runs, **params)])
 
 
+def frozen_solved(result: RunResult) -> bool:
+    """Whether a frozen-attention run reached ``FROZEN_SOLVES`` test accuracy."""
+    return result.measurements["test_accuracy"] >= FROZEN_SOLVES
+
+
 def solving_share(runs: list[RunResult], n: int, heads: int) -> float | None:
     """The share of the finished sharp runs at (n, H) reaching 95 % test accuracy, None where none ran."""
     group = ok_results(runs, variant="sharp", n=n, heads=heads)
-    return sum(r.measurements["test_accuracy"] >= FROZEN_SOLVES for r in group) / len(group) if group else None
+    return sum(map(frozen_solved, group)) / len(group) if group else None
 
 
 def accuracy_with_k_heads(runs: list[RunResult], ns: list[int]) -> Measured:
@@ -612,8 +617,7 @@ def heads_needed(runs: list[RunResult], ns: list[int], heads: list[int], epochs:
 def top_votes(runs: list[RunResult], ns: list[int], top: int) -> str:
     """How many seeds reach 95 % at H = ``top`` for each n: each run solves or stays near chance, so a median over
     few seeds is a vote, and these show how close the grid's top cells are."""
-    votes = {n: [r.measurements["test_accuracy"] >= FROZEN_SOLVES for r in ok_results(runs, n=n, heads=top)]
-             for n in ns}
+    votes = {n: [frozen_solved(r) for r in ok_results(runs, n=n, heads=top)] for n in ns}
     return "seeds reaching 95 % at H = {}: {}".format(top, ", ".join(f"n={n} {sum(v)}/{len(v)}"
                                                                       for n, v in votes.items()))
 
@@ -622,8 +626,7 @@ def heads_needed_to_cover(runs: list[RunResult], ns: list[int], heads: list[int]
     """Sharp frozen heads: the smallest H at which half the frozen inits cover S, at each n, where the trained
     runs show that a run solves exactly when its heads cover S; else ``heads_needed`` on the trained runs."""
     trained = [r for r in ok_results(runs) if "heads" in r.params]
-    agree = [(r.measurements["min_coverage"] >= COVERED) == (r.measurements["test_accuracy"] >= FROZEN_SOLVES)
-             for r in trained]
+    agree = [(r.measurements["min_coverage"] >= COVERED) == frozen_solved(r) for r in trained]
     tracks = f"the trained runs solve exactly when their heads cover S in {sum(agree)} of {len(agree)}"
     rates = cover_rate_by_n(runs)
     if not agree or sum(agree) < COVER_TRACKS * len(agree) or any(n not in rates for n in ns):
@@ -709,14 +712,15 @@ class ParityFFNN(Experiment):
 
     def plots(self, results, options, seeds):
         ns = options["ns"]
-        found = [r.measurements["mlp"] | {"n": r.params["n"]} for r in results if r.ok and r.measurements["mlp"]]
-        per_n = {key: [median(m[key] for m in found if m["n"] == n) for n in ns] for key in ("parameters", "width")}
+        points = smallest_mlps(results)
+        parameters = [median(p[1] for p in points if p[0] == n) for n in ns]
+        widths = [median(p[2] for p in points if p[0] == n) for n in ns]
         return [Plot.lines("parameters_against_n", "Smallest network reaching the target accuracy: parameters against n",
-                           ns, {"MLP (median over seeds)": per_n["parameters"],
+                           ns, {"MLP (median over seeds)": parameters,
                                 "attention model (2k)": [2 * options["k"]] * len(ns)},
                            xlabel="n", ylabel="trainable parameters", logx=True, logy=True),
                 Plot.lines("width_against_n", "Narrowest MLP reaching the target accuracy: its width against n", ns,
-                           {"MLP width (median over seeds)": per_n["width"]}, xlabel="n", ylabel="hidden width",
+                           {"MLP width (median over seeds)": widths}, xlabel="n", ylabel="hidden width",
                            logx=True, logy=True)]
 
     def notes(self, results, options, seeds):
@@ -726,9 +730,10 @@ class ParityFFNN(Experiment):
                 "model is the authors' minimal one (2 trainable numbers a head) trained on the same examples.")
 
 
-def smallest_mlps(runs: list[RunResult]) -> list[tuple[int, int, int]]:
-    """(n, parameters of the narrowest MLP reaching the target, seed) of each finished run that found one."""
-    return [(r.params["n"], r.measurements["mlp"]["parameters"], r.seed) for r in runs if r.ok and r.measurements["mlp"]]
+def smallest_mlps(runs: list[RunResult]) -> list[tuple[int, int, int, int]]:
+    """(n, parameters and width of the narrowest MLP reaching the target, seed) of each finished run that found one."""
+    return [(r.params["n"], r.measurements["mlp"]["parameters"], r.measurements["mlp"]["width"], r.seed)
+            for r in runs if r.ok and r.measurements["mlp"]]
 
 
 def mlp_growth(runs: list[RunResult], options: dict[str, Any]) -> Measured:
@@ -736,16 +741,15 @@ def mlp_growth(runs: list[RunResult], options: dict[str, Any]) -> Measured:
     above 0, the interval above 0). The detail gives each run's parameters and width."""
     points = smallest_mlps(runs)
     missing = [(r.params["n"], r.seed) for r in runs if r.ok and not r.measurements["mlp"]]
-    fit = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[2] for p in points])
+    fit = loglog_slope([p[0] for p in points], [p[1] for p in points], groups=[p[3] for p in points])
     unfitted = too_few_sizes([p[0] for p in points], "n", f"test accuracy {options['target']}",
                              f"{options['steps']} steps at widths up to {options['widths'][-1]}")
     low = fit["low"]
     value = unfitted or (fit["slope"] >= 0.9 and low > 0, low is not None and low > 0)
     # Widths apart from parameters: parameters = (n + 2) width + 1, so at a flat width they grow through the input
     # layer alone; the width's own slope says whether the hidden layer grows too.
-    widths = {(r.params["n"], r.seed): r.measurements["mlp"]["width"] for r in runs if r.ok and r.measurements["mlp"]}
-    width_fit = loglog_slope([p[0] for p in points], [widths[p[0], p[2]] for p in points], groups=[p[2] for p in points])
-    detail = "; ".join(f"n={n}: " + ", ".join(f"{p[1]} (width {widths[n, p[2]]})" for p in points if p[0] == n)
+    width_fit = loglog_slope([p[0] for p in points], [p[2] for p in points], groups=[p[3] for p in points])
+    detail = "; ".join(f"n={n}: " + ", ".join(f"{p[1]} (width {p[2]})" for p in points if p[0] == n)
                        for n in options["ns"])
     if width_fit["low"] is not None:
         detail += (f"; the width alone: log-log slope {width_fit['slope']:.2f} [{width_fit['low']:.2f}, "

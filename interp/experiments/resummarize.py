@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import json_text
-from ..paths import EXPERIMENTS
+from ..paths import experiment_folder
 from ..validation import TaskError
 from ..viz.experiments import write_summary
 from .base import Experiment, RunResult, Summary
@@ -25,7 +25,7 @@ def committed(name: str, folder: str | Path | None = None) -> tuple[Path, dict[s
     """The folder of experiment ``name``'s committed summary (``analyses/experiments/NAME``, the quick one, unless
     ``folder``: ``NAME/full`` for the full scale's),
     its ``summary.json`` and the results of ``results.jsonl``, in the order the sweep wrote them."""
-    folder = Path(folder) if folder is not None else EXPERIMENTS / name
+    folder = Path(folder) if folder is not None else experiment_folder(name, quick=True)
     paths = [folder / "summary.json", folder / "results.jsonl"]
     if missing := [str(path) for path in paths if not path.is_file()]:
         raise TaskError(f"cannot re-summarise {name}: {', '.join(missing)} missing")
