@@ -140,7 +140,8 @@ def add_experiment_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--address", help="address of an existing Ray cluster (default: start a local Ray instance)")
     run.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override an experiment option")
-    run.add_argument("--out", help="output folder (default analyses/experiments/NAME)")
+    run.add_argument("--out", help="output folder (default analyses/experiments/NAME at --quick, NAME/full at "
+                                      "full scale)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(verb="experiment run")
 
