@@ -140,6 +140,27 @@ JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integ
               bool: "a boolean"}
 
 
+def _check_history(history: Any, path: Path) -> None:
+    """The training record the analysis plots (``interp.analysis.run.formation_plots``): a list of evaluations, JSON
+    objects; those that record the attention on the relevant positions map the same heads to numbers, at a numeric
+    step."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    if not isinstance(history, list) or not all(isinstance(entry, dict) for entry in history):
+        raise CheckpointError(f"{path}: history must be a list of JSON objects, got {_type_name(history)}")
+    heads = None
+    for entry in history:
+        if "attention_on_relevant" not in entry:
+            continue
+        attention = entry["attention_on_relevant"]
+        if not (number(entry.get("step")) and isinstance(attention, dict) and all(map(number, attention.values()))
+                and (heads is None or set(attention) == heads)):
+            raise CheckpointError(f"{path}: each history entry's attention_on_relevant must map the same heads to "
+                                  "numbers, at a numeric step")
+        heads = set(attention)
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else JSON_TYPES.get(type(value), type(value).__name__)
 
@@ -275,6 +296,7 @@ def load_checkpoint(directory: str | Path) -> Checkpoint:
     metrics = read_json(metrics_path) if metrics_path.exists() else {}
     if not isinstance(metrics, dict):
         raise CheckpointError(f"{metrics_path} must hold a JSON object, got {_type_name(metrics)}")
+    _check_history(metrics.get("history", []), metrics_path)
     model.eval()
     return Checkpoint(model, task, model_config, config, metrics, directory)
 

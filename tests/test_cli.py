@@ -161,6 +161,11 @@ BAD_INPUTS = [
      config_is_a_folder),
     ("metrics.json corrupt", ["eval", "{ckpt}"], "metrics.json",
      lambda ckpt: (ckpt / "metrics.json").write_text('{"steps": 5, "hist')),
+    ("metrics.json history not a list", ["analyze", "{ckpt}", "--out", "{tmp}/report"], "history must be a list",
+     lambda ckpt: (ckpt / "metrics.json").write_text('{"steps": 5, "history": null}')),
+    ("metrics.json history with other heads", ["analyze", "{ckpt}", "--out", "{tmp}/report"], "attention_on_relevant",
+     lambda ckpt: (ckpt / "metrics.json").write_text(
+         '{"history": [{"step": 1, "attention_on_relevant": {"L0H0": 0.1}}, {"step": 2, "attention_on_relevant": {}}]}')),
     ("memory beyond the machine", ["train", "selection", "--set", "T=100000", *DRY], "GiB available", None),
     ("unknown task", ["train", "sorting", *DRY], "sorting", None),
     ("unknown key", ["train", "parity", "--set", "width=3", *DRY], "width", None),
